@@ -1,0 +1,171 @@
+"""The lake: one Parquet file per table partition, on a local folder or S3, through pyarrow.fs.
+
+Every write replaces its partition whole: a re-run never duplicates rows, and each step writes only its
+own file, so parallel steps (other processes, other machines) never share a writer lock. DuckDB reads the
+lake through Arrow datasets (see `query.py`), so the same SQL works for local and S3 roots.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from spotify_ai_assets.core.query import ParquetFiles, Relation
+
+_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=-]*$")
+PART_FILE = "part-0.parquet"
+# Row groups are the unit DuckDB parallelises over: several per large partition, one per small one.
+ROW_GROUP_ROWS = 1_000_000
+
+
+class LakePathError(ValueError):
+    """A table or partition name that would escape the lake or is not a plain path segment."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    uri: str
+    rows: int
+    bytes: int
+    schema: pa.Schema
+
+
+def _segment(value: str, what: str) -> str:
+    if not _SEGMENT_RE.match(value) or ".." in value:
+        raise LakePathError(f"{what} {value!r} is not a safe path segment (letters, digits, _ . = - only)")
+    return value
+
+
+class Lake:
+    """A lake rooted at a local path or an `s3://bucket/prefix` URI."""
+
+    def __init__(self, root: str, s3_endpoint_url: str | None = None, s3_region: str | None = None):
+        self.root = root.rstrip("/")
+        if self.root.startswith("s3://"):
+            self.fs: pafs.FileSystem = pafs.S3FileSystem(
+                endpoint_override=s3_endpoint_url, region=s3_region or "us-east-1",
+            )
+            self._base = self.root[len("s3://"):]
+            self._local = False
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self._base = self.root
+            self._local = True
+
+    # ---- paths -------------------------------------------------------------------------------
+    def _table_dir(self, table: str) -> str:
+        return "/".join([self._base, *(_segment(p, "table") for p in table.split("/"))])
+
+    def _partition_dir(self, table: str, partition: str | None) -> str:
+        table_dir = self._table_dir(table)
+        if partition is None:
+            return table_dir
+        return f"{table_dir}/{_segment(partition_dirname(partition), 'partition')}"
+
+    def path(self, table: str, partition: str | None = None) -> str:
+        return f"{self._partition_dir(table, partition)}/{PART_FILE}"
+
+    def uri(self, table: str, partition: str | None = None) -> str:
+        p = self.path(table, partition)
+        return f"s3://{p}" if not self._local else f"file://{p}"
+
+    # ---- writes ------------------------------------------------------------------------------
+    def write(self, table: str, data: pa.Table, partition: str | None = None) -> WriteResult:
+        """Replace the partition with `data` (atomic on local disks; a single PUT on S3)."""
+        return self.write_batches(table, pa.RecordBatchReader.from_batches(data.schema, data.to_batches()), partition)
+
+    def write_batches(self, table: str, batches: pa.RecordBatchReader, partition: str | None = None) -> WriteResult:
+        """Replace the partition with a stream of batches, so a table larger than memory can be written."""
+        directory = self._partition_dir(table, partition)
+        final = f"{directory}/{PART_FILE}"
+        self.fs.create_dir(directory, recursive=True)
+        # Locally, readers must never see a half-written file: write aside, then rename over the old one.
+        target = f"{directory}/.{uuid.uuid4().hex}.tmp" if self._local else final
+        rows = 0
+        try:
+            with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd") as writer:
+                for batch in batches:
+                    writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+                    rows += batch.num_rows
+            if target != final:
+                self.fs.move(target, final)
+        finally:
+            if target != final and self.fs.get_file_info(target).type == pafs.FileType.File:
+                self.fs.delete_file(target)
+        size = self.fs.get_file_info(final).size or 0
+        return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=batches.schema)
+
+    def delete(self, table: str, partition: str | None = None) -> None:
+        info = self.fs.get_file_info(self.path(table, partition))
+        if info.type == pafs.FileType.File:
+            self.fs.delete_file(info.path)
+
+    # ---- reads -------------------------------------------------------------------------------
+    def exists(self, table: str, partition: str | None = None) -> bool:
+        return self.fs.get_file_info(self.path(table, partition)).type == pafs.FileType.File
+
+    def _open(self, path: str) -> pa.NativeFile:
+        """One consistent version of a file, even while another process replaces it.
+
+        Reading by path opens the file more than once (footer, then pages), so a concurrent replace could pair
+        one version's footer with another's pages. A local handle pins the inode it opened; on S3 the object is
+        fetched in one GET because ranged reads could straddle two versions.
+        """
+        if self._local:
+            return self.fs.open_input_file(path)
+        with self.fs.open_input_stream(path) as stream:
+            return pa.BufferReader(stream.read())
+
+    def read(self, table: str, partition: str | None = None, columns: list[str] | None = None,
+             filters: list[tuple[str, str, object]] | None = None) -> pa.Table:
+        with self._open(self.path(table, partition)) as handle:
+            return pq.read_table(handle, columns=columns, filters=filters)
+
+    def row_count(self, table: str, partition: str | None = None) -> int | None:
+        if not self.exists(table, partition):
+            return None
+        with self._open(self.path(table, partition)) as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
+
+    def partitions(self, table: str) -> list[str]:
+        selector = pafs.FileSelector(self._table_dir(table), allow_not_found=True)
+        keys = []
+        for info in self.fs.get_file_info(selector):
+            name = info.base_name
+            if info.type == pafs.FileType.Directory and name.startswith("date="):
+                keys.append(name[len("date="):])
+            elif info.type == pafs.FileType.Directory and name.startswith("key="):
+                keys.append(name[len("key="):])
+        return sorted(keys)
+
+    def dataset(self, table: str, partitions: list[str] | None = None) -> ds.Dataset:
+        """An Arrow dataset over some partitions of a table (all when `partitions` is None)."""
+        keys = self.partitions(table) if partitions is None else partitions
+        files = [self.path(table, k) for k in keys if self.exists(table, k)]
+        if not files:
+            raise FileNotFoundError(f"table {table!r} has no materialized partition among {keys}")
+        return ds.dataset(files, format="parquet", filesystem=self.fs)
+
+    def scan(self, table: str, partitions: list[str] | None = None) -> Relation:
+        """What SQL should read: local files through DuckDB's own Parquet reader (parallel, fastest), S3 objects
+        through an Arrow dataset (DuckDB's S3 support is an extension downloaded at run time)."""
+        if not self._local:
+            return self.dataset(table, partitions)
+        keys = self.partitions(table) if partitions is None else partitions
+        files = tuple(self.path(table, k) for k in keys if self.exists(table, k))
+        if not files:
+            raise FileNotFoundError(f"table {table!r} has no materialized partition among {keys}")
+        return ParquetFiles(files)
+
+
+def partition_dirname(partition: str) -> str:
+    """Daily keys become `date=YYYY-MM-DD` (Hive style, readable by any engine); others `key=...`."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", partition):
+        return f"date={partition}"
+    return f"key={partition}"

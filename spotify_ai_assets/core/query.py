@@ -1,0 +1,88 @@
+"""DuckDB over Arrow: every aggregate and validation is SQL, never a Python row loop.
+
+Each call opens a private in-memory DuckDB connection, so concurrent steps never contend for a database
+file lock; the data itself stays in the lake's Parquet files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+
+@dataclass(frozen=True)
+class ParquetFiles:
+    """Local Parquet files, read by DuckDB's native reader rather than through Arrow."""
+
+    paths: tuple[str, ...]
+
+
+Relation = pa.Table | ds.Dataset | ParquetFiles
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None,
+            temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A private in-memory connection. With `memory_limit`, large sorts and joins spill to `temp_directory`."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    if temp_directory:
+        con.execute("SET temp_directory = ?", [temp_directory])
+    return con
+
+
+def _sql_list(paths: tuple[str, ...]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def bind(con: duckdb.DuckDBPyConnection, name: str, relation: Relation) -> None:
+    if isinstance(relation, ParquetFiles):
+        con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM read_parquet({_sql_list(relation.paths)})')
+    else:
+        con.register(name, relation)
+
+
+def unbind(con: duckdb.DuckDBPyConnection, name: str, relation: Relation) -> None:
+    if isinstance(relation, ParquetFiles):
+        con.execute(f'DROP VIEW IF EXISTS "{name}"')
+    else:
+        con.unregister(name)
+
+
+def sql_to_arrow(
+    sql: str,
+    tables: Mapping[str, Relation],
+    params: list[Any] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """Run `sql` with each name in `tables` bound to an Arrow table or dataset; return an Arrow table."""
+    own = con is None
+    con = con or connect()
+    try:
+        for name, relation in tables.items():
+            bind(con, name, relation)
+        return con.sql(sql, params=params or None).to_arrow_table()
+    finally:
+        for name, relation in tables.items():
+            unbind(con, name, relation)
+        if own:
+            con.close()
+
+
+def scalar(sql: str, tables: Mapping[str, Relation], params: list[Any] | None = None) -> Any:
+    con = connect()
+    try:
+        for name, relation in tables.items():
+            bind(con, name, relation)
+        row = con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+    finally:
+        con.close()

@@ -1,0 +1,41 @@
+"""`python -m spotify_ai_assets.emulator`: serve the sandbox world in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import threading
+
+from spotify_ai_assets.emulator.server import MODES, SpotifyEmulator
+from spotify_ai_assets.sandbox.world import SCALES, World
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m spotify_ai_assets.emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--mode", choices=MODES, default="development")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--clock", type=dt.datetime.fromisoformat, default=None,
+                        help="sandbox 'now' as ISO 8601 (default: end of today, UTC)")
+    parser.add_argument("--client-id", default="sandbox-client")
+    parser.add_argument("--client-secret", default="sandbox-secret")
+    args = parser.parse_args(argv)
+
+    emulator = SpotifyEmulator(
+        World(seed=args.seed, scale=args.scale), mode=args.mode, clock=args.clock,
+        client_id=args.client_id, client_secret=args.client_secret, host=args.host, port=args.port,
+    ).start()
+    # One line, flushed, so a parent process can read the URLs (and the chosen port) off our stdout.
+    print(f"SPOTIFY_API_URL={emulator.api_url} SPOTIFY_ACCOUNTS_URL={emulator.accounts_url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()

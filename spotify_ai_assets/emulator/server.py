@@ -1,0 +1,238 @@
+"""`SpotifyEmulator`: a loopback HTTP server answering like the Spotify Web API and accounts service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qs, urlsplit
+
+from spotify_ai_assets.emulator.admin import admin
+from spotify_ai_assets.emulator.auth import TokenStore, token_endpoint
+from spotify_ai_assets.emulator.call import Call
+from spotify_ai_assets.emulator.catalog import Catalog
+from spotify_ai_assets.emulator.faults import Fault, FaultBook, strip_first_record
+from spotify_ai_assets.emulator.objects import Shapes
+from spotify_ai_assets.emulator.plays import PlayHistory
+from spotify_ai_assets.emulator.responses import ApiError, Response, error_body
+from spotify_ai_assets.emulator.routes import resolve
+from spotify_ai_assets.sandbox.world import World
+
+log = logging.getLogger(__name__)
+MODES = ("development", "extended")
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def end_of_today() -> dt.datetime:
+    return dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(23, 59, 59, 999_000), dt.UTC)
+
+
+class SpotifyEmulator:
+    def __init__(
+        self,
+        world: World,
+        *,
+        mode: str = "development",
+        client_id: str = "sandbox-client",
+        client_secret: str = "sandbox-secret",
+        clock: dt.datetime | None = None,
+        expired_refresh_tokens: Iterable[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.world = world
+        self.mode = mode
+        self.clock = clock or end_of_today()
+        self.client_id = client_id
+        self.client_secret = client_secret
+        if expired_refresh_tokens is None:
+            expired_refresh_tokens = [world.refresh_token(world.expired_token_user)]
+        self.expired_refresh_tokens = frozenset(expired_refresh_tokens)
+        self.host = host
+        self.port = port
+        self.catalog = Catalog(world)
+        self.plays = PlayHistory(world, self.catalog)
+        self.tokens = TokenStore()
+        self._faults = FaultBook()
+        self._log_lock = threading.Lock()
+        self._log: list[tuple[str, str, int]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- settings ----------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        if value not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {value!r}")
+        self._mode = value
+
+    @property
+    def clock(self) -> dt.datetime:
+        """"Now" in the sandbox world; naive datetimes are taken as UTC."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, value: dt.datetime) -> None:
+        self._clock = _utc(value)
+
+    def inject(self, fault: Fault) -> None:
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """Faults not used up yet, in injection order."""
+        return self._faults.pending()
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        """A copy of (method, path with query, status) for every request served so far."""
+        with self._log_lock:
+            return list(self._log)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> SpotifyEmulator:
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        server = _Server((self.host, self.port), _Handler)
+        server.emulator = self
+        self.port = server.server_address[1]
+        self._server = server
+        # A short poll interval keeps stop() fast; it only costs an idle wake-up every 50 ms.
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"spotify-emulator-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> SpotifyEmulator:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if not self.port:
+            raise RuntimeError("the emulator picks its port in start(); call start() first")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/v1/"
+
+    @property
+    def accounts_url(self) -> str:
+        return f"{self.base_url}/"
+
+    # ---- request handling --------------------------------------------------------------------
+    def respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+        """Answer one request; `headers` are keyed in lower case. Logs it for `request_log`."""
+        try:
+            response = self._respond(method, target, headers, body)
+        except Exception as exc:  # a bug here must still reach the client as a 500, not a dropped socket
+            log.exception("emulator failed on %s %s", method, target)
+            response = Response(500, error_body(500, f"Emulator error: {exc!r}"))
+        with self._log_lock:
+            self._log.append((method, target, response.status))
+        return response
+
+    def _respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+        parts = urlsplit(target)
+        path = parts.path.rstrip("/") or "/"  # spotipy calls e.g. "tracks/?ids=" and "me/"
+        if path.startswith("/_emulator/"):
+            return admin(self, method, path, body)
+        fault = self._faults.take(path)
+        if fault is not None and fault.kind != "missing_fields":
+            return fault.response()
+        if path == "/api/token":
+            if method != "POST":
+                return Response(405, error_body(405, "Method not allowed"))
+            response = token_endpoint(headers, body, (self.client_id, self.client_secret),
+                                      self._refresh_user, self.tokens)
+        elif path.startswith("/v1/"):
+            query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            response = self._api(method, path, query, headers)
+        else:
+            response = Response(404, error_body(404, "Service not found"))
+        if fault is not None and response.status == 200:
+            strip_first_record(response.body)
+        return response
+
+    def _refresh_user(self, refresh_token: str) -> int | None:
+        if refresh_token in self.expired_refresh_tokens:
+            return None
+        return self.catalog.refresh_tokens.get(refresh_token)
+
+    def _api(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> Response:
+        authorization = headers.get("authorization", "")
+        if not authorization.startswith("Bearer "):
+            return ApiError(401, "No token provided").response()
+        grant = self.tokens.lookup(authorization[len("Bearer "):].strip())
+        if grant is None:
+            return ApiError(401, "Invalid access token").response()
+        route = resolve(path)
+        if route is None:
+            return ApiError(404, "Service not found").response()
+        if method != "GET":
+            return ApiError(405, "Method not allowed").response()
+        handler, groups = route
+        clock, extended = self.clock, self.mode == "extended"  # read once: a request sees one world
+        api_url = self.api_url
+        shapes = Shapes(self.world, self.catalog, api_url, extended, clock.date())
+        call = Call(self.world, self.catalog, self.plays, shapes, clock, extended, api_url, query, grant.user)
+        try:
+            return Response(200, handler(call, *groups))
+        except ApiError as exc:
+            return exc.response()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    emulator: SpotifyEmulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "SpotifyEmulator/1.0"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        response = self.server.emulator.respond(self.command, self.path, headers, body)
+        payload = response.encoded()
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)

@@ -1,0 +1,54 @@
+"""The one environment seam: every deployment's resources are built here, from `Settings`.
+
+`local` (default) runs on the sandbox with no credentials and no servers; `branch` and `prod` talk to real
+Spotify with secrets from the environment (`EnvVar`, resolved at run time, never stored in config) and write
+to their own lake prefix and token-store schema.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from spotify_ai_assets.pipeline.resources import (
+    LakeResource,
+    LandingResource,
+    SandboxLandingResource,
+    SandboxSpotifyResource,
+    SandboxTokenStoreResource,
+    SpotifyResource,
+    TokenStoreResource,
+)
+from spotify_ai_assets.settings import Settings
+
+RESOURCE_KEYS = ("lake", "spotify", "token_store", "landing")
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    lake = LakeResource(root=settings.lake_root, s3_endpoint_url=settings.s3_endpoint_url)
+    if settings.env == "local":
+        sandbox = {"seed": settings.sandbox_seed, "scale": settings.sandbox_scale}
+        resources: dict[str, dg.ConfigurableResource] = {
+            "lake": lake,
+            "spotify": SandboxSpotifyResource(watchlist_path=settings.watchlist_path, **sandbox),
+            "token_store": SandboxTokenStoreResource(path=settings.token_store_path, **sandbox),
+            "landing": SandboxLandingResource(root=settings.landing_root, **sandbox),
+        }
+    else:
+        resources = {
+            "lake": lake,
+            "spotify": SpotifyResource(
+                client_id=dg.EnvVar("SPOTIFY_CLIENT_ID"), client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET"),
+                api_url=settings.api_url, accounts_url=settings.accounts_url, watchlist_path=settings.watchlist_path,
+            ),
+            "token_store": TokenStoreResource(dsn=dg.EnvVar("SPOTIFY_AI_TOKEN_DB"),
+                                              schema_name=settings.token_store_schema),
+            "landing": LandingResource(root=settings.landing_root),
+        }
+    assert tuple(resources) == RESOURCE_KEYS
+    return resources
+
+
+def storage_targets(settings: Settings) -> dict[str, str]:
+    """Where each environment writes: used to prove prod and branch never share a target."""
+    return {"lake": settings.lake_root, "token_store_schema": settings.token_store_schema,
+            "landing": settings.landing_root}

@@ -1,0 +1,85 @@
+"""Environment contract, read once when definitions are built (never at import time)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ENVIRONMENTS = ("local", "branch", "prod")
+DEFAULT_API_URL = "https://api.spotify.com/v1/"
+DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com/"
+
+
+class SettingsError(ValueError):
+    """A missing or malformed environment variable, named in the message."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    home: str
+    lake_root: str
+    landing_root: str
+    watchlist_path: str | None
+    token_store_path: str
+    token_store_dsn: str | None
+    token_store_schema: str
+    api_url: str
+    accounts_url: str
+    branch: str | None
+    sandbox_scale: str
+    sandbox_seed: int
+    s3_endpoint_url: str | None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        env = environ.get("SPOTIFY_AI_ENV", "local").strip().lower()
+        if env not in ENVIRONMENTS:
+            raise SettingsError(f"SPOTIFY_AI_ENV={env!r} is not one of {', '.join(ENVIRONMENTS)}")
+        home = str(Path(environ.get("SPOTIFY_AI_HOME", ".spotify_ai")).absolute())
+        branch = _branch_name(environ) if env == "branch" else None
+
+        lake = environ.get("SPOTIFY_AI_LAKE")
+        dsn = environ.get("SPOTIFY_AI_TOKEN_DB")
+        if env == "local":
+            lake = lake or str(Path(home, "lake"))
+        else:
+            for name, value in (("SPOTIFY_AI_LAKE", lake), ("SPOTIFY_AI_TOKEN_DB", dsn)):
+                if not value:
+                    raise SettingsError(f"{name} must be set when SPOTIFY_AI_ENV={env}")
+            # A branch deployment writes under its own prefix so it can never touch prod objects.
+            if env == "branch":
+                lake = f"{lake.rstrip('/')}/branches/{branch}"
+        assert lake is not None
+        schema = {"local": "spotify_ai_local", "prod": "spotify_ai"}.get(env, f"spotify_ai_branch_{branch}")
+        return cls(
+            env=env,
+            home=home,
+            lake_root=lake,
+            landing_root=environ.get("SPOTIFY_AI_LANDING", str(Path(home, "landing"))),
+            watchlist_path=environ.get("SPOTIFY_AI_WATCHLIST") or None,
+            token_store_path=environ.get("SPOTIFY_AI_TOKEN_FILE", str(Path(home, "tokens.json"))),
+            token_store_dsn=dsn if env != "local" else None,
+            token_store_schema=schema,
+            api_url=environ.get("SPOTIFY_API_URL", DEFAULT_API_URL),
+            accounts_url=environ.get("SPOTIFY_ACCOUNTS_URL", DEFAULT_ACCOUNTS_URL),
+            branch=branch,
+            sandbox_scale=environ.get("SPOTIFY_AI_SANDBOX_SCALE", "small"),
+            sandbox_seed=int(environ.get("SPOTIFY_AI_SANDBOX_SEED", "7")),
+            s3_endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
+        )
+
+
+def _branch_name(environ: Mapping[str, str]) -> str:
+    raw = environ.get("SPOTIFY_AI_BRANCH") or environ.get("DAGSTER_CLOUD_GIT_BRANCH")
+    if not raw:
+        raise SettingsError("SPOTIFY_AI_BRANCH (or DAGSTER_CLOUD_GIT_BRANCH) must be set when SPOTIFY_AI_ENV=branch")
+    # The name becomes a path segment and a SQL schema name: keep it to a safe alphabet.
+    slug = re.sub(r"[^a-z0-9_]+", "_", raw.lower()).strip("_")
+    if not slug:
+        raise SettingsError(f"branch name {raw!r} has no usable characters")
+    return slug[:40]

@@ -1,0 +1,75 @@
+"""Shared fixtures: a tiny sandbox world, the Spotify emulator on loopback, and real local services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spotify_ai_assets.core.spotify_api import RetryPolicy, SpotifyGateway
+from spotify_ai_assets.emulator import SpotifyEmulator
+from spotify_ai_assets.sandbox.world import World
+
+DAY = dt.date(2026, 1, 14)
+CLOCK = dt.datetime(2026, 1, 14, 23, 59, 59, tzinfo=dt.UTC)
+POSTGRES_DSN = os.environ.get("SPOTIFY_AI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def require_service(host: str, port: int, name: str) -> None:
+    """Under CI an unreachable service fails the test; on a laptop without it, the test is skipped."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} at {host}:{port} is unreachable under CI=true: {exc}")
+        pytest.skip(f"{name} at {host}:{port} is not running")
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    return World(seed=7, scale="tiny")
+
+
+@pytest.fixture
+def emulator(world: World) -> Iterator[SpotifyEmulator]:
+    with SpotifyEmulator(world, clock=CLOCK) as emu:
+        yield emu
+
+
+class SleepRecorder:
+    """Stands in for time.sleep so retry waits are observed, not spent."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+def gateway(emulator: SpotifyEmulator, sleeps: SleepRecorder) -> SpotifyGateway:
+    return SpotifyGateway(api_url=emulator.api_url, accounts_url=emulator.accounts_url, client_id="sandbox-client",
+                          client_secret="sandbox-secret", timeout_s=2.0,
+                          policy=RetryPolicy(max_retry_after_s=30, max_attempts=4), sleep=sleeps)
+
+
+@pytest.fixture
+def sandbox_environ(tmp_path: Path) -> dict[str, str]:
+    """A local-environment contract rooted in a temporary folder."""
+    return {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path / "home"), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
+
+
+@pytest.fixture
+def postgres_dsn() -> str:
+    require_service("127.0.0.1", 5432, "PostgreSQL")
+    return POSTGRES_DSN

@@ -1,0 +1,69 @@
+"""The environment seam: same resource keys everywhere, never a shared storage target, env read at build."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from spotify_ai_assets.definitions import build_defs
+from spotify_ai_assets.environments import RESOURCE_KEYS, storage_targets
+from spotify_ai_assets.settings import Settings, SettingsError
+
+PROD = {"SPOTIFY_AI_ENV": "prod", "SPOTIFY_AI_LAKE": "s3://spotify-ai-lake/prod",
+        "SPOTIFY_AI_TOKEN_DB": "postgresql://svc@db/spotify", "SPOTIFY_AI_WATCHLIST": "/etc/spotify_ai/watchlist.yaml"}
+BRANCH = {**PROD, "SPOTIFY_AI_ENV": "branch", "SPOTIFY_AI_BRANCH": "feature/New-Model"}
+
+
+@pytest.fixture(params=["local", "branch", "prod"])
+def environ(request, sandbox_environ) -> dict[str, str]:
+    return {"local": sandbox_environ, "branch": BRANCH, "prod": PROD}[request.param]
+
+
+def test_every_environment_builds_definitions_with_the_same_resource_keys(environ):
+    defs = build_defs(environ)
+    assert set(defs.resources) == set(RESOURCE_KEYS)
+    job = defs.resolve_job_def("daily_refresh_job")
+    assert {"lake", "spotify", "token_store", "landing"} <= set(job.resource_defs)
+    assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} >= {
+        "spotify_artists", "spotify_albums", "spotify_tracks", "playlist_snapshots", "listening_events",
+        "daily_track_country_stats", "daily_artist_stats", "daily_user_stats"}
+
+
+def test_prod_branch_and_local_never_share_a_storage_target(sandbox_environ):
+    targets = {name: storage_targets(Settings.from_environ(env))
+               for name, env in (("local", sandbox_environ), ("branch", BRANCH), ("prod", PROD))}
+    for kind in ("lake", "token_store_schema"):
+        values = [t[kind] for t in targets.values()]
+        assert len(set(values)) == 3, f"{kind} shared between environments: {targets}"
+    assert targets["branch"]["lake"] == "s3://spotify-ai-lake/prod/branches/feature_new_model"
+    assert targets["branch"]["token_store_schema"] == "spotify_ai_branch_feature_new_model"
+
+
+def test_secrets_are_env_vars_not_values():
+    spotify = build_defs(PROD).resources["spotify"]
+    # EnvVar keeps the secret out of config, run records and the UI: it is resolved in the run process.
+    assert isinstance(spotify.client_secret, dg.EnvVar)
+    assert spotify.client_secret.env_var_name == "SPOTIFY_CLIENT_SECRET"
+
+
+@pytest.mark.parametrize("env, missing", [
+    ({"SPOTIFY_AI_ENV": "prod"}, "SPOTIFY_AI_LAKE"),
+    ({"SPOTIFY_AI_ENV": "branch", "SPOTIFY_AI_LAKE": "s3://b/p", "SPOTIFY_AI_TOKEN_DB": "x"}, "SPOTIFY_AI_BRANCH"),
+    ({"SPOTIFY_AI_ENV": "staging"}, "SPOTIFY_AI_ENV"),
+])
+def test_a_bad_environment_names_the_variable(env, missing):
+    with pytest.raises(SettingsError, match=missing):
+        Settings.from_environ(env)
+
+
+def test_environment_is_read_when_definitions_load_not_at_import():
+    code = (
+        "import spotify_ai_assets\n"
+        "try:\n    spotify_ai_assets.defs()\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env={"SPOTIFY_AI_ENV": "staging", "PATH": ""},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("SettingsError SPOTIFY_AI_ENV='staging'"), out.stdout + out.stderr
