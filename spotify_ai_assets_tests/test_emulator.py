@@ -37,26 +37,12 @@ def emu(world: World) -> Iterator[SpotifyEmulator]:
         yield emulator
 
 
-@pytest.fixture(scope="module")
-def plays_world() -> World:
-    # The tiny world has a genre without tracks, which sandbox.events.user_plays cannot generate plays
-    # for (IndexError); recently-played therefore runs on the small world.
-    return World(seed=7, scale="small")
-
-
-@pytest.fixture(scope="module")
-def plays_emu(plays_world: World) -> Iterator[SpotifyEmulator]:
-    with SpotifyEmulator(plays_world, clock=CLOCK) as emulator:
-        yield emulator
-
-
 @pytest.fixture(autouse=True)
 def reset(request: pytest.FixtureRequest) -> None:
-    for name in ("emu", "plays_emu"):
-        if name in request.fixturenames:
-            emulator = request.getfixturevalue(name)
-            emulator.mode, emulator.clock = "development", CLOCK
-            emulator.clear_faults()
+    if "emu" in request.fixturenames:
+        emulator = request.getfixturevalue("emu")
+        emulator.mode, emulator.clock = "development", CLOCK
+        emulator.clear_faults()
 
 
 def app_client(emu: SpotifyEmulator, secret: str = CLIENT[1]) -> spotipy.Spotify:
@@ -274,8 +260,8 @@ def test_playlist_items_only_for_the_owner_in_dev(emu: SpotifyEmulator, world: W
 
 
 # ---- recently played -----------------------------------------------------------------------------
-def test_recently_played_dev_mode_shows_only_latest_50(plays_emu: SpotifyEmulator, plays_world: World) -> None:
-    sp = user_client(plays_emu, int(plays_world.connected_users[0]))
+def test_recently_played_dev_mode_shows_only_latest_50(emu: SpotifyEmulator, world: World) -> None:
+    sp = user_client(emu, int(world.connected_users[0]))
     page = sp.current_user_recently_played(limit=50)
     stamps = [p["played_at"] for p in page["items"]]
     assert len(stamps) == 50 and page["next"] is None
@@ -286,7 +272,7 @@ def test_recently_played_dev_mode_shows_only_latest_50(plays_emu: SpotifyEmulato
     assert newest > oldest
     inside = sp.current_user_recently_played(limit=20, before=newest)
     assert [p["played_at"] for p in inside["items"]] == stamps[1:21]
-    assert inside["next"].startswith(f"http://127.0.0.1:{plays_emu.port}/v1/me/player/recently-played")
+    assert inside["next"].startswith(f"http://127.0.0.1:{emu.port}/v1/me/player/recently-played")
     tail = sp.next(inside)
     assert [p["played_at"] for p in tail["items"]] == stamps[21:41]
     assert sp.current_user_recently_played(limit=50, before=oldest)["items"] == []
@@ -296,14 +282,14 @@ def test_recently_played_dev_mode_shows_only_latest_50(plays_emu: SpotifyEmulato
     assert http_status(lambda: sp.current_user_recently_played(after=1, before=2))[0] == 400
 
 
-def test_recently_played_extended_mode_pages_two_days(plays_emu: SpotifyEmulator, plays_world: World) -> None:
-    plays_emu.mode, plays_emu.clock = "extended", NOON
-    user = int(plays_world.connected_users[0])
-    sp = user_client(plays_emu, user)
+def test_recently_played_extended_mode_pages_two_days(emu: SpotifyEmulator, world: World) -> None:
+    emu.mode, emu.clock = "extended", NOON
+    user = int(world.connected_users[0])
+    sp = user_client(emu, user)
     walked = pages(sp, sp.current_user_recently_played(limit=50))
     stamps = [p["played_at"] for page in walked for p in page["items"]]
     expected = sum(
-        int(pc.sum(pc.less(user_plays(plays_world, day, user)["played_at"], pa.scalar(NOON))).as_py())
+        int(pc.sum(pc.less(user_plays(world, day, user)["played_at"], pa.scalar(NOON))).as_py())
         for day in (CLOCK.date() - dt.timedelta(days=1), CLOCK.date())
     )
     assert len(stamps) == expected > 100 and len(walked) == -(-expected // 50)
@@ -366,9 +352,9 @@ def test_missing_fields_strip_the_first_record(emu: SpotifyEmulator, world: Worl
     assert "id" not in got[0] and got[1]["id"] == world.track_ids[1]
 
 
-def test_missing_fields_in_recently_played(plays_emu: SpotifyEmulator, plays_world: World) -> None:
-    sp = user_client(plays_emu, int(plays_world.connected_users[0]))
-    plays_emu.inject(Fault("missing_fields", path="recently-played"))
+def test_missing_fields_in_recently_played(emu: SpotifyEmulator, world: World) -> None:
+    sp = user_client(emu, int(world.connected_users[0]))
+    emu.inject(Fault("missing_fields", path="recently-played"))
     items = sp.current_user_recently_played(limit=3)["items"]
     assert not {"id", "name", "duration_ms"} & items[0]["track"].keys() and items[0]["played_at"]
     assert items[1]["track"]["id"]
