@@ -10,8 +10,10 @@ from __future__ import annotations
 import dagster as dg
 
 from spotify_ai_assets.pipeline.resources import (
+    AudioLandingResource,
     LakeResource,
     LandingResource,
+    SandboxAudioLandingResource,
     SandboxLandingResource,
     SandboxSpotifyResource,
     SandboxTokenStoreResource,
@@ -20,7 +22,7 @@ from spotify_ai_assets.pipeline.resources import (
 )
 from spotify_ai_assets.settings import Settings
 
-RESOURCE_KEYS = ("lake", "spotify", "token_store", "landing")
+RESOURCE_KEYS = ("lake", "spotify", "token_store", "landing", "audio_landing")
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -32,6 +34,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             "spotify": SandboxSpotifyResource(watchlist_path=settings.watchlist_path, **sandbox),
             "token_store": SandboxTokenStoreResource(path=settings.token_store_path, **sandbox),
             "landing": SandboxLandingResource(root=settings.landing_root, **sandbox),
+            "audio_landing": SandboxAudioLandingResource(root=settings.audio_landing_root, **sandbox),
         }
     else:
         resources = {
@@ -43,6 +46,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             "token_store": TokenStoreResource(dsn=dg.EnvVar("SPOTIFY_AI_TOKEN_DB"),
                                               schema_name=settings.token_store_schema),
             "landing": LandingResource(root=settings.landing_root),
+            "audio_landing": AudioLandingResource(root=settings.audio_landing_root),
         }
     assert tuple(resources) == RESOURCE_KEYS
     return resources
@@ -51,4 +55,4 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 def storage_targets(settings: Settings) -> dict[str, str]:
     """Where each environment writes: used to prove prod and branch never share a target."""
     return {"lake": settings.lake_root, "token_store_schema": settings.token_store_schema,
-            "landing": settings.landing_root}
+            "landing": settings.landing_root, "audio_landing": settings.audio_landing_root}

@@ -23,6 +23,7 @@ class Settings:
     home: str
     lake_root: str
     landing_root: str
+    audio_landing_root: str
     watchlist_path: str | None
     token_store_path: str
     token_store_dsn: str | None
@@ -61,6 +62,7 @@ class Settings:
             home=home,
             lake_root=lake,
             landing_root=environ.get("SPOTIFY_AI_LANDING", str(Path(home, "landing"))),
+            audio_landing_root=environ.get("SPOTIFY_AI_AUDIO_LANDING", str(Path(home, "audio_landing"))),
             watchlist_path=environ.get("SPOTIFY_AI_WATCHLIST") or None,
             token_store_path=environ.get("SPOTIFY_AI_TOKEN_FILE", str(Path(home, "tokens.json"))),
             token_store_dsn=dsn if env != "local" else None,

@@ -26,7 +26,7 @@ def test_every_environment_builds_definitions_with_the_same_resource_keys(enviro
     defs = build_defs(environ)
     assert set(defs.resources) == set(RESOURCE_KEYS)
     job = defs.resolve_job_def("daily_refresh_job")
-    assert {"lake", "spotify", "token_store", "landing"} <= set(job.resource_defs)
+    assert {"lake", "spotify", "token_store", "landing", "audio_landing"} <= set(job.resource_defs)
     assert {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} >= {
         "spotify_artists", "spotify_albums", "spotify_tracks", "playlist_snapshots", "listening_events",
         "daily_track_country_stats", "daily_artist_stats", "daily_user_stats"}

@@ -144,24 +144,25 @@ class Lake:
                 keys.append(name[len("key="):])
         return sorted(keys)
 
-    def dataset(self, table: str, partitions: list[str] | None = None) -> ds.Dataset:
-        """An Arrow dataset over some partitions of a table (all when `partitions` is None)."""
+    def _files(self, table: str, partitions: list[str] | None) -> list[str]:
+        if partitions is None and self.exists(table):
+            return [self.path(table)]  # an unpartitioned table
         keys = self.partitions(table) if partitions is None else partitions
         files = [self.path(table, k) for k in keys if self.exists(table, k)]
         if not files:
             raise FileNotFoundError(f"table {table!r} has no materialized partition among {keys}")
-        return ds.dataset(files, format="parquet", filesystem=self.fs)
+        return files
+
+    def dataset(self, table: str, partitions: list[str] | None = None) -> ds.Dataset:
+        """An Arrow dataset over some partitions of a table (all when `partitions` is None)."""
+        return ds.dataset(self._files(table, partitions), format="parquet", filesystem=self.fs)
 
     def scan(self, table: str, partitions: list[str] | None = None) -> Relation:
         """What SQL should read: local files through DuckDB's own Parquet reader (parallel, fastest), S3 objects
         through an Arrow dataset (DuckDB's S3 support is an extension downloaded at run time)."""
         if not self._local:
             return self.dataset(table, partitions)
-        keys = self.partitions(table) if partitions is None else partitions
-        files = tuple(self.path(table, k) for k in keys if self.exists(table, k))
-        if not files:
-            raise FileNotFoundError(f"table {table!r} has no materialized partition among {keys}")
-        return ParquetFiles(files)
+        return ParquetFiles(tuple(self._files(table, partitions)))
 
 
 def partition_dirname(partition: str) -> str:

@@ -14,3 +14,6 @@ def partition_day(context: dg.AssetExecutionContext) -> dt.date:
 
 def previous_day_key(day: dt.date) -> str:
     return (day - dt.timedelta(days=1)).isoformat()
+
+# One partition per delivered track (key = Spotify track id), added by the audio landing sensor.
+audio_tracks = dg.DynamicPartitionsDefinition(name="audio_tracks")

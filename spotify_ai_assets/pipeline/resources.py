@@ -171,3 +171,53 @@ class SandboxLandingResource(LandingResource):
         ensure_day_exports(sandbox_world(self.seed, self.scale), self.root, day, fmt=self.export_format,
                            bad_rate=self.bad_record_rate)
         return self.delivered_files(day)
+
+
+class AudioLandingResource(dg.ConfigurableResource):
+    """The folder where artists and partners deliver audio files named `<spotify track id>.<wav|flac|ogg|mp3>`."""
+
+    root: str
+
+    def directory(self) -> Path:
+        return Path(self.root)
+
+    def deliver(self, day: dt.date) -> list[str]:
+        """Real deliveries arrive on their own; only the sandbox writes files here."""
+        return []
+
+    def file_for(self, track_id: str) -> Path | None:
+        from spotify_ai_assets.audio.landing import file_for
+
+        return file_for(self.directory(), track_id)
+
+    def truth(self) -> dict[str, dict] | None:
+        """Known tempo and key per track id, where the environment has a ground truth (the sandbox)."""
+        return None
+
+
+class SandboxAudioLandingResource(AudioLandingResource):
+    """The sandbox synthesizes music-like clips at each track's true tempo and key and delivers a few a day."""
+
+    seed: int = 7
+    scale: str = "small"
+    per_day: int = 6
+
+    def deliver(self, day: dt.date) -> list[str]:
+        from spotify_ai_assets.sandbox import audio
+
+        world = sandbox_world(self.seed, self.scale)
+        written = []
+        for n, index in enumerate(audio.deliveries(world, day, self.per_day)):
+            fmt = ("wav", "flac", "ogg")[n % 3]
+            if not (self.directory() / f"{world.track_ids[index]}.{fmt}").exists():
+                written.append(str(audio.write_clip(world, index, self.directory(), fmt=fmt)))
+        return written
+
+    def truth(self) -> dict[str, dict] | None:
+        from spotify_ai_assets.audio.landing import landed_files
+        from spotify_ai_assets.sandbox import audio
+
+        world = sandbox_world(self.seed, self.scale)
+        index = {tid: i for i, tid in enumerate(world.track_ids)}
+        landed = [index[p.stem] for p in landed_files(self.directory()) if p.stem in index]
+        return audio.truth(world, landed)

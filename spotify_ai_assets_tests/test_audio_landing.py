@@ -1,0 +1,93 @@
+"""The audio landing folder and its sensor: new, unchanged, touched, changed, broken and badly named files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from spotify_ai_assets.audio.landing import file_for, name_problem, plan
+from spotify_ai_assets.pipeline.audio.sensor import audio_landing_sensor
+from spotify_ai_assets.pipeline.partitions import audio_tracks
+from spotify_ai_assets.pipeline.resources import AudioLandingResource
+
+TRACK_A = "4uLU6hMCjMI75M1A2tKUQC"
+TRACK_B = "0OdUWJ0sBjDrqHygGUXeCF"
+
+
+def test_names_must_be_a_track_id_with_an_audio_suffix() -> None:
+    assert name_problem(f"{TRACK_A}.flac") is None
+    assert name_problem(f"{TRACK_A}.MP3") is None
+    assert "not one of" in (name_problem(f"{TRACK_A}.txt") or "")
+    assert "not a 22-character base62 Spotify track id" in (name_problem("my song.wav") or "")
+    assert "not a 22-character base62" in (name_problem("../" + TRACK_A[:-1] + ".wav") or "")
+
+
+def test_plan_decides_by_content(tmp_path: Path) -> None:
+    a = tmp_path / f"{TRACK_A}.wav"
+    a.write_bytes(b"version one")
+    (tmp_path / ".partial-upload.wav").write_bytes(b"not yet")
+    (tmp_path / "cover.jpg").write_bytes(b"jpeg")
+
+    first = plan(tmp_path, {})
+    assert [(d.track_id, d.name) for d in first.new] == [(TRACK_A, a.name)]
+    assert set(first.rejected) == {"cover.jpg"}
+    assert plan(tmp_path, first.cursor).new == []
+
+    # Touched, same bytes: nothing to do, but the cursor learns the new mtime.
+    os.utime(a, ns=(1_000_000_000, 1_000_000_000))
+    touched = plan(tmp_path, first.cursor)
+    assert touched.new == []
+    assert touched.cursor[a.name][1] == 1_000_000_000
+
+    a.write_bytes(b"version two")
+    changed = plan(tmp_path, touched.cursor)
+    assert [d.track_id for d in changed.new] == [TRACK_A]
+    assert changed.new[0].run_key != first.new[0].run_key
+
+
+def test_file_for_finds_any_suffix_and_refuses_bad_ids(tmp_path: Path) -> None:
+    assert file_for(tmp_path, TRACK_A) is None
+    (tmp_path / f"{TRACK_A}.ogg").write_bytes(b"x")
+    assert file_for(tmp_path, TRACK_A) == tmp_path / f"{TRACK_A}.ogg"
+    with pytest.raises(ValueError, match="not a 22-character"):
+        file_for(tmp_path, "../../etc/passwd")
+
+
+def _tick(instance: dg.DagsterInstance, landing: AudioLandingResource, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"audio_landing": landing})
+    result = audio_landing_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    # The daemon would apply these; a direct call does not (see FACTS.md).
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys or []))
+    return result
+
+
+def test_sensor_runs_each_file_version_once(tmp_path: Path) -> None:
+    landing = AudioLandingResource(root=str(tmp_path))
+    with dg.instance_for_test() as instance:
+        (tmp_path / f"{TRACK_A}.wav").write_bytes(b"good audio, as far as the sensor cares")
+        (tmp_path / f"{TRACK_B}.flac").write_bytes(b"")  # broken: analysed (and quarantined) once
+        (tmp_path / "notes.txt").write_text("not audio")
+
+        first = _tick(instance, landing, None)
+        assert sorted(r.partition_key for r in first.run_requests) == sorted([TRACK_A, TRACK_B])
+        assert {r.tags["spotify_ai/trigger"] for r in first.run_requests} == {"audio_landing"}
+        assert [list(r.partition_keys) for r in first.dynamic_partitions_requests] == [sorted([TRACK_A, TRACK_B])]
+        assert sorted(instance.get_dynamic_partitions(audio_tracks.name)) == sorted([TRACK_A, TRACK_B])
+        assert json.loads(first.cursor)["rejected"] == ["notes.txt"]
+
+        again = _tick(instance, landing, first.cursor)
+        assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+        (tmp_path / f"{TRACK_A}.wav").write_bytes(b"a re-delivered master")
+        changed = _tick(instance, landing, again.cursor)
+        assert [r.partition_key for r in changed.run_requests] == [TRACK_A]
+        # The partition exists already: only a run, no new partition.
+        assert changed.dynamic_partitions_requests == []
+        run_keys = {r.run_key for r in first.run_requests} | {r.run_key for r in changed.run_requests}
+        assert len(run_keys) == 3
