@@ -291,3 +291,21 @@ def test_concurrent_rewrites_of_one_partition_never_corrupt_it(tmp_path: Path) -
     assert pq.ParquetFile(lake.path("hot", "2026-01-14")).metadata.num_rows == VERSION_ROWS[final]
     assert [p.name for p in (tmp_path / "lake/hot/date=2026-01-14").iterdir()] == [PART_FILE]
     assert _tmp_files(tmp_path) == []
+
+
+def test_partition_folders_never_become_columns_in_sql(tmp_path: Path) -> None:
+    # A table whose own columns are named like the lake's folders (`key=...`, `date=...`).
+    lake = Lake(str(tmp_path / "lake"))
+    lake.write("features", pa.table({"track_id": ["a"], "key": pa.array([9], pa.int64())}), "4uLU6hMCjMI75M1A2tKUQC")
+    lake.write("daily", pa.table({"n": [1]}), "2026-01-14")
+    features = sql_to_arrow("SELECT * FROM f", {"f": lake.scan("features")})
+    assert features.column_names == ["track_id", "key"]
+    assert features["key"].type == pa.int64() and features["key"].to_pylist() == [9]
+    assert sql_to_arrow("SELECT * FROM d", {"d": lake.scan("daily")}).column_names == ["n"]
+
+
+def test_an_unpartitioned_table_is_scanned_whole(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    lake.write("all_tracks", pa.table({"id": [1, 2, 3]}))
+    assert scalar("SELECT sum(id) FROM t", {"t": lake.scan("all_tracks")}) == 6
+    assert lake.read("all_tracks").num_rows == 3

@@ -45,7 +45,9 @@ def _sql_list(paths: tuple[str, ...]) -> str:
 
 def bind(con: duckdb.DuckDBPyConnection, name: str, relation: Relation) -> None:
     if isinstance(relation, ParquetFiles):
-        con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM read_parquet({_sql_list(relation.paths)})')
+        # The lake's `date=`/`key=` folders are ours, not columns: hive detection would add (or override) them.
+        con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS '
+                    f'SELECT * FROM read_parquet({_sql_list(relation.paths)}, hive_partitioning = false)')
     else:
         con.register(name, relation)
 

@@ -92,7 +92,7 @@ def synthesize(world: World, track_index: int, seconds: float = 30.0, sr: int = 
     tonic = int(world.track_key[i])
     major = int(world.track_mode[i]) == 1
     timbre = TIMBRES[GENRES[int(world.track_genre[i])]]
-    n = int(round(seconds * sr))
+    n = round(seconds * sr)
     beat = 60.0 * sr / tempo  # samples per beat (fractional; positions are rounded, never accumulated)
     offset = rng.uniform(0.0, beat)
     n_beats = int(np.ceil((n - offset) / beat)) + 1
@@ -140,10 +140,7 @@ def synthesize(world: World, track_index: int, seconds: float = 30.0, sr: int = 
     n_bars = int(np.ceil(n_beats / 4))
     for b in range(n_bars):
         seg = segments[progression[b % len(progression)]]
-        if timbre.restrike:
-            starts = beat_pos[4 * b : 4 * b + 4]
-        else:
-            starts = beat_pos[4 * b : 4 * b + 1]
+        starts = beat_pos[4 * b : 4 * b + (4 if timbre.restrike else 1)]
         _place(harmony, seg, starts, np.ones(len(starts)))
 
     mix = timbre.drums * 0.6 * drums + harmony

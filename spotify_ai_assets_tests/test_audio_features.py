@@ -1,0 +1,209 @@
+"""The pure audio core: sandbox clips with a known tempo and key, feature extraction, bad input, the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import soundfile as sf
+
+from spotify_ai_assets.audio.accuracy import tempo_correct
+from spotify_ai_assets.audio.features import (
+    FEATURE_COLUMNS,
+    FEATURE_SCHEMA,
+    AudioError,
+    analyze_file,
+    track_id_from_path,
+)
+from spotify_ai_assets.sandbox import audio
+from spotify_ai_assets.sandbox.world import World
+
+SR = 22050
+# (format, sample rate, stereo) per clip: every container, a 44.1 kHz file and stereo files.
+VARIANTS = [("wav", SR, False), ("flac", SR, False), ("ogg", SR, False), ("wav", 44100, True),
+            ("flac", 44100, False), ("ogg", SR, True), ("wav", SR, False), ("flac", SR, True)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def numba_cache() -> None:
+    # Tests only: a persistent numba cache, so librosa's JIT functions compile once per machine, not per run.
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "spotify_ai_numba_cache"))
+
+
+@pytest.fixture(scope="module")
+def picked(world: World) -> list[int]:
+    """Eight tracks: four major and four minor."""
+    major = [i for i in range(len(world.track_ids)) if world.track_mode[i] == 1][:4]
+    minor = [i for i in range(len(world.track_ids)) if world.track_mode[i] == 0][:4]
+    return major + minor
+
+
+@pytest.fixture(scope="module")
+def clips(world: World, picked: list[int], tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        i: audio.write_clip(world, i, folder, fmt=fmt, sr=sr, stereo=stereo, seconds=20.0)
+        for i, (fmt, sr, stereo) in zip(picked, VARIANTS, strict=True)
+    }
+
+
+@pytest.fixture(scope="module")
+def rows(clips: dict[int, Path]) -> dict[int, dict]:
+    return {i: analyze_file(p) for i, p in clips.items()}
+
+
+def write_wav(path: Path, y: np.ndarray, sr: int = SR) -> Path:
+    sf.write(path, y.astype(np.float32), sr)
+    return path
+
+
+# ---- sandbox audio -----------------------------------------------------------------------------------------------
+def test_synthesize_is_deterministic_and_bounded(world: World) -> None:
+    a = audio.synthesize(world, 3, seconds=5.0)
+    b = audio.synthesize(World(seed=7, scale="tiny"), 3, seconds=5.0)
+    assert a.dtype == np.float32 and a.shape == (5 * SR,)
+    assert np.array_equal(a, b)
+    assert np.abs(a).max() <= 1.0
+    assert not np.array_equal(a, audio.synthesize(world, 4, seconds=5.0))
+
+
+def test_write_clip_truth_and_deliveries(world: World, tmp_path: Path) -> None:
+    path = audio.write_clip(world, 2, tmp_path, fmt="flac", stereo=True, seconds=2.0)
+    assert path.name == f"{world.track_ids[2]}.flac"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+    info = sf.info(path)
+    assert (info.channels, info.samplerate) == (2, SR)
+    known = audio.truth(world, [2])[world.track_ids[2]]
+    assert known == {"tempo_bpm": float(world.track_tempo[2]), "key": int(world.track_key[2]),
+                     "mode": int(world.track_mode[2])}
+    day = dt.date(2026, 1, 14)
+    picks = audio.deliveries(world, day, 5)
+    assert picks == audio.deliveries(world, day, 5) and len(picks) == 5
+    assert all(world.track_release_ordinal[i] <= day.toordinal() for i in picks)
+    assert picks != audio.deliveries(world, day + dt.timedelta(days=1), 5)
+
+
+# ---- features ----------------------------------------------------------------------------------------------------
+def test_known_tempo_and_key_are_recovered(world: World, rows: dict[int, dict], clips: dict[int, Path]) -> None:
+    for i, row in rows.items():
+        assert tempo_correct(row["tempo_bpm"], float(world.track_tempo[i])), (clips[i].name, row["tempo_bpm"])
+        assert (row["key"], row["mode"]) == (world.track_key[i], world.track_mode[i]), (clips[i].name, row["key_name"])
+        assert row["tempo_null_reason"] is None and row["tempo_confidence"] > 0.3
+
+
+def test_row_shape_units_and_schema(world: World, rows: dict[int, dict], clips: dict[int, Path]) -> None:
+    by_variant = dict(zip(clips, VARIANTS, strict=True))
+    for i, row in rows.items():
+        assert tuple(row) == FEATURE_COLUMNS
+        assert row["track_id"] == world.track_ids[i]
+        _, sr, stereo = by_variant[i]
+        assert (row["sample_rate"], row["channels"]) == (sr, 2 if stereo else 1)
+        assert row["duration_s"] == pytest.approx(20.0, abs=0.01)
+        assert len(row["mfcc_mean"]) == len(row["mfcc_std"]) == 13 and len(row["chroma_mean"]) == 12
+        assert -60 < row["loudness_dbfs"] < 0 and row["dynamic_range_db"] > 0
+        assert 0 < row["spectral_centroid_hz"] < row["spectral_rolloff_hz"] < SR / 2
+        for col in ("tempo_confidence", "key_confidence", "spectral_flatness", "danceability", "energy_score",
+                    "valence"):
+            assert 0.0 <= row[col] <= 1.0, col
+        assert row["key_name"].split()[1] == ("major" if row["mode"] else "minor")
+    table = pa.Table.from_pylist(list(rows.values()), schema=FEATURE_SCHEMA)
+    assert table.num_rows == len(rows) and table.schema.names == list(FEATURE_COLUMNS)
+
+
+def test_same_file_same_numbers(clips: dict[int, Path], rows: dict[int, dict]) -> None:
+    i, path = next(iter(clips.items()))
+    assert analyze_file(path) == rows[i]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("0123456789abcdefghijAB.wav", b"", "empty"),
+        ("0123456789abcdefghijAB.wav", bytes(np.random.default_rng(1).integers(0, 256, 40_000, dtype=np.uint8)),
+         "not_audio"),
+        ("0123456789abcdefghijAB.txt", b"hello", "unknown_container"),
+        ("not-a-track-id.wav", b"RIFF", "bad_name"),
+        ("0123456789abcdefghijA.wav", b"RIFF", "bad_name"),
+    ],
+)
+def test_unreadable_files_raise_their_kind(tmp_path: Path, name: str, content: bytes, kind: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(AudioError) as caught:
+        analyze_file(path)
+    assert caught.value.kind == kind
+    assert name in caught.value.reason
+
+
+def test_truncated_files(world: World, tmp_path: Path) -> None:
+    for fmt in ("wav", "flac"):
+        path = audio.write_clip(world, 1, tmp_path, fmt=fmt, seconds=4.0)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+        with pytest.raises(AudioError) as caught:
+            analyze_file(path)
+        assert caught.value.kind == "truncated", (fmt, caught.value.reason)
+
+
+def test_track_id_from_path() -> None:
+    assert track_id_from_path("/x/0123456789abcdefghijAB.FLAC") == "0123456789abcdefghijAB"
+    with pytest.raises(AudioError, match="bad_name"):
+        track_id_from_path("0123456789abcdefghij-B.mp3")
+
+
+def test_silence_short_and_beatless_audio_give_null_tempo(tmp_path: Path) -> None:
+    t = np.arange(10 * SR) / SR
+    rng = np.random.default_rng(3)
+    # Speech-like noise bursts of random lengths at random gaps: no pulse.
+    bursts = np.zeros(len(t))
+    pos = 0
+    while pos < len(t) - SR // 2:
+        length = int(rng.uniform(0.08, 0.4) * SR)
+        bursts[pos : pos + length] = 0.3 * rng.standard_normal(length) * np.hanning(length)
+        pos += length + int(rng.uniform(0.05, 0.5) * SR)
+    cases = {
+        "silence": (np.zeros(len(t)), "silence"),
+        "nearsilence": (1e-5 * rng.standard_normal(len(t)), "silence"),
+        "short": (0.3 * np.sin(2 * np.pi * 440 * t[:SR]), "too_short"),
+        "tone": (0.5 * np.sin(2 * np.pi * 220 * t), "no_beat"),
+        "bursts": (bursts, "no_beat"),
+    }
+    for label, (signal, reason) in cases.items():
+        path = write_wav(tmp_path / f"{label.ljust(22, 'x')}.wav", signal)
+        row = analyze_file(path)
+        assert tuple(row) == FEATURE_COLUMNS
+        assert row["tempo_bpm"] is None and row["tempo_null_reason"] == reason, (label, row["tempo_null_reason"])
+        assert all(not (isinstance(v, float) and not math.isfinite(v)) for v in row.values()), label
+        if reason == "silence":
+            assert row["key"] is None and row["mode"] is None and row["key_name"] is None
+        else:
+            assert row["key"] is not None
+    assert analyze_file(tmp_path / f"{'short'.ljust(22, 'x')}.wav")["duration_s"] == pytest.approx(1.0)
+
+
+# ---- CLI ---------------------------------------------------------------------------------------------------------
+def test_cli_prints_json_lines(clips: dict[int, Path], tmp_path: Path) -> None:
+    good = next(iter(clips.values()))
+    bad = tmp_path / "0123456789abcdefghijAB.wav"
+    bad.write_bytes(b"")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "spotify_ai_assets.audio", str(good), str(bad)],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == 2
+    assert lines[0]["track_id"] == good.stem and list(lines[0]) == list(FEATURE_COLUMNS)
+    assert lines[1] == {"file": str(bad), "error": "empty", "reason": lines[1]["reason"]}
+    usage = subprocess.run([sys.executable, "-m", "spotify_ai_assets.audio"], capture_output=True, text=True,
+                           env=env, timeout=120, check=False)
+    assert usage.returncode == 2
