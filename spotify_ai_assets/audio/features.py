@@ -55,13 +55,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import struct
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
+from spotify_ai_assets.audio.landing import AUDIO_SUFFIXES, name_problem
 
 SR = 22050
 N_FFT = 2048
@@ -76,8 +77,6 @@ TEMPO_RANGE = (60.0, 200.0)
 NO_BEAT_CONFIDENCE = 0.2
 # Onset envelope (mean positive log-mel flux, dB) 95th percentile below this: no onsets at all (a held tone).
 MIN_ONSET_DB = 0.5
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-TRACK_ID_RE = re.compile(r"^[0-9A-Za-z]{22}$")
 KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 ERROR_KINDS = ("bad_name", "empty", "truncated", "not_audio", "unknown_container", "decode_error")
 # Krumhansl & Kessler (1982) probe-tone profiles, tonic first.
@@ -126,11 +125,9 @@ class AudioError(Exception):
 def track_id_from_path(path: str | os.PathLike) -> str:
     """The track id of `<22-char base62 id>.<wav|flac|ogg|mp3>`; AudioError unknown_container / bad_name otherwise."""
     p = Path(path)
-    if p.suffix.lower() not in AUDIO_SUFFIXES:
-        raise AudioError("unknown_container",
-                         f"{p.name}: suffix {p.suffix or '(none)'} is not one of {', '.join(AUDIO_SUFFIXES)}")
-    if not TRACK_ID_RE.match(p.stem):
-        raise AudioError("bad_name", f"{p.name}: file stem {p.stem!r} is not a 22-character base62 Spotify track id")
+    problem = name_problem(p.name)
+    if problem:
+        raise AudioError("unknown_container" if p.suffix.lower() not in AUDIO_SUFFIXES else "bad_name", problem)
     return p.stem
 
 
