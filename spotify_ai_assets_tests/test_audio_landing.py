@@ -91,3 +91,19 @@ def test_sensor_runs_each_file_version_once(tmp_path: Path) -> None:
         assert changed.dynamic_partitions_requests == []
         run_keys = {r.run_key for r in first.run_requests} | {r.run_key for r in changed.run_requests}
         assert len(run_keys) == 3
+
+
+def test_the_sandbox_delivers_the_days_clips_once(tmp_path: Path) -> None:
+    from spotify_ai_assets.pipeline.resources import SandboxAudioLandingResource
+
+    landing = SandboxAudioLandingResource(root=str(tmp_path), seed=7, scale="tiny", per_day=3)
+    with dg.instance_for_test() as instance:
+        first = _tick(instance, landing, None)
+        delivered = sorted(p.name for p in tmp_path.iterdir())
+        assert len(delivered) == 3 and {Path(n).suffix for n in delivered} == {".wav", ".flac", ".ogg"}
+        assert sorted(r.partition_key for r in first.run_requests) == sorted(Path(n).stem for n in delivered)
+        truth = landing.truth()
+        assert truth is not None and set(truth) == {Path(n).stem for n in delivered}
+        # The next tick of the same day writes nothing new and asks for nothing.
+        assert _tick(instance, landing, first.cursor).run_requests == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == delivered
