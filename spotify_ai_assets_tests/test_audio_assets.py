@@ -39,6 +39,8 @@ def test_a_batch_analyses_good_files_and_quarantines_a_broken_one(world: World, 
         assert run.success
         meta = run.asset_materializations_for_node("audio_features")[0].metadata
         assert (meta["tracks"].value, meta["analysed"].value, meta["quarantined"].value) == (3, 2, 1)
+        assert meta["dagster/row_count"].value == 2
+        assert meta["dagster/uri"].value == f"file://{tmp_path / 'lake' / 'audio_features'}/"
 
         combined = dg.materialize([audio_features_all, audio_accuracy], resources=resources, instance=instance)
         assert combined.success

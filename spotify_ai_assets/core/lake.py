@@ -75,6 +75,10 @@ class Lake:
         p = self.path(table, partition)
         return f"s3://{p}" if not self._local else f"file://{p}"
 
+    def table_uri(self, table: str) -> str:
+        d = self._table_dir(table)
+        return f"s3://{d}/" if not self._local else f"file://{d}/"
+
     # ---- writes ------------------------------------------------------------------------------
     def write(self, table: str, data: pa.Table, partition: str | None = None) -> WriteResult:
         """Replace the partition with `data` (atomic on local disks; a single PUT on S3)."""

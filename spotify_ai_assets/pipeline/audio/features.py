@@ -63,9 +63,12 @@ def audio_features(context: dg.AssetExecutionContext, audio_landing: AudioLandin
     return dg.MaterializeResult(metadata={
         "tracks": len(context.partition_keys), "analysed": analysed, "quarantined": len(quarantined),
         "quarantined_files": dg.MetadataValue.json(quarantined),
+        "dagster/row_count": analysed,
         "dagster/column_schema": column_schema(FEATURE_SCHEMA),
         "dagster/table_name": f"lake.{PER_TRACK}",
-        "dagster/uri": store.uri(PER_TRACK, context.partition_keys[0]),
+        # One file per track; a batch run covers several, so the table's folder is the honest address.
+        "dagster/uri": (store.uri(PER_TRACK, context.partition_key) if len(context.partition_keys) == 1
+                        else store.table_uri(PER_TRACK)),
     })
 
 
