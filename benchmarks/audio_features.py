@@ -31,12 +31,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +42,9 @@ from typing import Any
 # Benchmark the checkout this script lives in, even when another checkout is the one pip installed.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+import harness  # noqa: E402  (benchmarks/harness.py, next to this script)
+from harness import peak_rss_mib, run_in_workdir  # noqa: E402
 
 SEED = 7
 SCALE = "small"
@@ -68,11 +68,6 @@ COMPARE_EXACT = ("tempo_bpm", "key", "mode", "tempo_null_reason", "content_sha25
 
 
 # ---- shared helpers ----------------------------------------------------------------------------------------------
-def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
-    # Linux reports ru_maxrss in KiB; RUSAGE_CHILDREN is the largest terminated (and waited-for) child.
-    return resource.getrusage(who).ru_maxrss / 1024
-
-
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -407,15 +402,8 @@ def machine_facts(args: argparse.Namespace) -> list[tuple[str, str]]:
     import scipy
     import soundfile
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return [
-        ("nproc", f"{len(os.sched_getaffinity(0))} usable (os.cpu_count={os.cpu_count()})"),
-        ("cpu", cpu),
-        ("memory", f"{mem_gib:.1f} GiB"),
-        ("platform", platform.platform()),
-        ("python", platform.python_version()),
+        *harness.machine_facts(),
         ("librosa", librosa.__version__),
         ("numba", numba.__version__),
         ("numpy", numpy.__version__),
@@ -587,34 +575,21 @@ def main(argv: list[str] | None = None) -> int:
         run_phase_here(args)
         return 0
 
-    created = args.workdir is None
-    if created:
-        args.workdir = Path(tempfile.mkdtemp(prefix="bench-audio-", dir="/tmp"))
-    args.workdir = args.workdir.resolve()
     own_cache = args.numba_cache is None
-    if own_cache:
-        args.numba_cache = args.workdir / "numba-cache"
-    args.numba_cache = args.numba_cache.expanduser().resolve()
-    ours = [clips_dir(args.workdir), results_dir(args.workdir)] + ([args.numba_cache] if own_cache else [])
-    for d in ours:
-        # A leftover from an earlier --keep run would be mistaken for this run's output (or warm its cache).
-        shutil.rmtree(d, ignore_errors=True)
-    results_dir(args.workdir).mkdir(parents=True)
-    args.numba_cache.mkdir(parents=True, exist_ok=True)
-    print(f"workdir {args.workdir}", file=sys.stderr)
-    try:
-        results = {phase: run_phase_in_child(args, phase) for phase in PHASES}
-        ok = report(args, results)
-    finally:
-        if args.keep:
-            print(f"kept {args.workdir}", file=sys.stderr)
-        elif created:
-            shutil.rmtree(args.workdir, ignore_errors=True)
-        else:
-            # Never remove a directory the caller handed us, only what this run put in it.
-            for d in ours:
-                shutil.rmtree(d, ignore_errors=True)
-    return 0 if ok else 1
+
+    def ours(workdir: Path) -> list[Path]:
+        if own_cache:
+            args.numba_cache = workdir / "numba-cache"
+        args.numba_cache = args.numba_cache.expanduser().resolve()
+        # A cache we made ourselves is emptied too, so the warm-up shows the cold compile.
+        return [clips_dir(workdir), results_dir(workdir)] + ([args.numba_cache] if own_cache else [])
+
+    def run() -> bool:
+        results_dir(args.workdir).mkdir(parents=True)
+        args.numba_cache.mkdir(parents=True, exist_ok=True)
+        return report(args, {phase: run_phase_in_child(args, phase) for phase in PHASES})
+
+    return run_in_workdir(args, "bench-audio-", ours, run)
 
 
 if __name__ == "__main__":

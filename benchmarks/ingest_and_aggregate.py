@@ -21,12 +21,8 @@ import datetime as dt
 import json
 import math
 import os
-import platform
-import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +34,9 @@ if TYPE_CHECKING:
 # Benchmark the checkout this script lives in, even when another checkout is the one pip installed.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+import harness  # noqa: E402  (benchmarks/harness.py, next to this script)
+from harness import peak_rss_mib, run_in_workdir  # noqa: E402
 
 SEED = 7
 # 2026-01-09 is a Friday: the bench world's Friday is ~11.8M events, comfortably above the 10M in the
@@ -64,11 +63,6 @@ PHASE_LABELS = {
 
 
 # ---- shared helpers ------------------------------------------------------------------------------
-def peak_rss_mib() -> float:
-    # Linux reports ru_maxrss in KiB (macOS in bytes; this benchmark targets the Linux CI box).
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def current_rss_mib() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -426,20 +420,8 @@ def machine_facts() -> list[tuple[str, str]]:
     import pandas
     import pyarrow
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return [
-        ("nproc", f"{len(os.sched_getaffinity(0))} usable (os.cpu_count={os.cpu_count()})"),
-        ("cpu", cpu),
-        ("memory", f"{mem_gib:.1f} GiB"),
-        ("platform", platform.platform()),
-        ("python", platform.python_version()),
-        ("duckdb", duckdb.__version__),
-        ("pandas", pandas.__version__),
-        ("pyarrow", pyarrow.__version__),
-        ("numpy", numpy.__version__),
-    ]
+    return [*harness.machine_facts(), ("duckdb", duckdb.__version__), ("pandas", pandas.__version__),
+            ("pyarrow", pyarrow.__version__), ("numpy", numpy.__version__)]
 
 
 def fmt_int(n: float) -> str:
@@ -518,29 +500,12 @@ def main(argv: list[str] | None = None) -> int:
         run_phase_here(args)
         return 0
 
-    created = args.workdir is None
-    if created:
-        args.workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir="/tmp"))
-    args.workdir = args.workdir.resolve()
-    ours = [landing_dir(args.workdir), lake_root(args.workdir), results_dir(args.workdir)]
-    for d in ours:
-        # A leftover from an earlier --keep run would be mistaken for this run's output.
-        shutil.rmtree(d, ignore_errors=True)
-    results_dir(args.workdir).mkdir(parents=True)
-    print(f"workdir {args.workdir}", file=sys.stderr)
-    try:
-        results = {phase: run_phase_in_child(args, phase) for phase in PHASES}
-        ok = report(args, results)
-    finally:
-        if args.keep:
-            print(f"kept {args.workdir}", file=sys.stderr)
-        elif created:
-            shutil.rmtree(args.workdir, ignore_errors=True)
-        else:
-            # Never remove a directory the caller handed us, only what this run put in it.
-            for d in ours:
-                shutil.rmtree(d, ignore_errors=True)
-    return 0 if ok else 1
+    def run() -> bool:
+        results_dir(args.workdir).mkdir(parents=True)
+        return report(args, {phase: run_phase_in_child(args, phase) for phase in PHASES})
+
+    return run_in_workdir(args, "bench-ingest-",
+                          lambda w: [landing_dir(w), lake_root(w), results_dir(w)], run)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,60 @@
+"""What every benchmark script shares: machine facts, peak RSS, and a working directory it cleans up honestly."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    # Linux reports ru_maxrss in KiB; RUSAGE_CHILDREN is the largest terminated (and waited-for) child.
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def machine_facts() -> list[tuple[str, str]]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return [
+        ("nproc", f"{len(os.sched_getaffinity(0))} usable (os.cpu_count={os.cpu_count()})"),
+        ("cpu", cpu),
+        ("memory", f"{mem_gib:.1f} GiB"),
+        ("platform", platform.platform()),
+        ("python", platform.python_version()),
+    ]
+
+
+def run_in_workdir(args: argparse.Namespace, prefix: str, ours: Callable[[Path], list[Path]],
+                   run: Callable[[], bool]) -> int:
+    """Run the benchmark in `args.workdir` (a new /tmp folder by default) and clean up after it.
+
+    `ours(workdir)` names the folders this run writes: they are emptied first, because a leftover from an earlier
+    `--keep` run would be mistaken for this run's output, and they are the only thing removed from a folder the
+    caller handed in. Exit status 0 when `run()` says the results are right, 1 otherwise.
+    """
+    created = args.workdir is None
+    if created:
+        args.workdir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    args.workdir = args.workdir.resolve()
+    folders = ours(args.workdir)
+    for d in folders:
+        shutil.rmtree(d, ignore_errors=True)
+    print(f"workdir {args.workdir}", file=sys.stderr)
+    try:
+        ok = run()
+    finally:
+        if args.keep:
+            print(f"kept {args.workdir}", file=sys.stderr)
+        elif created:
+            shutil.rmtree(args.workdir, ignore_errors=True)
+        else:
+            for d in folders:
+                shutil.rmtree(d, ignore_errors=True)
+    return 0 if ok else 1
