@@ -30,7 +30,7 @@ from spotify_ai_assets.sandbox.world import World
 SR = 22050
 # (format, sample rate, stereo) per clip: every container, a 44.1 kHz file and stereo files.
 VARIANTS = [("wav", SR, False), ("flac", SR, False), ("ogg", SR, False), ("wav", 44100, True),
-            ("flac", 44100, False), ("ogg", SR, True), ("wav", SR, False), ("flac", SR, True)]
+            ("flac", 44100, False), ("ogg", SR, True), ("mp3", 44100, False), ("flac", SR, True)]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -208,7 +208,7 @@ class SandboxAudioLandingResource(AudioLandingResource):
         world = sandbox_world(self.seed, self.scale)
         written = []
         for n, index in enumerate(audio.deliveries(world, day, self.per_day)):
-            fmt = ("wav", "flac", "ogg")[n % 3]
+            fmt = ("wav", "flac", "ogg", "mp3")[n % 4]
             if not (self.directory() / f"{world.track_ids[index]}.{fmt}").exists():
                 written.append(str(audio.write_clip(world, index, self.directory(), fmt=fmt)))
         return written

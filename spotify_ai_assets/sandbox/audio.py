@@ -22,7 +22,8 @@ import numpy as np
 from spotify_ai_assets.sandbox.world import EPOCH, GENRES, World
 
 KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS")}
+FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
+           "mp3": ("MP3", "MPEG_LAYER_III")}
 
 # Chord progressions as (root in semitones above the tonic, chord degree) per bar; the tonic takes half the bars.
 MAJOR_PROGRESSIONS = ((0, 5, 7, 0), (0, 5, 0, 7), (0, 7, 5, 0), (0, 0, 5, 7))
