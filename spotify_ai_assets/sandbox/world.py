@@ -181,8 +181,11 @@ class World:
     def _plant_breakouts(self, rng: np.random.Generator) -> list[Breakout]:
         n_tracks = len(self.track_album)
         released_early = np.flatnonzero(self.track_release_ordinal < EPOCH.toordinal())
-        # Breakouts come from the long tail: tracks below the median weight.
-        tail = released_early[self.track_base_weight[released_early] < np.median(self.track_base_weight)]
+        # Breakouts come from the long tail (below the median weight) but not its far end, where even a 40x rise
+        # stays at a few plays a day and no detector could tell it from noise.
+        weight = self.track_base_weight[released_early]
+        tail = released_early[(weight < np.median(self.track_base_weight))
+                              & (weight >= np.quantile(self.track_base_weight, 0.3))]
         picks = rng.choice(tail, size=min(4, len(tail)), replace=False) if len(tail) else []
         out = [
             Breakout("track", self.track_ids[t], self.track_name(int(t)),
