@@ -26,6 +26,8 @@ def test_score_counts_shares_over_tracks_with_a_truth() -> None:
     assert (result["evaluated"], result["tempo_share"], result["key_share"]) == (2, 0.5, 0.5)
     assert result["passed"] is False
     assert [m["track_id"] for m in result["misses"]] == ["b"]
-    assert score(rows[:1], TRUTH)["passed"] is True
-    assert score([], TRUTH) == {"evaluated": 0, "tempo_share": None, "key_share": None, "passed": False,
-                                "misses": []}
+    # A track with a truth but no row (quarantined) is a miss, not left out.
+    only_a = score(rows[:1], TRUTH)
+    assert (only_a["evaluated"], only_a["tempo_share"], only_a["passed"]) == (2, 0.5, False)
+    assert score(rows[:1], {"a": TRUTH["a"]})["passed"] is True
+    assert score([], {}) == {"evaluated": 0, "tempo_share": None, "key_share": None, "passed": False, "misses": []}

@@ -153,3 +153,24 @@ def test_a_tight_memory_limit_spills_instead_of_failing(landing: Path, lake: Lak
     _, roomy = _ingest(lake, export_files(landing))
     _, tight = _ingest(lake, export_files(landing), memory_limit="64MB", threads=1)
     assert tight.equals(roomy)
+
+
+def test_broken_files_and_bad_parquet_values_are_quarantined_and_the_day_goes_on(tmp_path: Path, lake: Lake) -> None:
+    d = tmp_path / "exports"
+    d.mkdir()
+    (d / "00.jsonl").write_text(json.dumps(_good(1)) + "\n")
+    (d / "01.jsonl").write_bytes(json.dumps(_good(2)).encode() + b"\n\xff\xfe not utf-8\n")
+    (d / "02.parquet").write_bytes(b"PAR1 this is not really parquet")
+    # Strings where timestamps and integers belong, and no `device` column in any Parquet file.
+    rows = [{**{k: v for k, v in _good(n).items() if k != "device"}, "ms_played": str(_good(n)["ms_played"])}
+            for n in (3, 4)]
+    rows[1]["played_at"] = "garbage"
+    rows[0]["ms_played"] = "1e30"
+    pq.write_table(pa.Table.from_pylist(rows), d / "03.parquet")
+
+    result, events = _ingest(lake, export_files(d))
+    assert events["event_id"].to_pylist() == ["e001"]
+    q = {(Path(r["record_ref"].split(":")[0]).name, r["field"]) for r in result.quarantine.to_pylist()}
+    assert q == {("01.jsonl", "<file>"), ("02.parquet", "<file>"), ("03.parquet", "ms_played"),
+                 ("03.parquet", "played_at")}
+    assert events.num_rows + result.quarantine.num_rows + result.duplicates == result.export_records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import threading
 from collections.abc import Iterator
@@ -159,3 +160,13 @@ def test_a_silent_accounts_service_times_out_too(world, sleeps, black_hole):
     user = int(world.connected_users[0])
     with pytest.raises(SpotifyUnavailable, match="accounts"):
         gw.user_client(world.user_ids[user], world.refresh_token(user))
+
+
+def test_an_impossible_release_date_is_a_field_error_not_a_crash() -> None:
+    from spotify_ai_assets.core.records import InvalidRecord, release_day
+
+    assert release_day("2026-02") == dt.date(2026, 2, 1)
+    for value in ("0000", "2026-13-40"):
+        with pytest.raises(InvalidRecord) as err:
+            release_day(value)
+        assert err.value.field == "release_date" and value in err.value.reason

@@ -15,13 +15,13 @@ def tempo_correct(estimate: float | None, truth: float, tolerance: float = TEMPO
 
 
 def score(rows: Iterable[Mapping], truth: Mapping[str, Mapping]) -> dict:
-    """Shares of tracks with a correct tempo and an exact key and mode, over the tracks that have a truth."""
+    """Shares of the tracks in `truth` with a correct tempo and an exact key and mode."""
     evaluated = tempo_ok = key_ok = 0
     misses: list[dict] = []
-    for row in rows:
-        known = truth.get(row["track_id"])
-        if known is None:
-            continue
+    by_id = {row["track_id"]: row for row in rows}
+    # A track with a truth but no row (its file was quarantined) counts as wrong, not as left out.
+    for track_id, known in truth.items():
+        row = by_id.get(track_id, {"track_id": track_id})
         evaluated += 1
         t_ok = tempo_correct(row.get("tempo_bpm"), float(known["tempo_bpm"]))
         k_ok = row.get("key") == known["key"] and row.get("mode") == known["mode"]

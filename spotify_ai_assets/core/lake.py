@@ -81,7 +81,7 @@ class Lake:
 
     # ---- writes ------------------------------------------------------------------------------
     def write(self, table: str, data: pa.Table, partition: str | None = None) -> WriteResult:
-        """Replace the partition with `data` (atomic on local disks; a single PUT on S3)."""
+        """Replace the partition with `data`, whole or not at all (see `write_batches`)."""
         return self.write_batches(table, pa.RecordBatchReader.from_batches(data.schema, data.to_batches()), partition)
 
     def write_batches(self, table: str, batches: pa.RecordBatchReader, partition: str | None = None) -> WriteResult:
@@ -89,18 +89,18 @@ class Lake:
         directory = self._partition_dir(table, partition)
         final = f"{directory}/{PART_FILE}"
         self.fs.create_dir(directory, recursive=True)
-        # Locally, readers must never see a half-written file: write aside, then rename over the old one.
-        target = f"{directory}/.{uuid.uuid4().hex}.tmp" if self._local else final
+        # Readers must never see a half-written file, and a failed stream must not replace a good partition: write
+        # aside, then rename over the old one (on S3 a server-side copy that lands whole or not at all).
+        target = f"{directory}/.{uuid.uuid4().hex}.tmp"
         rows = 0
         try:
             with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd") as writer:
                 for batch in batches:
                     writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                     rows += batch.num_rows
-            if target != final:
-                self.fs.move(target, final)
+            self.fs.move(target, final)
         finally:
-            if target != final and self.fs.get_file_info(target).type == pafs.FileType.File:
+            if self.fs.get_file_info(target).type == pafs.FileType.File:
                 self.fs.delete_file(target)
         size = self.fs.get_file_info(final).size or 0
         return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=batches.schema)

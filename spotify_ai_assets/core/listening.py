@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from spotify_ai_assets.core.lake import WriteResult
 from spotify_ai_assets.core.query import connect
@@ -100,17 +101,45 @@ def _json_stage(files: Sequence[str]) -> str:
     """
 
 
-def _parquet_stage(files: Sequence[str]) -> str:
+_PARQUET_COLUMNS = {"event_id": "VARCHAR", "user_id": "VARCHAR", "track_id": "VARCHAR", "artist_id": "VARCHAR",
+                    "played_at": "VARCHAR", "ms_played": "VARCHAR", "skipped": "VARCHAR", "country": "VARCHAR",
+                    "device": "VARCHAR"}
+
+
+def _parquet_stage(files: Sequence[str], present: set[str]) -> str:
     # `raw` stays NULL here: rebuilding a JSON payload for millions of good rows would cost more than the rest of
-    # the ingestion; `stage_exports` builds it for the rows that are quarantined.
+    # the ingestion; `stage_exports` builds it for the rows that are quarantined. TRY_CAST, so one bad value
+    # becomes one quarantined record; a column no file has is NULL, so its rule names it.
+    def col(name: str) -> str:
+        return name if name in present else f"NULL::{_PARQUET_COLUMNS[name]}"
+
     return f"""
     SELECT filename AS file, file_row_number + 1 AS line_no, NULL::VARCHAR AS raw,
-      true AS json_ok, event_id, user_id, track_id, artist_id,
-      CAST(played_at AS VARCHAR) AS played_at_raw, CAST(played_at AS TIMESTAMPTZ) AS played_at,
-      CAST(ms_played AS VARCHAR) AS ms_played_raw, CAST(ms_played AS BIGINT) AS ms_played,
-      skipped, country, device
+      true AS json_ok, CAST({col("event_id")} AS VARCHAR) AS event_id, CAST({col("user_id")} AS VARCHAR) AS user_id,
+      CAST({col("track_id")} AS VARCHAR) AS track_id, CAST({col("artist_id")} AS VARCHAR) AS artist_id,
+      CAST({col("played_at")} AS VARCHAR) AS played_at_raw, TRY_CAST({col("played_at")} AS TIMESTAMPTZ) AS played_at,
+      CAST({col("ms_played")} AS VARCHAR) AS ms_played_raw, TRY_CAST({col("ms_played")} AS BIGINT) AS ms_played,
+      TRY_CAST({col("skipped")} AS BOOLEAN) AS skipped, CAST({col("country")} AS VARCHAR) AS country,
+      CAST({col("device")} AS VARCHAR) AS device
     FROM read_parquet({_list(files)}, filename = true, file_row_number = true, union_by_name = true)
     """
+
+
+def screen_files(files: Sequence[str]) -> tuple[list[str], set[str], list[Quarantined]]:
+    """The export files SQL can read, the Parquet columns they have, and one quarantine entry per file that cannot
+    be read at all (corrupt Parquet, JSON lines that are not UTF-8), so one broken file never stops the day."""
+    readable, columns, bad = [], set(), []
+    for f in files:
+        try:
+            if f.endswith(".parquet"):
+                columns |= set(pq.read_schema(f).names)
+            else:
+                Path(f).read_bytes().decode("utf-8")
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            bad.append(Quarantined.of("listening_events", f, "<file>", f"unreadable export file: {exc}", f))
+            continue
+        readable.append(f)
+    return readable, columns, bad
 
 
 def _list(files: Sequence[str]) -> str:
@@ -130,15 +159,17 @@ _RAW_FROM_COLUMNS = """to_json(struct_pack(event_id, user_id, track_id, artist_i
   ms_played := ms_played_raw, skipped, country, device))::VARCHAR"""
 
 
-def stage_exports(con: duckdb.DuckDBPyConnection, files: Sequence[str], day: dt.date) -> None:
-    """Create `staged` (every export record with its verdict; the raw payload only where it failed) in `con`."""
+def stage_exports(con: duckdb.DuckDBPyConnection, files: Sequence[str], day: dt.date) -> list[Quarantined]:
+    """Create `staged` (every export record with its verdict; the raw payload only where it failed) in `con`;
+    return the files that could not be read at all."""
+    readable, columns, unreadable = screen_files(files)
     parts = []
-    json_files = [f for f in files if f.endswith((".jsonl", ".json"))]
-    pq_files = [f for f in files if f.endswith(".parquet")]
+    json_files = [f for f in readable if f.endswith((".jsonl", ".json"))]
+    pq_files = [f for f in readable if f.endswith(".parquet")]
     if json_files:
         parts.append(_json_stage(json_files))
     if pq_files:
-        parts.append(_parquet_stage(pq_files))
+        parts.append(_parquet_stage(pq_files, columns))
     body = " UNION ALL ".join(f"({p})" for p in parts) if parts else _EMPTY_STAGE
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     rules = _RULES.replace("$day_start", "$1").replace("$day_end", "$2")
@@ -148,6 +179,7 @@ def stage_exports(con: duckdb.DuckDBPyConnection, files: Sequence[str], day: dt.
                CASE WHEN verdict IS NOT NULL THEN coalesce(raw, {_RAW_FROM_COLUMNS}) END AS raw
         FROM (SELECT *, {rules} AS verdict FROM ({body}))
     """, [start, start + dt.timedelta(days=1)])
+    return unreadable
 
 
 _EMPTY_STAGE = """
@@ -207,7 +239,7 @@ def ingest_day(files: Sequence[str], day: dt.date, sink: EventSink, recent: list
         # Order inside the output comes from ORDER BY; not tracking insertion order saves memory.
         con.execute("SET preserve_insertion_order = false")
         try:
-            stage_exports(con, files, day)
+            unreadable = stage_exports(con, files, day)
             recent_tbl = pa.Table.from_pylist(recent or [], schema=RECENT_SCHEMA)
             con.register("recent", recent_tbl)
             reader = con.sql(_EVENTS_SQL).to_arrow_reader(BATCH_ROWS)
@@ -222,8 +254,11 @@ def ingest_day(files: Sequence[str], day: dt.date, sink: EventSink, recent: list
                 "SELECT count(*), count(*) FILTER (WHERE verdict IS NULL) FROM staged").fetchone()  # type: ignore[misc]
         finally:
             con.close()
-    if recent_quarantine:
-        quarantine = pa.concat_tables([quarantine, quarantine_table(recent_quarantine)])
+    if unreadable or recent_quarantine:
+        quarantine = pa.concat_tables([quarantine, quarantine_table([*unreadable, *(recent_quarantine or [])])])
+    # An unreadable file counts as one record in, so every record in is still an event, a quarantine entry or a
+    # duplicate.
+    export_records += len(unreadable)
     return IngestResult(
         events=written, quarantine=quarantine, export_records=int(export_records),
         recent_plays=recent_tbl.num_rows, duplicates=int(good_exports) + recent_tbl.num_rows - written.rows,

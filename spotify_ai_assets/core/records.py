@@ -77,7 +77,10 @@ def _opt_int(obj: dict, field: str) -> int | None:
 def release_day(value: str) -> dt.date:
     """Spotify gives year, year-month or a full date; the first day of the period stands in."""
     parts = [int(p) for p in value.split("-")] + [1, 1]
-    return dt.date(parts[0], parts[1], parts[2])
+    try:
+        return dt.date(parts[0], parts[1], parts[2])
+    except ValueError as exc:  # Spotify really sends "0000" for some old albums
+        raise InvalidRecord("release_date", f"{value!r} is not a calendar date ({exc})") from exc
 
 
 def parse_artist(obj: Any) -> dict:

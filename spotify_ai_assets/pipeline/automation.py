@@ -8,13 +8,15 @@ import os
 
 import dagster as dg
 
+from spotify_ai_assets.pipeline.partitions import daily_partitions
 from spotify_ai_assets.pipeline.resources import LandingResource
 
 daily_refresh_job = dg.define_asset_job(
     "daily_refresh_job",
     selection=dg.AssetSelection.groups("ingestion", "analytics"),
     description="Ingest one day (catalog, playlists, listening events) and build its daily aggregates.",
-    tags={"spotify_ai/job": "daily_refresh"},
+    # A run tag (not an op tag): the run queue's tag_concurrency_limits in dagster.yaml match run tags only.
+    tags={"spotify_ai/job": "daily_refresh", "spotify_ai/uses": "spotify_api"},
 )
 
 
@@ -38,12 +40,21 @@ def _fingerprint(paths: list[str]) -> str:
            description="Refreshes a day when its export files in the landing folder appear or change.")
 def event_exports_sensor(context: dg.SensorEvaluationContext, landing: LandingResource) -> dg.SensorResult:
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    # Today's folder fills during the day but is no partition yet; a folder that is no day at all is reported.
+    partitions = set(daily_partitions.get_partition_keys())
     requests = []
     for day in landing.days_with_files():
+        if day not in partitions:
+            if day not in seen:
+                context.log.info(f"event exports for {day}: not a finished day of the partitions yet, skipped")
+            continue
         files = landing.delivered_files(dt.date.fromisoformat(day))
         if not files:
             continue
-        fp = _fingerprint(files)
+        try:
+            fp = _fingerprint(files)
+        except FileNotFoundError:  # a file moved away mid-tick: the next tick sees the settled folder
+            continue
         if seen.get(day) != fp:
             seen[day] = fp
             # The run key ties the run to this exact set of files: a repeated tick starts nothing twice,

@@ -40,9 +40,15 @@ def audio_features(context: dg.AssetExecutionContext, audio_landing: AudioLandin
     store = lake.lake()
     analysed, quarantined = 0, []
     for track_id in context.partition_keys:
-        path = audio_landing.file_for(track_id)
-        bad = None
-        if path is None:
+        try:
+            path = audio_landing.file_for(track_id)
+        except ValueError as exc:  # a partition key added by hand that is no track id
+            path, bad = None, ("<partition>", str(exc), "")
+        else:
+            bad = None
+        if bad:
+            row = None
+        elif path is None:
             bad = ("<file>", f"no landed audio file for track {track_id} in {audio_landing.root}", "")
             row = None
         else:
@@ -50,6 +56,8 @@ def audio_features(context: dg.AssetExecutionContext, audio_landing: AudioLandin
                 row = analyze_file(path)
             except AudioError as exc:
                 bad, row = (exc.kind, exc.reason, str(path)), None
+            except Exception as exc:  # one file must never fail the other tracks of the batch
+                bad, row = ("decode_error", f"{path.name}: {type(exc).__name__}: {exc}", str(path)), None
         # Both tables are written every time, so a re-delivered good file also clears an old quarantine entry.
         store.write(PER_TRACK, pa.Table.from_pylist([row] if row else [], schema=FEATURE_SCHEMA), track_id)
         q_rows = [{"source": PER_TRACK, "record_ref": bad[2] or track_id, "field": bad[0], "reason": bad[1],

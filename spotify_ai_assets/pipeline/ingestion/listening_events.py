@@ -42,31 +42,45 @@ def listening_events(context: dg.AssetExecutionContext, spotify: SpotifyResource
 
     day_start_ms = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000)
     recent: list[dict] = _previously_captured(lake, day)
+    # Each partition resumes from its own captures, not from the user's global cursor: a backfill that runs a later
+    # day first must not hide an earlier day's plays.
+    captured_until: dict[str, int] = {}
+    for row in recent:
+        ms = int(row["played_at"].timestamp() * 1000)
+        captured_until[row["user_id"]] = max(captured_until.get(row["user_id"], 0), ms)
     bad: list[Quarantined] = []
-    for uid, (user, client) in sessions.clients.items():
+    advances: list[tuple[str, int]] = []
+    for uid, (_, client) in sessions.clients.items():
         try:
             profile = gw.me(client)
-            items = list(gw.recently_played(client, after_ms=max(user.cursor_ms or 0, day_start_ms - 1)))
+            user_id = profile.get("id", uid)
+            after_ms = max(day_start_ms - 1, captured_until.get(user_id, 0))
+            items = list(gw.recently_played(client, after_ms=after_ms))
         except RateLimitExceeded as exc:
             raise retry_later(exc) from exc
         except SpotifyApiError as exc:
             bad.append(Quarantined.of(TABLE, f"recently-played {uid}", "<request>", str(exc), {"user_id": uid}))
             continue
-        rows = recent_plays_rows(profile.get("id", uid), profile.get("country"), items, day, bad)
+        rows = recent_plays_rows(user_id, profile.get("country"), items, day, bad)
         recent.extend(rows)
         if rows:
-            store.advance_cursor(uid, int(max(r["played_at"] for r in rows).timestamp() * 1000))
+            advances.append((uid, int(max(r["played_at"] for r in rows).timestamp() * 1000)))
 
     store_lake = lake.lake()
     result = ingest_day(files, day, lambda batches: store_lake.write_batches(TABLE, batches, day.isoformat()),
                         recent=recent, recent_quarantine=bad)
-    return publish(
+    materialization = publish(
         store_lake, TABLE, result.events, day, contracts.LISTENING_EVENTS, quarantine=result.quarantine,
         export_files=len(files), export_records=result.export_records, recently_played_rows=result.recent_plays,
         duplicates_removed=result.duplicates, rows_by_source=dg.MetadataValue.json(result.rows_by_source),
         users_needing_reconnect=dg.MetadataValue.json(needs_reconnect),
         api_stats=dg.MetadataValue.json(gw.stats.as_dict()),
     )
+    # Only once the plays are in the lake: a failed run must be able to fetch them again.
+    for uid, ms in advances:
+        store.advance_cursor(uid, ms)
+    return materialization
+
 
 
 def _previously_captured(lake: LakeResource, day: dt.date) -> list[dict]:
