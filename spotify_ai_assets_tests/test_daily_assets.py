@@ -269,6 +269,16 @@ def test_the_exports_sensor_starts_one_run_per_new_or_changed_day(sandbox_enviro
         assert [r.partition_key for r in changed.run_requests] == ["2026-02-03"]
         assert changed.run_requests[0].run_key != first.run_requests[0].run_key
 
+        # Today's folder fills during the day (not a partition yet) and a stray folder is no day: neither may
+        # break the tick for the finished days.
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        for name in (f"date={today}", "date=junk", "date=2025-12-31"):
+            (landing_root / "events" / name).mkdir()
+            (landing_root / "events" / name / "events-00.jsonl").write_text('{"a": 3}\n')
+        (day_dir / "events-2026-02-03T02.jsonl").write_text('{"a": 4}\n')
+        later = sensor(dg.build_sensor_context(instance=instance, cursor=changed.cursor, resources=resources))
+        assert [r.partition_key for r in later.run_requests] == ["2026-02-03"]
+
 
 def test_a_module_dropped_into_a_domain_package_is_discovered(tmp_path, monkeypatch, sandbox_environ):
     import spotify_ai_assets.pipeline.analytics as analytics
