@@ -174,3 +174,17 @@ def test_broken_files_and_bad_parquet_values_are_quarantined_and_the_day_goes_on
     assert q == {("01.jsonl", "<file>"), ("02.parquet", "<file>"), ("03.parquet", "ms_played"),
                  ("03.parquet", "played_at")}
     assert events.num_rows + result.quarantine.num_rows + result.duplicates == result.export_records
+
+
+def test_values_that_would_be_coerced_are_quarantined_instead(tmp_path: Path, lake: Lake) -> None:
+    d = tmp_path / "exports"
+    d.mkdir()
+    lines = [_good(1), _good(2, ms_played=1000.7), _good(3, skipped="yes"), _good(4, played_at="2026-01-14T05:00:00"),
+             _good(5, played_at="2026-01-14T05:00:00+01:00"), _good(6, ms_played="1200")]
+    (d / "00.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    result, events = _ingest(lake, export_files(d))
+    assert sorted(events["event_id"].to_pylist()) == ["e001", "e005", "e006"]
+    fields = sorted((r["field"], r["reason"]) for r in result.quarantine.to_pylist())
+    assert fields == [("ms_played", "not an integer"), ("played_at", "no time zone (a local time cannot be placed "
+                                                                      "in a UTC day)"),
+                      ("skipped", "missing or not a boolean")]

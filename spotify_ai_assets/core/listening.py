@@ -49,11 +49,13 @@ CASE
     THEN 'artist_id: not a 22-character base62 Spotify id'
   WHEN played_at_raw IS NULL THEN 'played_at: missing'
   WHEN played_at IS NULL THEN 'played_at: not an ISO-8601 timestamp'
+  WHEN NOT regexp_matches(played_at_raw, '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
+    THEN 'played_at: no time zone (a local time cannot be placed in a UTC day)'
   WHEN played_at < $day_start OR played_at >= $day_end THEN 'played_at: outside the partition day'
   WHEN ms_played_raw IS NULL THEN 'ms_played: missing'
-  WHEN ms_played IS NULL THEN 'ms_played: not an integer'
+  WHEN ms_played IS NULL OR NOT regexp_full_match(ms_played_raw, '-?[0-9]+([.]0+)?') THEN 'ms_played: not an integer'
   WHEN ms_played < 0 OR ms_played > 86400000 THEN 'ms_played: out of range [0, 24h]'
-  WHEN skipped IS NULL THEN 'skipped: missing or not a boolean'
+  WHEN skipped IS NULL OR lower(skipped_raw) NOT IN ('true', 'false') THEN 'skipped: missing or not a boolean'
   WHEN country IS NULL OR NOT regexp_full_match(country, '[A-Z]{2}') THEN 'country: not an ISO 3166-1 alpha-2 code'
   WHEN device IS NULL OR trim(device) = '' THEN 'device: missing'
 END
@@ -94,6 +96,7 @@ def _json_stage(files: Sequence[str]) -> str:
       TRY_CAST(doc->>'$.played_at' AS TIMESTAMPTZ) AS played_at,
       doc->>'$.ms_played' AS ms_played_raw,
       TRY_CAST(doc->>'$.ms_played' AS BIGINT) AS ms_played,
+      doc->>'$.skipped' AS skipped_raw,
       TRY_CAST(doc->>'$.skipped' AS BOOLEAN) AS skipped,
       doc->>'$.country' AS country,
       doc->>'$.device' AS device
@@ -119,7 +122,8 @@ def _parquet_stage(files: Sequence[str], present: set[str]) -> str:
       CAST({col("track_id")} AS VARCHAR) AS track_id, CAST({col("artist_id")} AS VARCHAR) AS artist_id,
       CAST({col("played_at")} AS VARCHAR) AS played_at_raw, TRY_CAST({col("played_at")} AS TIMESTAMPTZ) AS played_at,
       CAST({col("ms_played")} AS VARCHAR) AS ms_played_raw, TRY_CAST({col("ms_played")} AS BIGINT) AS ms_played,
-      TRY_CAST({col("skipped")} AS BOOLEAN) AS skipped, CAST({col("country")} AS VARCHAR) AS country,
+      CAST({col("skipped")} AS VARCHAR) AS skipped_raw, TRY_CAST({col("skipped")} AS BOOLEAN) AS skipped,
+      CAST({col("country")} AS VARCHAR) AS country,
       CAST({col("device")} AS VARCHAR) AS device
     FROM read_parquet({_list(files)}, filename = true, file_row_number = true, union_by_name = true)
     """
@@ -156,7 +160,7 @@ def export_files(directory: str | Path) -> list[str]:
 
 
 _RAW_FROM_COLUMNS = """to_json(struct_pack(event_id, user_id, track_id, artist_id, played_at := played_at_raw,
-  ms_played := ms_played_raw, skipped, country, device))::VARCHAR"""
+  ms_played := ms_played_raw, skipped := skipped_raw, country, device))::VARCHAR"""
 
 
 def stage_exports(con: duckdb.DuckDBPyConnection, files: Sequence[str], day: dt.date) -> list[Quarantined]:
@@ -175,7 +179,7 @@ def stage_exports(con: duckdb.DuckDBPyConnection, files: Sequence[str], day: dt.
     rules = _RULES.replace("$day_start", "$1").replace("$day_end", "$2")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE staged AS
-        SELECT * EXCLUDE (raw, played_at_raw, ms_played_raw),
+        SELECT * EXCLUDE (raw, played_at_raw, ms_played_raw, skipped_raw),
                CASE WHEN verdict IS NOT NULL THEN coalesce(raw, {_RAW_FROM_COLUMNS}) END AS raw
         FROM (SELECT *, {rules} AS verdict FROM ({body}))
     """, [start, start + dt.timedelta(days=1)])
@@ -185,7 +189,8 @@ def stage_exports(con: duckdb.DuckDBPyConnection, files: Sequence[str], day: dt.
 _EMPTY_STAGE = """
 SELECT NULL::VARCHAR file, NULL::BIGINT line_no, NULL::VARCHAR raw, NULL::BOOLEAN json_ok, NULL::VARCHAR event_id,
   NULL::VARCHAR user_id, NULL::VARCHAR track_id, NULL::VARCHAR artist_id, NULL::VARCHAR played_at_raw,
-  NULL::TIMESTAMPTZ played_at, NULL::VARCHAR ms_played_raw, NULL::BIGINT ms_played, NULL::BOOLEAN skipped,
+  NULL::TIMESTAMPTZ played_at, NULL::VARCHAR ms_played_raw, NULL::BIGINT ms_played, NULL::VARCHAR skipped_raw,
+  NULL::BOOLEAN skipped,
   NULL::VARCHAR country, NULL::VARCHAR device
 WHERE false
 """
