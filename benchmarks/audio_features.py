@@ -120,23 +120,15 @@ def _import_libs(pipeline: str) -> None:
         _ = (librosa.beat.beat_track, librosa.onset.onset_detect, librosa.feature.mfcc)
 
 
-def _key_pick() -> Callable[[Any], tuple[int, int]]:
-    """Our Krumhansl-Kessler key pick on a 12-bin mean chroma -> (tonic, mode); a plain correlation if not exposed."""
+def _key_pick() -> Callable[[Any], tuple[int | None, int | None]]:
+    """Our Krumhansl-Kessler key pick on a 12-bin mean chroma -> (tonic, mode), (None, None) for a flat chroma."""
     import numpy as np
 
-    from spotify_ai_assets.audio import features
+    from spotify_ai_assets.audio.features import _estimate_key
 
-    ours = getattr(features, "_estimate_key", None) or getattr(features, "estimate_key", None)
-    if ours is not None:
-        return lambda chroma_mean: tuple(ours(np.asarray(chroma_mean))[:2])  # type: ignore[return-value]
-    major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-    minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-    profiles = np.array([np.roll(p, t) for p in (major, minor) for t in range(12)])
-
-    def pick(chroma_mean: Any) -> tuple[int, int]:
-        r = [np.corrcoef(p, chroma_mean)[0, 1] for p in profiles]
-        best = int(np.nanargmax(r))
-        return best % 12, 1 if best < 12 else 0
+    def pick(chroma_mean: Any) -> tuple[int | None, int | None]:
+        estimate = _estimate_key(np.asarray(chroma_mean))
+        return (None, None) if estimate is None else (estimate[0], estimate[1])
 
     return pick
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -11,6 +12,9 @@ from pathlib import Path
 ENVIRONMENTS = ("local", "branch", "prod")
 DEFAULT_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com/"
+
+
+SANDBOX_SCALES = ("tiny", "small", "medium", "bench")
 
 
 class SettingsError(ValueError):
@@ -26,7 +30,6 @@ class Settings:
     audio_landing_root: str
     watchlist_path: str | None
     token_store_path: str
-    token_store_dsn: str | None
     token_store_schema: str
     api_url: str
     accounts_url: str
@@ -65,13 +68,12 @@ class Settings:
             audio_landing_root=environ.get("SPOTIFY_AI_AUDIO_LANDING", str(Path(home, "audio_landing"))),
             watchlist_path=environ.get("SPOTIFY_AI_WATCHLIST") or None,
             token_store_path=environ.get("SPOTIFY_AI_TOKEN_FILE", str(Path(home, "tokens.json"))),
-            token_store_dsn=dsn if env != "local" else None,
             token_store_schema=schema,
             api_url=environ.get("SPOTIFY_API_URL", DEFAULT_API_URL),
             accounts_url=environ.get("SPOTIFY_ACCOUNTS_URL", DEFAULT_ACCOUNTS_URL),
             branch=branch,
-            sandbox_scale=environ.get("SPOTIFY_AI_SANDBOX_SCALE", "small"),
-            sandbox_seed=int(environ.get("SPOTIFY_AI_SANDBOX_SEED", "7")),
+            sandbox_scale=_choice(environ, "SPOTIFY_AI_SANDBOX_SCALE", "small", SANDBOX_SCALES),
+            sandbox_seed=_integer(environ, "SPOTIFY_AI_SANDBOX_SEED", 7),
             s3_endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
         )
 
@@ -84,4 +86,25 @@ def _branch_name(environ: Mapping[str, str]) -> str:
     slug = re.sub(r"[^a-z0-9_]+", "_", raw.lower()).strip("_")
     if not slug:
         raise SettingsError(f"branch name {raw!r} has no usable characters")
-    return slug[:40]
+    # Distinct branch names must never share a prefix or schema: when the slug is not the name itself (characters
+    # replaced, or cut to length), a hash of the name keeps "a-b" apart from "a_b".
+    if slug != raw or len(slug) > 40:
+        slug = f"{slug[:32]}_{hashlib.sha1(raw.encode()).hexdigest()[:7]}"
+    return slug
+
+
+def _choice(environ: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = environ.get(name, default).strip().lower()
+    if value not in allowed:
+        raise SettingsError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _integer(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None

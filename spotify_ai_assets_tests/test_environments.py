@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -38,8 +39,17 @@ def test_prod_branch_and_local_never_share_a_storage_target(sandbox_environ):
     for kind in ("lake", "token_store_schema"):
         values = [t[kind] for t in targets.values()]
         assert len(set(values)) == 3, f"{kind} shared between environments: {targets}"
-    assert targets["branch"]["lake"] == "s3://spotify-ai-lake/prod/branches/feature_new_model"
-    assert targets["branch"]["token_store_schema"] == "spotify_ai_branch_feature_new_model"
+    lake = targets["branch"]["lake"]
+    assert re.fullmatch(r"s3://spotify-ai-lake/prod/branches/feature_new_model_[0-9a-f]{7}", lake), lake
+    assert targets["branch"]["token_store_schema"] == "spotify_ai_branch_" + lake.rsplit("/", 1)[1]
+
+
+def test_branches_whose_names_slug_alike_still_get_their_own_targets():
+    names = ["a-b", "a_b", "A_B", "x" * 60, "x" * 61]
+    slugs = [Settings.from_environ({**BRANCH, "SPOTIFY_AI_BRANCH": n}).branch for n in names]
+    assert len(set(slugs)) == len(names), slugs
+    assert slugs[1] == "a_b"  # a name that is already a clean slug stays readable
+    assert all(re.fullmatch(r"[a-z0-9_]{1,40}", s or "") for s in slugs), slugs
 
 
 def test_secrets_are_env_vars_not_values():
@@ -53,6 +63,8 @@ def test_secrets_are_env_vars_not_values():
     ({"SPOTIFY_AI_ENV": "prod"}, "SPOTIFY_AI_LAKE"),
     ({"SPOTIFY_AI_ENV": "branch", "SPOTIFY_AI_LAKE": "s3://b/p", "SPOTIFY_AI_TOKEN_DB": "x"}, "SPOTIFY_AI_BRANCH"),
     ({"SPOTIFY_AI_ENV": "staging"}, "SPOTIFY_AI_ENV"),
+    ({"SPOTIFY_AI_SANDBOX_SEED": "seven"}, "SPOTIFY_AI_SANDBOX_SEED"),
+    ({"SPOTIFY_AI_SANDBOX_SCALE": "huge"}, "SPOTIFY_AI_SANDBOX_SCALE"),
 ])
 def test_a_bad_environment_names_the_variable(env, missing):
     with pytest.raises(SettingsError, match=missing):

@@ -19,7 +19,7 @@ tempo_bpm               BPM          beats per minute, or None (see tempo_null_r
 tempo_confidence        0..1         pulse clarity: normalized onset autocorrelation at the beat period
 tempo_null_reason       text         None, "silence" (below -60 dBFS), "too_short" (< 3 s) or "no_beat" (no
                                      onsets, or pulse clarity below 0.2)
-key                     0..11        tonic pitch class, 0 = C .. 11 = B, or None (silence)
+key                     0..11        tonic pitch class, 0 = C .. 11 = B, or None (silence, flat chroma, < 3 s)
 mode                    0/1          1 major, 0 minor, or None
 key_name                text         e.g. "A minor", or None
 key_confidence          0..1         margin of the best over the second-best Krumhansl-Kessler correlation, / 0.25
@@ -241,15 +241,16 @@ def _key_profiles() -> np.ndarray:
 KEY_PROFILES = _key_profiles()
 
 
-def _estimate_key(chroma_mean: np.ndarray) -> tuple[int, int, float]:
-    """(tonic 0..11, mode 1/0, confidence 0..1) from Krumhansl-Kessler correlations over the 24 keys.
+def _estimate_key(chroma_mean: np.ndarray) -> tuple[int, int, float] | None:
+    """(tonic 0..11, mode 1/0, confidence 0..1) from Krumhansl-Kessler correlations over the 24 keys, or None when
+    the chroma is flat (nothing to correlate).
 
     Confidence is the margin between the best and the second-best correlation, divided by 0.25 and clipped.
     """
     c = chroma_mean.astype(np.float64) - chroma_mean.mean()
     sd = c.std()
     if sd <= 1e-12:
-        return 0, 1, 0.0
+        return None
     r = KEY_PROFILES @ (c / sd) / 12.0  # Pearson correlation with each of the 24 keys
     order = np.argsort(-r, kind="stable")
     best = int(order[0])
@@ -398,11 +399,12 @@ def analyze_signal(y: np.ndarray, sr: int = SR) -> dict:
         else:
             tempo = round(bpm, 2)
 
-    if silent:
+    estimate = None if silent or duration < MIN_TEMPO_SECONDS else _estimate_key(chroma_mean)
+    if estimate is None:  # no tonal evidence (silence, a flat chroma, too short a clip): no key, not "C major"
         key = mode = key_name = None
         key_conf = 0.0
     else:
-        key, mode, key_conf = _estimate_key(chroma_mean)
+        key, mode, key_conf = estimate
         key_name = f"{KEY_NAMES[key]} {'major' if mode else 'minor'}"
 
     tempo_pref = float(np.exp(-0.5 * (np.log2(tempo / 120.0) / 0.5) ** 2)) if tempo else 0.0

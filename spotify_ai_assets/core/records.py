@@ -69,6 +69,14 @@ def _sid(obj: Any, field: str = "id") -> str:
     return _req(obj, field, str, lambda v: bool(SPOTIFY_ID.match(v)), "not a 22-character base62 Spotify id")
 
 
+def _opt_str(obj: dict, field: str, name: str) -> str | None:
+    """An optional text field; present with another type, it is a field error (never a crash when tabled)."""
+    value = obj.get(field)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRecord(name, f"expected str, got {type(value).__name__}")
+    return value
+
+
 def _opt_int(obj: dict, field: str) -> int | None:
     value = obj.get(field)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -125,7 +133,7 @@ def parse_track(obj: Any, genres_by_artist: dict[str, list[str]] | None = None) 
         "duration_ms": _req(obj, "duration_ms", int, lambda v: 0 < v < 6 * 3_600_000, "out of range (0, 6h)"),
         "track_number": _opt_int(obj, "track_number"),
         "explicit": bool(obj.get("explicit", False)),
-        "isrc": external.get("isrc"),
+        "isrc": _opt_str(external, "isrc", "external_ids.isrc"),
         "genre": genres[0] if genres else None,
         "popularity": _opt_int(obj, "popularity"),
     }
@@ -142,7 +150,7 @@ def parse_playlist_item(obj: Any, position: int) -> dict:
         "position": position,
         "track_id": _sid(track),
         "added_at": parse_timestamp(added_at, "added_at") if added_at else None,
-        "added_by": added_by.get("id") if isinstance(added_by, dict) else None,
+        "added_by": _opt_str(added_by, "id", "added_by.id") if isinstance(added_by, dict) else None,
     }
 
 

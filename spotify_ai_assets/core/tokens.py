@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,8 +64,11 @@ class FileTokenStore:
             data = json.loads(self.path.read_text()) if self.path.exists() else {"users": {}}
             yield data
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-            tmp.chmod(0o600)
+            # Created 0600 from the first byte: written first and chmod-ed later, it would be readable in between.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(data, indent=2, sort_keys=True))
+            os.chmod(tmp, 0o600)  # an existing tmp file keeps its old mode through O_CREAT
             tmp.replace(self.path)
 
     def connected_users(self) -> list[ConnectedUser]:
