@@ -79,3 +79,14 @@ def test_environment_is_read_when_definitions_load_not_at_import():
     out = subprocess.run([sys.executable, "-c", code], env={"SPOTIFY_AI_ENV": "staging", "PATH": ""},
                          capture_output=True, text=True, check=True)
     assert out.stdout.startswith("SettingsError SPOTIFY_AI_ENV='staging'"), out.stdout + out.stderr
+
+
+def test_the_pure_packages_load_without_dagster():
+    code = ("import sys\n"
+            "import spotify_ai_assets.core.listening, spotify_ai_assets.core.trends, spotify_ai_assets.audio.features\n"
+            "import spotify_ai_assets.sandbox.world, spotify_ai_assets.emulator\n"
+            "print('dagster' in sys.modules)\n"
+            "import spotify_ai_assets\n"
+            "print(type(spotify_ai_assets.defs).__name__, 'dagster' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "LazyDefinitions", "True"], out.stdout + out.stderr
