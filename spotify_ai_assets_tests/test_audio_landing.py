@@ -61,7 +61,7 @@ def _tick(instance: dg.DagsterInstance, landing: AudioLandingResource, cursor: s
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"audio_landing": landing})
     result = audio_landing_sensor(context)
     assert isinstance(result, dg.SensorResult)
-    # The daemon would apply these; a direct call does not (see FACTS.md).
+    # The daemon would apply these; calling the sensor function directly does not.
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys or []))
     return result

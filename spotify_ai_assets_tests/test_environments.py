@@ -90,3 +90,11 @@ def test_the_pure_packages_load_without_dagster():
             "print(type(spotify_ai_assets.defs).__name__, 'dagster' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "LazyDefinitions", "True"], out.stdout + out.stderr
+
+
+def test_the_sandbox_world_starts_on_the_first_partition_day():
+    from spotify_ai_assets.pipeline.partitions import FIRST_DAY, daily_partitions
+    from spotify_ai_assets.sandbox.world import EPOCH
+
+    assert EPOCH == FIRST_DAY
+    assert daily_partitions.get_first_partition_key() == EPOCH.isoformat()

@@ -1,6 +1,8 @@
 """Sandbox command line: deliver a day's export files to a landing folder, or print the hidden truths.
 
-    python -m spotify_ai_assets.sandbox exports --day 2026-01-05 [--landing .spotify_ai/landing] [--scale small]
+    python -m spotify_ai_assets.sandbox exports --day 2026-01-05 [--landing DIR] [--scale small]
+
+The landing folder defaults to the one the definitions use (SPOTIFY_AI_LANDING, else $SPOTIFY_AI_HOME/landing).
     python -m spotify_ai_assets.sandbox truth [--scale small] [--out truth.json]
 """
 
@@ -23,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("exports", help="write a day's hourly event export files (the sensor picks them up)")
     ex.add_argument("--day", type=dt.date.fromisoformat, required=True)
-    ex.add_argument("--landing", default=".spotify_ai/landing")
+    ex.add_argument("--landing", default=None, help="landing folder (default: as the definitions resolve it)")
     ex.add_argument("--format", choices=("jsonl", "parquet", "mixed"), default="mixed")
     ex.add_argument("--bad-rate", type=float, default=0.002)
     tr = sub.add_parser("truth", help="print the planted breakouts (and write users' tastes with --out)")
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
 
     world = World(seed=args.seed, scale=args.scale)
     if args.command == "exports":
+        if args.landing is None:
+            from spotify_ai_assets.settings import Settings
+
+            args.landing = Settings.from_environ().landing_root
         m = write_day_exports(world, args.landing, args.day, fmt=args.format, bad_rate=args.bad_rate)
         print(f"{len(m.files)} files, {m.records} records ({m.bad} bad, {m.duplicates} duplicated) "
               f"in {Path(args.landing, 'events', f'date={args.day}')}")

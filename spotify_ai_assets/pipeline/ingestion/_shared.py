@@ -26,5 +26,5 @@ class WatchlistConfig(dg.Config):
 
 
 def retry_later(exc: RateLimitExceeded) -> dg.RetryRequested:
-    """A long 429 must not park a worker: hand the wait back to Dagster as a delayed retry."""
+    """A long 429 must not hang inside an HTTP call: hand the wait back to Dagster as a delayed step retry."""
     return dg.RetryRequested(max_retries=3, seconds_to_wait=exc.retry_after_s)
