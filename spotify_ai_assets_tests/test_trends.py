@@ -87,3 +87,34 @@ def test_a_real_drop_is_falling_and_a_new_entity_with_an_audience_is_emerging() 
     assert trends.flagged(scores, "rising") == []
     steady = scores.filter(pa.compute.equal(scores["entity_id"], "steady")).to_pylist()[0]
     assert steady["trend"] is None and abs(steady["z"]) < 1
+
+
+def test_the_track_trends_asset_flags_a_planted_breakout_from_the_lake(world: World, tmp_path) -> None:
+    import dagster as dg
+
+    from spotify_ai_assets.core.aggregates import TRACK_COUNTRY_SQL, aggregate
+    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.pipeline.analytics.trends import track_trends
+    from spotify_ai_assets.pipeline.resources import LakeResource
+
+    breakout = min((b for b in world.breakouts if b.kind == "track"), key=lambda b: b.rise_start)
+    scored_day = breakout.rise_start + dt.timedelta(days=1)
+    lake = Lake(str(tmp_path / "lake"))
+    day = EPOCH
+    while day <= scored_day:  # the upstream partitions, as daily_track_country_stats writes them
+        events = pa.concat_tables([t for _, t in generate_day(world, day)])
+        events = events.cast(pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                                         for f in events.schema]))
+        lake.write("daily_track_country_stats", aggregate(TRACK_COUNTRY_SQL, events, day), day.isoformat())
+        day += dt.timedelta(days=1)
+
+    result = dg.materialize([track_trends], partition_key=scored_day.isoformat(),
+                            resources={"lake": LakeResource(root=str(tmp_path / "lake"))})
+    assert result.success
+    stored = lake.read("track_trends", scored_day.isoformat())
+    rising = stored.filter(pa.compute.equal(stored["trend"], "rising"))["entity_id"].to_pylist()
+    assert breakout.id in rising
+    md = result.asset_materializations_for_node("track_trends")[0].metadata
+    assert breakout.id in md["top"].value and md["dagster/row_count"].value == stored.num_rows
+    assert md["history_days_available"].value == (scored_day - EPOCH).days
+    assert all(c.passed for c in result.get_asset_check_evaluations() if c.check_name != "row_count_plausible")
