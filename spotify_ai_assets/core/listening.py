@@ -38,6 +38,11 @@ EVENTS_SCHEMA = pa.schema([
 EVENT_KEY = ("user_id", "track_id", "played_at")
 EXPORT_SUFFIXES = (".jsonl", ".json", ".parquet")
 
+# Text checks that a typed Parquet column passes by construction (each stage says which apply to it).
+_TZ_OK = "regexp_matches({v}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
+_INT_OK = "regexp_full_match({v}, '-?[0-9]+([.]0+)?')"
+_BOOL_OK = "lower({v}) IN ('true', 'false')"
+
 # One rule per line, first failure wins; each yields "field: what is wrong".
 _RULES = """
 CASE
@@ -49,13 +54,12 @@ CASE
     THEN 'artist_id: not a 22-character base62 Spotify id'
   WHEN played_at_raw IS NULL THEN 'played_at: missing'
   WHEN played_at IS NULL THEN 'played_at: not an ISO-8601 timestamp'
-  WHEN NOT regexp_matches(played_at_raw, '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
-    THEN 'played_at: no time zone (a local time cannot be placed in a UTC day)'
+  WHEN NOT tz_ok THEN 'played_at: no time zone (a local time cannot be placed in a UTC day)'
   WHEN played_at < $day_start OR played_at >= $day_end THEN 'played_at: outside the partition day'
   WHEN ms_played_raw IS NULL THEN 'ms_played: missing'
-  WHEN ms_played IS NULL OR NOT regexp_full_match(ms_played_raw, '-?[0-9]+([.]0+)?') THEN 'ms_played: not an integer'
+  WHEN ms_played IS NULL OR NOT ms_int_ok THEN 'ms_played: not an integer'
   WHEN ms_played < 0 OR ms_played > 86400000 THEN 'ms_played: out of range [0, 24h]'
-  WHEN skipped IS NULL OR lower(skipped_raw) NOT IN ('true', 'false') THEN 'skipped: missing or not a boolean'
+  WHEN skipped IS NULL OR NOT skipped_ok THEN 'skipped: missing or not a boolean'
   WHEN country IS NULL OR NOT regexp_full_match(country, '[A-Z]{2}') THEN 'country: not an ISO 3166-1 alpha-2 code'
   WHEN device IS NULL OR trim(device) = '' THEN 'device: missing'
 END
@@ -98,6 +102,9 @@ def _json_stage(files: Sequence[str]) -> str:
       TRY_CAST(doc->>'$.ms_played' AS BIGINT) AS ms_played,
       doc->>'$.skipped' AS skipped_raw,
       TRY_CAST(doc->>'$.skipped' AS BOOLEAN) AS skipped,
+      {_TZ_OK.format(v="doc->>'$.played_at'")} AS tz_ok,
+      {_INT_OK.format(v="doc->>'$.ms_played'")} AS ms_int_ok,
+      {_BOOL_OK.format(v="doc->>'$.skipped'")} AS skipped_ok,
       doc->>'$.country' AS country,
       doc->>'$.device' AS device
     FROM d
@@ -109,34 +116,49 @@ _PARQUET_COLUMNS = {"event_id": "VARCHAR", "user_id": "VARCHAR", "track_id": "VA
                     "device": "VARCHAR"}
 
 
-def _parquet_stage(files: Sequence[str], present: set[str]) -> str:
+def _parquet_stage(files: Sequence[str], types: dict[str, set[pa.DataType]]) -> str:
     # `raw` stays NULL here: rebuilding a JSON payload for millions of good rows would cost more than the rest of
     # the ingestion; `stage_exports` builds it for the rows that are quarantined. TRY_CAST, so one bad value
-    # becomes one quarantined record; a column no file has is NULL, so its rule names it.
+    # becomes one quarantined record; a column no file has is NULL, so its rule names it. Typed columns (a
+    # time-zoned timestamp, an integer, a boolean in every file) skip the text checks they pass by construction.
     def col(name: str) -> str:
-        return name if name in present else f"NULL::{_PARQUET_COLUMNS[name]}"
+        return name if name in types else f"NULL::{_PARQUET_COLUMNS[name]}"
 
+    def typed(name: str, test: Callable[[pa.DataType], bool]) -> bool:
+        return bool(types.get(name)) and all(test(t) for t in types[name])
+
+    tz_native = typed("played_at", lambda t: pa.types.is_timestamp(t) and t.tz is not None)
+    int_native = typed("ms_played", pa.types.is_integer)
+    bool_native = typed("skipped", pa.types.is_boolean)
     return f"""
     SELECT filename AS file, file_row_number + 1 AS line_no, NULL::VARCHAR AS raw,
       true AS json_ok, CAST({col("event_id")} AS VARCHAR) AS event_id, CAST({col("user_id")} AS VARCHAR) AS user_id,
       CAST({col("track_id")} AS VARCHAR) AS track_id, CAST({col("artist_id")} AS VARCHAR) AS artist_id,
       CAST({col("played_at")} AS VARCHAR) AS played_at_raw, TRY_CAST({col("played_at")} AS TIMESTAMPTZ) AS played_at,
       CAST({col("ms_played")} AS VARCHAR) AS ms_played_raw, TRY_CAST({col("ms_played")} AS BIGINT) AS ms_played,
-      CAST({col("skipped")} AS VARCHAR) AS skipped_raw, TRY_CAST({col("skipped")} AS BOOLEAN) AS skipped,
+      {"NULL::VARCHAR" if bool_native else f'CAST({col("skipped")} AS VARCHAR)'} AS skipped_raw,
+      TRY_CAST({col("skipped")} AS BOOLEAN) AS skipped,
+      {"true" if tz_native else _TZ_OK.format(v=f'CAST({col("played_at")} AS VARCHAR)')} AS tz_ok,
+      {"true" if int_native else _INT_OK.format(v=f'CAST({col("ms_played")} AS VARCHAR)')} AS ms_int_ok,
+      {"true" if bool_native else _BOOL_OK.format(v=f'CAST({col("skipped")} AS VARCHAR)')} AS skipped_ok,
       CAST({col("country")} AS VARCHAR) AS country,
       CAST({col("device")} AS VARCHAR) AS device
     FROM read_parquet({_list(files)}, filename = true, file_row_number = true, union_by_name = true)
     """
 
 
-def screen_files(files: Sequence[str]) -> tuple[list[str], set[str], list[Quarantined]]:
-    """The export files SQL can read, the Parquet columns they have, and one quarantine entry per file that cannot
-    be read at all (corrupt Parquet, JSON lines that are not UTF-8), so one broken file never stops the day."""
-    readable, columns, bad = [], set(), []
+def screen_files(files: Sequence[str]) -> tuple[list[str], dict[str, set[pa.DataType]], list[Quarantined]]:
+    """The export files SQL can read, the types each Parquet column has across them, and one quarantine entry per
+    file that cannot be read at all (corrupt Parquet, JSON lines that are not UTF-8), so one broken file never stops
+    the day."""
+    readable: list[str] = []
+    columns: dict[str, set[pa.DataType]] = {}
+    bad: list[Quarantined] = []
     for f in files:
         try:
             if f.endswith(".parquet"):
-                columns |= set(pq.read_schema(f).names)
+                for field in pq.read_schema(f):
+                    columns.setdefault(field.name, set()).add(field.type)
             else:
                 Path(f).read_bytes().decode("utf-8")
         except (OSError, ValueError, pa.ArrowException) as exc:
@@ -160,7 +182,7 @@ def export_files(directory: str | Path) -> list[str]:
 
 
 _RAW_FROM_COLUMNS = """to_json(struct_pack(event_id, user_id, track_id, artist_id, played_at := played_at_raw,
-  ms_played := ms_played_raw, skipped := skipped_raw, country, device))::VARCHAR"""
+  ms_played := ms_played_raw, skipped := coalesce(skipped_raw, CAST(skipped AS VARCHAR)), country, device))::VARCHAR"""
 
 
 def stage_exports(con: duckdb.DuckDBPyConnection, files: Sequence[str], day: dt.date) -> list[Quarantined]:
@@ -179,7 +201,7 @@ def stage_exports(con: duckdb.DuckDBPyConnection, files: Sequence[str], day: dt.
     rules = _RULES.replace("$day_start", "$1").replace("$day_end", "$2")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE staged AS
-        SELECT * EXCLUDE (raw, played_at_raw, ms_played_raw, skipped_raw),
+        SELECT * EXCLUDE (raw, played_at_raw, ms_played_raw, skipped_raw, tz_ok, ms_int_ok, skipped_ok),
                CASE WHEN verdict IS NOT NULL THEN coalesce(raw, {_RAW_FROM_COLUMNS}) END AS raw
         FROM (SELECT *, {rules} AS verdict FROM ({body}))
     """, [start, start + dt.timedelta(days=1)])
@@ -190,7 +212,7 @@ _EMPTY_STAGE = """
 SELECT NULL::VARCHAR file, NULL::BIGINT line_no, NULL::VARCHAR raw, NULL::BOOLEAN json_ok, NULL::VARCHAR event_id,
   NULL::VARCHAR user_id, NULL::VARCHAR track_id, NULL::VARCHAR artist_id, NULL::VARCHAR played_at_raw,
   NULL::TIMESTAMPTZ played_at, NULL::VARCHAR ms_played_raw, NULL::BIGINT ms_played, NULL::VARCHAR skipped_raw,
-  NULL::BOOLEAN skipped,
+  NULL::BOOLEAN skipped, NULL::BOOLEAN tz_ok, NULL::BOOLEAN ms_int_ok, NULL::BOOLEAN skipped_ok,
   NULL::VARCHAR country, NULL::VARCHAR device
 WHERE false
 """
