@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from spotify_ai_assets.pipeline.resources import (
+    AlertsResource,
     AudioLandingResource,
     LakeResource,
     LandingResource,
@@ -22,7 +23,7 @@ from spotify_ai_assets.pipeline.resources import (
 )
 from spotify_ai_assets.settings import Settings
 
-RESOURCE_KEYS = ("lake", "spotify", "token_store", "landing", "audio_landing")
+RESOURCE_KEYS = ("lake", "spotify", "token_store", "landing", "audio_landing", "alerts")
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -35,6 +36,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             "token_store": SandboxTokenStoreResource(path=settings.token_store_path, **sandbox),
             "landing": SandboxLandingResource(root=settings.landing_root, **sandbox),
             "audio_landing": SandboxAudioLandingResource(root=settings.audio_landing_root, **sandbox),
+            "alerts": AlertsResource(path=settings.alerts_path),
         }
     else:
         resources = {
@@ -47,6 +49,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
                                               schema_name=settings.token_store_schema),
             "landing": LandingResource(root=settings.landing_root),
             "audio_landing": AudioLandingResource(root=settings.audio_landing_root),
+            "alerts": AlertsResource(path=settings.alerts_path),
         }
     assert tuple(resources) == RESOURCE_KEYS
     return resources

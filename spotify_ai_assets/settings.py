@@ -28,6 +28,7 @@ class Settings:
     lake_root: str
     landing_root: str
     audio_landing_root: str
+    alerts_path: str
     watchlist_path: str | None
     token_store_path: str
     token_store_schema: str
@@ -66,6 +67,7 @@ class Settings:
             lake_root=lake,
             landing_root=environ.get("SPOTIFY_AI_LANDING", str(Path(home, "landing"))),
             audio_landing_root=environ.get("SPOTIFY_AI_AUDIO_LANDING", str(Path(home, "audio_landing"))),
+            alerts_path=environ.get("SPOTIFY_AI_ALERTS_FILE", str(Path(home, "alerts.jsonl"))),
             watchlist_path=environ.get("SPOTIFY_AI_WATCHLIST") or None,
             token_store_path=environ.get("SPOTIFY_AI_TOKEN_FILE", str(Path(home, "tokens.json"))),
             token_store_schema=schema,

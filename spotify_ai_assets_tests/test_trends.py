@@ -118,3 +118,56 @@ def test_the_track_trends_asset_flags_a_planted_breakout_from_the_lake(world: Wo
     assert breakout.id in md["top"].value and md["dagster/row_count"].value == stored.num_rows
     assert md["history_days_available"].value == (scored_day - EPOCH).days
     assert all(c.passed for c in result.get_asset_check_evaluations() if c.check_name != "row_count_plausible")
+
+
+def test_artist_monitoring_reports_releases_and_breakouts_and_alerts_once(tmp_path) -> None:
+    import dagster as dg
+
+    from spotify_ai_assets.core.alerts import LocalAlertLog
+    from spotify_ai_assets.core.catalog import ALBUMS_SCHEMA, ARTISTS_SCHEMA
+    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.pipeline.analytics.artist_monitoring import artist_monitoring, artist_monitoring_sensor
+    from spotify_ai_assets.pipeline.resources import AlertsResource, LakeResource
+
+    day, yesterday = dt.date(2026, 2, 10), dt.date(2026, 2, 9)
+    lake = Lake(str(tmp_path / "lake"))
+    artists = [{"snapshot_date": day, "artist_id": a, "name": n, "genres": [], "popularity": None, "followers": None}
+               for a, n in (("art1", "Velvet Rivers"), ("art2", "Neon Roads"), ("art3", "Quiet One"))]
+    lake.write("spotify_artists", pa.Table.from_pylist(artists, schema=ARTISTS_SCHEMA), day.isoformat())
+
+    def albums(d: dt.date, rows: list[tuple[str, str, str]]) -> pa.Table:
+        return pa.Table.from_pylist([{"snapshot_date": d, "album_id": i, "artist_id": a, "name": n,
+                                      "album_type": "single", "release_date": d.isoformat(), "release_day": d,
+                                      "total_tracks": 1} for i, a, n in rows], schema=ALBUMS_SCHEMA)
+    old = [("al1", "art1", "Old Song"), ("al2", "art2", "Older Song")]
+    lake.write("spotify_albums", albums(yesterday, old), yesterday.isoformat())
+    lake.write("spotify_albums", albums(day, [*old, ("al3", "art1", "New Song")]), day.isoformat())
+    lake.write("daily_artist_stats", pa.table({"date": [day, day], "artist_id": ["art1", "art2"], "plays": [50, 900],
+                                               "listeners": [40, 700]}), day.isoformat())
+    lake.write("artist_trends", pa.table({"date": [day], "entity_id": ["art2"], "plays": [700], "expected": [90.0],
+                                          "z": [64.2], "ratio": [7.7], "history_days": [28], "trend": ["rising"]}),
+               day.isoformat())
+    resources = {"lake": LakeResource(root=str(tmp_path / "lake")),
+                 "alerts": AlertsResource(path=str(tmp_path / "alerts.jsonl"))}
+    for _ in range(2):  # a re-run must not alert twice
+        assert dg.materialize([artist_monitoring], partition_key=day.isoformat(), resources=resources).success
+    rows = {r["artist_id"]: r for r in lake.read("artist_monitoring", day.isoformat()).to_pylist()}
+    assert (rows["art1"]["new_releases"], rows["art1"]["new_release_names"], rows["art1"]["plays"]) == (
+        1, ["New Song"], 50)
+    assert (rows["art2"]["new_releases"], rows["art2"]["trend"], rows["art2"]["listeners"]) == (0, "rising", 700)
+    assert (rows["art3"]["plays"], rows["art3"]["new_releases"], rows["art3"]["trend"]) == (0, 0, None)
+    sent = LocalAlertLog(tmp_path / "alerts.jsonl").sent()
+    assert sorted((a["kind"], a["artist_id"]) for a in sent) == [("breakout", "art2"), ("release", "art1")]
+    assert "Velvet Rivers released 'New Song'" in [a["message"] for a in sent]
+
+    # The sensor asks for yesterday (UTC) once its inputs exist, and only once.
+    sensor_resources = {"lake": resources["lake"]}
+    ctx = dg.build_sensor_context(resources=sensor_resources)
+    assert artist_monitoring_sensor(ctx).run_requests == []  # not there yet
+    latest = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
+    for table in ("spotify_artists", "spotify_albums", "daily_artist_stats", "artist_trends"):
+        lake.write(table, lake.read(table, day.isoformat()), latest)
+    first = artist_monitoring_sensor(dg.build_sensor_context(resources=sensor_resources))
+    assert [(r.partition_key, r.run_key) for r in first.run_requests] == [(latest, f"artist_monitoring:{latest}")]
+    again = artist_monitoring_sensor(dg.build_sensor_context(cursor=first.cursor, resources=sensor_resources))
+    assert again.run_requests == []

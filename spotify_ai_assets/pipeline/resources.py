@@ -221,3 +221,15 @@ class SandboxAudioLandingResource(AudioLandingResource):
         index = {tid: i for i, tid in enumerate(world.track_ids)}
         landed = [index[p.stem] for p in landed_files(self.directory()) if p.stem in index]
         return audio.truth(world, landed)
+
+
+class AlertsResource(dg.ConfigurableResource):
+    """Where alerts go. For now a local JSON-lines log (one alert per key, so re-runs never alert twice); the
+    observability work puts Sentry and paging behind the same `send`."""
+
+    path: str
+
+    def send(self, alerts: list) -> list:
+        from spotify_ai_assets.core.alerts import LocalAlertLog
+
+        return LocalAlertLog(self.path).send(alerts)
