@@ -10,8 +10,9 @@ import pytest
 
 from spotify_ai_assets.core import trends
 from spotify_ai_assets.core.query import connect
-from spotify_ai_assets.sandbox.events import generate_day
 from spotify_ai_assets.sandbox.world import EPOCH, WEEKLY, World
+
+from .sandbox_lake import day_events
 
 DAYS = [EPOCH + dt.timedelta(days=k) for k in range(45)]
 
@@ -21,9 +22,7 @@ def _daily_listeners(world: World) -> dict[str, pa.Table]:
     con = connect()
     tracks, artists = [], []
     for day in DAYS:
-        events = pa.concat_tables([t for _, t in generate_day(world, day)])
-        con.register("ev", events.cast(pa.schema([
-            (f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in events.schema])))
+        con.register("ev", day_events(world, day))
         for key, out in (("track_id", tracks), ("artist_id", artists)):
             out.append(con.sql(f"SELECT $1::DATE AS date, {key} AS entity_id, count(DISTINCT user_id) AS plays "
                                "FROM ev GROUP BY ALL", params=[day]).to_arrow_table())
@@ -92,21 +91,16 @@ def test_a_real_drop_is_falling_and_a_new_entity_with_an_audience_is_emerging() 
 def test_the_track_trends_asset_flags_a_planted_breakout_from_the_lake(world: World, tmp_path) -> None:
     import dagster as dg
 
-    from spotify_ai_assets.core.aggregates import TRACK_COUNTRY_SQL, aggregate
     from spotify_ai_assets.core.lake import Lake
     from spotify_ai_assets.pipeline.analytics.trends import track_trends
     from spotify_ai_assets.pipeline.resources import LakeResource
 
+    from .sandbox_lake import write_daily_stats
+
     breakout = min((b for b in world.breakouts if b.kind == "track"), key=lambda b: b.rise_start)
     scored_day = breakout.rise_start + dt.timedelta(days=1)
     lake = Lake(str(tmp_path / "lake"))
-    day = EPOCH
-    while day <= scored_day:  # the upstream partitions, as daily_track_country_stats writes them
-        events = pa.concat_tables([t for _, t in generate_day(world, day)])
-        events = events.cast(pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-                                         for f in events.schema]))
-        lake.write("daily_track_country_stats", aggregate(TRACK_COUNTRY_SQL, events, day), day.isoformat())
-        day += dt.timedelta(days=1)
+    write_daily_stats(world, lake, EPOCH, scored_day, ("daily_track_country_stats",))
 
     result = dg.materialize([track_trends], partition_key=scored_day.isoformat(),
                             resources={"lake": LakeResource(root=str(tmp_path / "lake"))})

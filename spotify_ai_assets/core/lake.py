@@ -105,6 +105,25 @@ class Lake:
         size = self.fs.get_file_info(final).size or 0
         return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=batches.schema)
 
+    def write_file(self, table: str, name: str, data: bytes, partition: str | None = None) -> str:
+        """Replace one non-table file (a report, a model) of a partition, whole or not at all; return its uri."""
+        directory = self._partition_dir(table, partition)
+        final = f"{directory}/{_segment(name, 'file name')}"
+        self.fs.create_dir(directory, recursive=True)
+        target = f"{directory}/.{uuid.uuid4().hex}.tmp"
+        try:
+            with self.fs.open_output_stream(target) as out:
+                out.write(data)
+            self.fs.move(target, final)
+        finally:
+            if self.fs.get_file_info(target).type == pafs.FileType.File:
+                self.fs.delete_file(target)
+        return f"s3://{final}" if not self._local else f"file://{final}"
+
+    def read_file(self, table: str, name: str, partition: str | None = None) -> bytes:
+        with self.fs.open_input_stream(f"{self._partition_dir(table, partition)}/{_segment(name, 'file name')}") as f:
+            return f.read()
+
     def delete(self, table: str, partition: str | None = None) -> None:
         info = self.fs.get_file_info(self.path(table, partition))
         if info.type == pafs.FileType.File:

@@ -1,0 +1,124 @@
+"""The daily platform report: figures from the lake in DuckDB SQL, charts drawn with matplotlib, one HTML file.
+
+The HTML is self-contained (charts embedded as PNG data URIs) so it can be mailed, archived in the lake and opened
+anywhere; the markdown summary carries the main chart too, for the Dagster UI.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from spotify_ai_assets.core.query import Relation, sql_to_arrow
+
+REPORT_DAYS = 14
+TOP_N = 10
+
+
+@dataclass(frozen=True)
+class ReportData:
+    day: dt.date
+    daily: pa.Table       # date, plays, listeners over the last REPORT_DAYS days
+    top_tracks: pa.Table  # track_id, artist_id, plays, listeners, skip_rate (the day)
+    countries: pa.Table   # country, plays, share (the day)
+    rising: pa.Table      # entity_id, plays, expected, z (the day's rising tracks)
+
+
+def report_data(day: dt.date, track_stats: Relation, artist_stats: Relation, track_trends: Relation) -> ReportData:
+    tables = {"t": track_stats, "a": artist_stats, "r": track_trends}
+    return ReportData(
+        day=day,
+        daily=sql_to_arrow(f"SELECT date, sum(plays)::BIGINT AS plays, sum(listeners)::BIGINT AS listeners FROM a "
+                           f"WHERE date > $1::DATE - {REPORT_DAYS} AND date <= $1::DATE GROUP BY date ORDER BY date",
+                           tables, [day]),
+        top_tracks=sql_to_arrow(
+            f"SELECT track_id, any_value(artist_id) AS artist_id, sum(plays)::BIGINT AS plays, "
+            f"sum(listeners)::BIGINT AS listeners, round(sum(skip_rate * plays) / sum(plays), 3) AS skip_rate "
+            f"FROM t WHERE date = $1::DATE GROUP BY track_id ORDER BY plays DESC, track_id LIMIT {TOP_N}",
+            tables, [day]),
+        countries=sql_to_arrow(
+            "SELECT country, sum(plays)::BIGINT AS plays, round(sum(plays) / sum(sum(plays)) OVER (), 4) AS share "
+            "FROM t WHERE date = $1::DATE GROUP BY country ORDER BY plays DESC, country", tables, [day]),
+        rising=sql_to_arrow(f"SELECT entity_id AS track_id, plays AS listeners, expected, z FROM r "
+                            f"WHERE date = $1::DATE AND trend = 'rising' ORDER BY z DESC, entity_id LIMIT {TOP_N}",
+                            tables, [day]),
+    )
+
+
+def _png(fig: object) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
+    return buf.getvalue()
+
+
+def render_charts(data: ReportData) -> dict[str, bytes]:
+    """PNG charts: listening over the report window, the day's top tracks, and plays by country."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    charts = {}
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot([d.isoformat()[5:] for d in data.daily["date"].to_pylist()], data.daily["plays"].to_pylist(), marker="o")
+    ax.set_title(f"Plays per day, last {REPORT_DAYS} days")
+    ax.tick_params(axis="x", rotation=45)
+    charts["plays_over_time"] = _png(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.barh(data.top_tracks["track_id"].to_pylist()[::-1], data.top_tracks["plays"].to_pylist()[::-1])
+    ax.set_title(f"Top {TOP_N} tracks by plays")
+    charts["top_tracks"] = _png(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.bar(data.countries["country"].to_pylist(), data.countries["plays"].to_pylist())
+    ax.set_title("Plays by country")
+    charts["countries"] = _png(fig)
+    plt.close(fig)
+    return charts
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _html_table(table: pa.Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.column_names)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
+                   for row in table.to_pylist())
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def render_html(title: str, data: ReportData, charts: dict[str, bytes]) -> str:
+    sections = [
+        ("Listening over time", "plays_over_time", data.daily),
+        ("Top tracks", "top_tracks", data.top_tracks),
+        ("Countries", "countries", data.countries),
+        ("Rising tracks", None, data.rising),
+    ]
+    body = []
+    for heading, chart, table in sections:
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        if chart:
+            body.append(f'<img alt="{html.escape(heading)}" src="{data_uri(charts[chart])}">')
+        body.append(_html_table(table) if table.num_rows else "<p>none</p>")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+            f"<body><h1>{html.escape(title)}</h1>{''.join(body)}</body></html>")
+
+
+def markdown_summary(data: ReportData, charts: dict[str, bytes]) -> str:
+    today = data.daily.filter(pa.compute.equal(data.daily["date"], pa.scalar(data.day, pa.date32())))
+    plays = today["plays"][0].as_py() if today.num_rows else 0
+    listeners = today["listeners"][0].as_py() if today.num_rows else 0
+    lines = [f"**{data.day.isoformat()}**: {plays:,} plays by {listeners:,} listeners (summed per artist).", "",
+             f"![plays over time]({data_uri(charts['plays_over_time'])})", "",
+             "| top track | plays | listeners |", "| --- | ---: | ---: |"]
+    lines += [f"| `{r['track_id']}` | {r['plays']:,} | {r['listeners']:,} |" for r in data.top_tracks.to_pylist()[:5]]
+    return "\n".join(lines)

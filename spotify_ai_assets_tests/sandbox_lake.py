@@ -1,0 +1,29 @@
+"""Test helper: fill a lake with the daily aggregates of sandbox days, exactly as the analytics assets write them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from spotify_ai_assets.core.aggregates import ARTIST_SQL, TRACK_COUNTRY_SQL, aggregate
+from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.sandbox.events import generate_day
+from spotify_ai_assets.sandbox.world import World
+
+SQL = {"daily_track_country_stats": TRACK_COUNTRY_SQL, "daily_artist_stats": ARTIST_SQL}
+
+
+def day_events(world: World, day: dt.date) -> pa.Table:
+    events = pa.concat_tables([t for _, t in generate_day(world, day)])
+    return events.cast(pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                                  for f in events.schema]))
+
+
+def write_daily_stats(world: World, lake: Lake, first: dt.date, last: dt.date, tables: tuple[str, ...]) -> None:
+    day = first
+    while day <= last:
+        events = day_events(world, day)
+        for table in tables:
+            lake.write(table, aggregate(SQL[table], events, day), day.isoformat())
+        day += dt.timedelta(days=1)

@@ -1,0 +1,76 @@
+"""The daily platform report: an HTML file in the lake whose charts are real PNGs and whose numbers are the lake's."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from html.parser import HTMLParser
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+
+from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.query import scalar
+from spotify_ai_assets.pipeline.analytics.reports import TABLE, platform_daily_report
+from spotify_ai_assets.pipeline.resources import LakeResource
+from spotify_ai_assets.sandbox.world import EPOCH, World
+
+from .sandbox_lake import write_daily_stats
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.cells: list[str] = []
+        self.headings: list[str] = []
+        self._tag = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._tag = tag
+        if tag == "img":
+            self.images.append(dict(attrs)["src"] or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._tag == "td":
+            self.cells.append(data)
+        elif self._tag == "h2":
+            self.headings.append(data)
+
+
+def test_the_report_renders_with_its_charts_and_the_lakes_numbers(tmp_path: Path) -> None:
+    world = World(seed=7, scale="tiny")
+    day = EPOCH + dt.timedelta(days=15)
+    lake = Lake(str(tmp_path / "lake"))
+    write_daily_stats(world, lake, EPOCH, day, ("daily_track_country_stats", "daily_artist_stats"))
+    lake.write("track_trends", pa.table({"date": [day], "entity_id": [world.track_ids[0]], "plays": [30],
+                                         "expected": [2.0], "z": [16.3], "ratio": [10.3], "history_days": [15],
+                                         "trend": ["rising"]}), day.isoformat())
+
+    result = dg.materialize([platform_daily_report], partition_key=day.isoformat(),
+                            resources={"lake": LakeResource(root=str(tmp_path / "lake"))})
+    assert result.success
+    page = lake.read_file(TABLE, "report.html", day.isoformat()).decode()
+    parsed = _Page()
+    parsed.feed(page)
+    assert parsed.headings == ["Listening over time", "Top tracks", "Countries", "Rising tracks"]
+    assert len(parsed.images) == 3
+    for src in parsed.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG)
+
+    stats = lake.scan("daily_track_country_stats", [day.isoformat()])
+    top = scalar("SELECT track_id FROM s GROUP BY track_id ORDER BY sum(plays) DESC, track_id LIMIT 1", {"s": stats})
+    top_plays = scalar("SELECT sum(plays) FROM s WHERE track_id = $1", {"s": stats}, [top])
+    assert top in parsed.cells and str(top_plays) in parsed.cells
+    assert world.track_ids[0] in parsed.cells  # the rising track
+    day_plays = scalar("SELECT sum(plays) FROM s", {"s": lake.scan("daily_artist_stats", [day.isoformat()])})
+    assert str(day_plays) in parsed.cells
+
+    md = result.asset_materializations_for_node("platform_daily_report")[0].metadata
+    assert md["dagster/uri"].value.endswith(f"reports/platform_daily/date={day.isoformat()}/report.html")
+    assert md["days_of_history"].value == 14
+    assert "data:image/png;base64," in md["summary"].value and f"{day_plays:,} plays" in md["summary"].value
