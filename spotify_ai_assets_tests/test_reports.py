@@ -74,3 +74,30 @@ def test_the_report_renders_with_its_charts_and_the_lakes_numbers(tmp_path: Path
     assert md["dagster/uri"].value.endswith(f"reports/platform_daily/date={day.isoformat()}/report.html")
     assert md["days_of_history"].value == 14
     assert "data:image/png;base64," in md["summary"].value and f"{day_plays:,} plays" in md["summary"].value
+
+
+def test_a_backfill_of_weekly_reports_covers_each_week_from_its_days(tmp_path: Path) -> None:
+    from spotify_ai_assets.pipeline.analytics.reports import WEEKLY_TABLE, platform_weekly_report, weekly_partitions
+
+    world = World(seed=7, scale="tiny")
+    lake = Lake(str(tmp_path / "lake"))
+    weeks = weekly_partitions.get_partition_keys()[:2]  # 2026-01-05 and 2026-01-12
+    last_day = dt.date.fromisoformat(weeks[-1]) + dt.timedelta(days=6)
+    write_daily_stats(world, lake, dt.date.fromisoformat(weeks[0]), last_day,
+                      ("daily_track_country_stats", "daily_artist_stats"))
+    resources = {"lake": LakeResource(root=str(tmp_path / "lake"))}
+    with dg.instance_for_test() as instance:
+        for week in weeks:  # what a backfill of these two partitions runs
+            assert dg.materialize([platform_weekly_report], partition_key=week, resources=resources,
+                                  instance=instance).success
+    for week in weeks:
+        start = dt.date.fromisoformat(week)
+        page = lake.read_file(WEEKLY_TABLE, "report.html", week).decode()
+        parsed = _Page()
+        parsed.feed(page)
+        assert len(parsed.images) == 3 and f"week of {week}" in page
+        days = [(start + dt.timedelta(days=n)).isoformat() for n in range(7)]
+        week_plays = scalar("SELECT sum(plays) FROM s", {"s": lake.scan("daily_track_country_stats", days)})
+        by_country = scalar("SELECT sum(plays) FROM s WHERE country = 'US'",
+                            {"s": lake.scan("daily_track_country_stats", days)})
+        assert str(by_country) in parsed.cells and week_plays > by_country

@@ -18,6 +18,10 @@ from spotify_ai_assets.core.query import Relation, sql_to_arrow
 
 REPORT_DAYS = 14
 TOP_N = 10
+# A stand-in for a day whose trends are not computed: the report says "none" instead of failing.
+EMPTY_TRENDS = pa.table({"date": pa.array([], pa.date32()), "entity_id": pa.array([], pa.string()),
+                         "plays": pa.array([], pa.int64()), "expected": pa.array([], pa.float64()),
+                         "z": pa.array([], pa.float64()), "trend": pa.array([], pa.string())})
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,14 @@ class ReportData:
     top_tracks: pa.Table  # track_id, artist_id, plays, listeners, skip_rate (the day)
     countries: pa.Table   # country, plays, share (the day)
     rising: pa.Table      # entity_id, plays, expected, z (the day's rising tracks)
+    period_days: int = 1
 
 
-def report_data(day: dt.date, track_stats: Relation, artist_stats: Relation, track_trends: Relation) -> ReportData:
+def report_data(day: dt.date, track_stats: Relation, artist_stats: Relation, track_trends: Relation,
+                period_days: int = 1) -> ReportData:
+    """Figures for the `period_days` ending on `day` (1 for a daily report, 7 for a weekly one)."""
     tables = {"t": track_stats, "a": artist_stats, "r": track_trends}
+    period = f"date > $1::DATE - {int(period_days)} AND date <= $1::DATE"
     return ReportData(
         day=day,
         daily=sql_to_arrow(f"SELECT date, sum(plays)::BIGINT AS plays, sum(listeners)::BIGINT AS listeners FROM a "
@@ -39,14 +47,15 @@ def report_data(day: dt.date, track_stats: Relation, artist_stats: Relation, tra
         top_tracks=sql_to_arrow(
             f"SELECT track_id, any_value(artist_id) AS artist_id, sum(plays)::BIGINT AS plays, "
             f"sum(listeners)::BIGINT AS listeners, round(sum(skip_rate * plays) / sum(plays), 3) AS skip_rate "
-            f"FROM t WHERE date = $1::DATE GROUP BY track_id ORDER BY plays DESC, track_id LIMIT {TOP_N}",
+            f"FROM t WHERE {period} GROUP BY track_id ORDER BY plays DESC, track_id LIMIT {TOP_N}",
             tables, [day]),
         countries=sql_to_arrow(
             "SELECT country, sum(plays)::BIGINT AS plays, round(sum(plays) / sum(sum(plays)) OVER (), 4) AS share "
-            "FROM t WHERE date = $1::DATE GROUP BY country ORDER BY plays DESC, country", tables, [day]),
+            f"FROM t WHERE {period} GROUP BY country ORDER BY plays DESC, country", tables, [day]),
         rising=sql_to_arrow(f"SELECT entity_id AS track_id, plays AS listeners, expected, z FROM r "
                             f"WHERE date = $1::DATE AND trend = 'rising' ORDER BY z DESC, entity_id LIMIT {TOP_N}",
                             tables, [day]),
+        period_days=period_days,
     )
 
 
@@ -114,10 +123,12 @@ def render_html(title: str, data: ReportData, charts: dict[str, bytes]) -> str:
 
 
 def markdown_summary(data: ReportData, charts: dict[str, bytes]) -> str:
-    today = data.daily.filter(pa.compute.equal(data.daily["date"], pa.scalar(data.day, pa.date32())))
-    plays = today["plays"][0].as_py() if today.num_rows else 0
-    listeners = today["listeners"][0].as_py() if today.num_rows else 0
-    lines = [f"**{data.day.isoformat()}**: {plays:,} plays by {listeners:,} listeners (summed per artist).", "",
+    start = data.day - dt.timedelta(days=data.period_days - 1)
+    period = data.daily.filter(pa.compute.greater_equal(data.daily["date"], pa.scalar(start, pa.date32())))
+    plays = pa.compute.sum(period["plays"]).as_py() or 0
+    listeners = pa.compute.sum(period["listeners"]).as_py() or 0
+    label = data.day.isoformat() if data.period_days == 1 else f"{start.isoformat()} to {data.day.isoformat()}"
+    lines = [f"**{label}**: {plays:,} plays by {listeners:,} listeners (summed per artist and day).", "",
              f"![plays over time]({data_uri(charts['plays_over_time'])})", "",
              "| top track | plays | listeners |", "| --- | ---: | ---: |"]
     lines += [f"| `{r['track_id']}` | {r['plays']:,} | {r['listeners']:,} |" for r in data.top_tracks.to_pylist()[:5]]

@@ -38,3 +38,39 @@ def platform_daily_report(context: dg.AssetExecutionContext, lake: LakeResource)
         "days_of_history": data.daily.num_rows,
         "html_bytes": len(page.encode()),
     })
+
+
+weekly_partitions = dg.WeeklyPartitionsDefinition(start_date="2026-01-05", day_offset=1, timezone="UTC")
+WEEKLY_TABLE = "reports/platform_weekly"
+
+
+@dg.asset(
+    # Its own group: a job is one partitioning, and daily_refresh_job is daily. Eager automation (or a backfill of
+    # weeks) runs it once its week is in.
+    group_name="weekly_reports", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=weekly_partitions,
+    code_version="platform-weekly-report-v1", automation_condition=dg.AutomationCondition.eager(),
+    # The default mapping from a week to days: the week's seven daily partitions (backfills follow it).
+    deps=["daily_track_country_stats", "daily_artist_stats",
+          dg.AssetDep("track_trends", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=0, end_offset=0))],
+)
+def platform_weekly_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """The week's platform report (Monday to Sunday, UTC) as one HTML file in the lake: listening per day, the week's
+    top tracks and countries, and the tracks rising on its last day, with charts."""
+    window = context.partition_time_window
+    first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
+    store = lake.lake()
+    days = [(first + dt.timedelta(days=n)).isoformat() for n in range(7)]
+    missing = [d for d in days if not store.exists("daily_artist_stats", d)]
+    if missing:
+        raise dg.Failure(f"daily stats missing for {', '.join(missing)}: refresh those days first")
+    trends = (store.scan("track_trends", [last.isoformat()]) if store.exists("track_trends", last.isoformat())
+              else reports.EMPTY_TRENDS)
+    data = reports.report_data(last, store.scan("daily_track_country_stats", days),
+                               store.scan("daily_artist_stats", days), trends, period_days=7)
+    charts = reports.render_charts(data)
+    page = reports.render_html(f"Platform report, week of {first.isoformat()}", data, charts)
+    uri = store.write_file(WEEKLY_TABLE, "report.html", page.encode(), context.partition_key)
+    return dg.MaterializeResult(metadata={
+        "dagster/uri": uri, "summary": dg.MetadataValue.md(reports.markdown_summary(data, charts)),
+        "days": len(days), "html_bytes": len(page.encode()),
+    })
