@@ -79,3 +79,31 @@ def test_the_asset_diffs_yesterday_and_today_from_the_lake(tmp_path) -> None:
     # The first snapshot has nothing to compare with: an empty partition, said so.
     first = dg.materialize([playlist_changes], partition_key=yesterday.isoformat(), resources=resources)
     assert first.success and lake.row_count("playlist_changes", yesterday.isoformat()) == 0
+
+
+def test_the_effect_of_an_add_compares_the_week_after_with_the_week_before(tmp_path) -> None:
+    import dagster as dg
+
+    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.pipeline.analytics.playlist_changes import playlist_add_effects
+    from spotify_ai_assets.pipeline.resources import LakeResource
+
+    lake = Lake(str(tmp_path / "lake"))
+    added_on = DAY - dt.timedelta(days=7)
+    lake.write("playlist_changes", diff_snapshots(snapshot(added_on, {"p": ("s1", ["A"])}),
+                                                  snapshot(added_on, {"p": ("s2", ["A", "B", "C"])}), added_on),
+               added_on.isoformat())
+    for k in range(-7, 8):  # B: 10 listeners a day before the add, 25 after; C: none before, 4 after
+        d = added_on + dt.timedelta(days=k)
+        rows = [("B", "DE", 6 if k < 0 else 15), ("B", "FR", 4 if k < 0 else 10)] + ([("C", "US", 4)] if k > 0 else [])
+        lake.write("daily_track_country_stats", pa.Table.from_pylist(
+            [{"date": d, "track_id": t, "country": c, "listeners": n, "plays": n} for t, c, n in rows]), d.isoformat())
+    result = dg.materialize([playlist_add_effects], partition_key=DAY.isoformat(),
+                            resources={"lake": LakeResource(root=str(tmp_path / "lake"))})
+    assert result.success
+    effects = {r["track_id"]: r for r in lake.read("playlist_add_effects", DAY.isoformat()).to_pylist()}
+    assert set(effects) == {"B", "C"}
+    b, c = effects["B"], effects["C"]
+    assert (b["listeners_per_day_before"], b["listeners_per_day_after"], b["lift"]) == (10.0, 25.0, 1.5)
+    assert (c["listeners_per_day_before"], c["listeners_per_day_after"], c["lift"]) == (0.0, 4.0, None)
+    assert b["added_on"] == added_on

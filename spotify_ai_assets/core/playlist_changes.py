@@ -73,3 +73,31 @@ ORDER BY x.playlist_id, x.change, coalesce(x.new_position, x.old_position)
 def diff_snapshots(previous: Relation, current: Relation, snapshot_date: object) -> pa.Table:
     """Adds, removals and moves per playlist from `previous` to `current` (rows shaped like playlist_snapshots)."""
     return sql_to_arrow(CHANGES_SQL, {"prev": previous, "curr": current}, [snapshot_date]).cast(CHANGES_SCHEMA)
+
+
+EFFECT_DAYS = 7
+
+# $1 = the day of the adds. `adds` are that day's playlist_changes rows with change = 'added'; `stats` is
+# daily_track_country_stats covering the EFFECT_DAYS before and after it.
+ADD_EFFECTS_SQL = f"""
+WITH daily AS (SELECT date, track_id, sum(listeners) AS listeners FROM stats GROUP BY date, track_id),
+added AS (SELECT DISTINCT playlist_id, track_id FROM adds WHERE change = 'added'),
+windows AS (
+  SELECT a.playlist_id, a.track_id,
+         coalesce(sum(d.listeners) FILTER (WHERE d.date < $1::DATE), 0) / {EFFECT_DAYS} AS before,
+         coalesce(sum(d.listeners) FILTER (WHERE d.date > $1::DATE), 0) / {EFFECT_DAYS} AS after
+  FROM added a LEFT JOIN daily d ON d.track_id = a.track_id
+       AND d.date BETWEEN $1::DATE - {EFFECT_DAYS} AND $1::DATE + {EFFECT_DAYS}
+  GROUP BY a.playlist_id, a.track_id
+)
+SELECT $1::DATE AS added_on, playlist_id, track_id, round(before, 3)::DOUBLE AS listeners_per_day_before,
+       round(after, 3)::DOUBLE AS listeners_per_day_after,
+       CASE WHEN before > 0 THEN round(after / before - 1, 4) END::DOUBLE AS lift
+FROM windows ORDER BY playlist_id, track_id
+"""
+
+
+def add_effects(adds: Relation, stats: Relation, added_on: object) -> pa.Table:
+    """For each track added on `added_on`: mean daily listeners in the week before and the week after, and the lift
+    (null when it had no listeners before: a lift from nothing is not a ratio)."""
+    return sql_to_arrow(ADD_EFFECTS_SQL, {"adds": adds, "stats": stats}, [added_on])

@@ -1,9 +1,10 @@
 import datetime as dt
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from spotify_ai_assets.core.playlist_changes import CHANGES_SCHEMA, diff_snapshots
+from spotify_ai_assets.core.playlist_changes import CHANGES_SCHEMA, EFFECT_DAYS, add_effects, diff_snapshots
 from spotify_ai_assets.core.quality import TableContract
 from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
 from spotify_ai_assets.pipeline.resources import LakeResource
@@ -42,3 +43,38 @@ def playlist_changes(context: dg.AssetExecutionContext, lake: LakeResource) -> d
                    compared_with=previous_key if has_previous else "nothing (first snapshot)",
                    changes_by_kind=dg.MetadataValue.json(counts),
                    playlists_changed=pc.count_distinct(changes["playlist_id"]).as_py())
+
+
+EFFECTS = "playlist_add_effects"
+EFFECTS_CONTRACT = TableContract(EFFECTS, ("added_on", "playlist_id", "track_id"),
+                                 ("added_on", "playlist_id", "track_id"),
+                                 {"listeners_per_day_before": (0, None), "listeners_per_day_after": (0, None)},
+                                 min_ratio=0.0, max_ratio=float("inf"))
+
+
+@dg.asset(
+    name=EFFECTS, group_name="analytics", owners=["team:analytics"], kinds={"duckdb", "parquet"},
+    partitions_def=daily_partitions, code_version="playlist-add-effects-v1",
+    deps=[dg.AssetDep(TABLE, partition_mapping=dg.TimeWindowPartitionMapping(
+              start_offset=-EFFECT_DAYS, end_offset=-EFFECT_DAYS)),
+          dg.AssetDep("daily_track_country_stats", partition_mapping=dg.TimeWindowPartitionMapping(
+              start_offset=-2 * EFFECT_DAYS, end_offset=0))],
+    check_specs=contract_check_specs(EFFECTS, EFFECTS_CONTRACT, quarantine=False),
+)
+def playlist_add_effects(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """The listening effect of playlist adds, a week on: for the tracks added on the day 7 days before this partition,
+    mean daily listeners in the week before the add and the week after, and the lift."""
+    day = partition_day(context)
+    added_on = day - dt.timedelta(days=EFFECT_DAYS)
+    store = lake.lake()
+    window = [(added_on + dt.timedelta(days=n)).isoformat() for n in range(-EFFECT_DAYS, EFFECT_DAYS + 1)]
+    present = [k for k in window if store.exists("daily_track_country_stats", k)]
+    if store.exists(TABLE, added_on.isoformat()) and present:
+        effects = add_effects(store.scan(TABLE, [added_on.isoformat()]),
+                              store.scan("daily_track_country_stats", present), added_on)
+    else:  # the first week of history has no adds a week back: an empty partition, said so in the metadata
+        effects = add_effects(CHANGES_SCHEMA.empty_table(), pa.table({
+            "date": pa.array([], pa.date32()), "track_id": pa.array([], pa.string()),
+            "listeners": pa.array([], pa.int64())}), added_on)
+    return publish(store, EFFECTS, effects, day, EFFECTS_CONTRACT, added_on=added_on.isoformat(),
+                   days_of_stats=len(present), median_lift=pc.approximate_median(effects["lift"]).as_py())
