@@ -14,7 +14,8 @@ from spotify_ai_assets.pipeline.resources import LandingResource
 daily_refresh_job = dg.define_asset_job(
     "daily_refresh_job",
     selection=dg.AssetSelection.groups("ingestion", "analytics"),
-    description="Ingest one day (catalog, playlists, listening events) and build its daily aggregates.",
+    description="Ingest one day (catalog, playlists, listening events), then its aggregates, trends, playlist "
+                "changes, insights, generated playlist and daily report.",
     # A run tag (not an op tag): the run queue's tag_concurrency_limits in dagster.yaml match run tags only.
     tags={"spotify_ai/job": "daily_refresh", "spotify_ai/uses": "spotify_api"},
 )
