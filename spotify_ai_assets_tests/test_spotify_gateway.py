@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import pyarrow as pa
 import pytest
 
 from spotify_ai_assets.core.spotify_api import (
@@ -170,3 +171,31 @@ def test_an_impossible_release_date_is_a_field_error_not_a_crash() -> None:
         with pytest.raises(InvalidRecord) as err:
             release_day(value)
         assert err.value.field == "release_date" and value in err.value.reason
+
+
+def test_a_new_release_is_detected_through_a_paged_catalog_crawl(world, emulator, gateway):
+    from spotify_ai_assets.core.catalog import crawl_catalog
+    from spotify_ai_assets.core.monitoring import alerts_for, monitor
+    from spotify_ai_assets.core.trends import TRENDS_SCHEMA
+
+    # The most prolific artist's newest album released in 2026: crawl the day before and the release day.
+    artist = max(range(len(world.artist_ids)), key=lambda a: int((world.album_artist == a).sum()))
+    albums = [i for i in range(len(world.album_ids)) if world.album_artist[i] == artist
+              and dt.date(2026, 1, 2) <= world.album_release[i] <= dt.date(2026, 11, 1)]
+    assert albums, "the sandbox should give this artist a 2026 release"
+    release = max(albums, key=lambda i: world.album_release[i])
+    day = world.album_release[release]
+    snapshots = {}
+    for d in (day - dt.timedelta(days=1), day):
+        emulator.clock = dt.datetime.combine(d, dt.time(23, 59), dt.UTC)
+        emulator.request_log.clear()
+        snapshots[d] = crawl_catalog(gateway, [world.artist_ids[artist]], d)
+        pages = [p for _, p, _ in emulator.request_log if "/albums" in p and "/artists/" in p]
+        assert len(pages) >= 2, "the artist's albums must span several pages of 10"
+    before, today = snapshots[day - dt.timedelta(days=1)], snapshots[day]
+    assert today.albums.num_rows == before.albums.num_rows + 1
+    stats = {"artist_id": [world.artist_ids[artist]], "plays": [1], "listeners": [1]}
+    table = monitor(day, today.artists, today.albums, before.albums, pa.table(stats), TRENDS_SCHEMA.empty_table())
+    (row,) = table.to_pylist()
+    assert row["new_release_names"] == [world.album_name(release)]
+    assert [a.kind for a in alerts_for(table)] == ["release"]
