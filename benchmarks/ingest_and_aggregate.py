@@ -207,6 +207,23 @@ def pandas_artist(df: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     return out
 
 
+def _sessions_per_user(user_id: pd.Series, new_session: pd.Series, ms: pd.Series, day: dt.date,
+                       sort: bool) -> pd.DataFrame:
+    """Sessions, plays and minutes per user from each play's new-session flag (both baselines end here)."""
+    import pandas as pd
+
+    out = (
+        pd.DataFrame({"user_id": user_id, "new_session": new_session, "ms": ms})
+        .groupby("user_id", sort=sort)
+        .agg(sessions=("new_session", "sum"), plays=("new_session", "size"), ms=("ms", "sum"))
+        .reset_index()
+    )
+    out["minutes"] = (out.pop("ms") / 60000.0).round(3)
+    out["sessions"] = out["sessions"].astype("int64")
+    out.insert(0, "date", day)
+    return out
+
+
 def pandas_user(df: pd.DataFrame, day: dt.date, gap_minutes: int) -> pd.DataFrame:
     import pandas as pd
 
@@ -217,16 +234,7 @@ def pandas_user(df: pd.DataFrame, day: dt.date, gap_minutes: int) -> pd.DataFram
     # a whole-column shift plus that mask is the vectorised form of groupby(user).shift(), minus the regrouping.
     same_user = ordered["user_id"].eq(ordered["user_id"].shift())
     new_session = ~same_user | (ordered["played_at"] - ends.shift() > pd.Timedelta(minutes=gap_minutes))
-    out = (
-        pd.DataFrame({"user_id": ordered["user_id"], "new_session": new_session, "ms": ms})
-        .groupby("user_id", sort=False)
-        .agg(sessions=("new_session", "sum"), plays=("new_session", "size"), ms=("ms", "sum"))
-        .reset_index()
-    )
-    out["minutes"] = (out.pop("ms") / 60000.0).round(3)
-    out["sessions"] = out["sessions"].astype("int64")
-    out.insert(0, "date", day)
-    return out
+    return _sessions_per_user(ordered["user_id"], new_session, ms, day, sort=False)
 
 
 def pandas_user_plain(df: pd.DataFrame, day: dt.date, gap_minutes: int) -> pd.DataFrame:
@@ -237,16 +245,7 @@ def pandas_user_plain(df: pd.DataFrame, day: dt.date, gap_minutes: int) -> pd.Da
     ms = df["ms_played"].fillna(0)
     prev_end = (df["played_at"] + pd.to_timedelta(ms, unit="ms")).groupby(df["user_id"]).shift()
     new_session = prev_end.isna() | (df["played_at"] - prev_end > pd.Timedelta(minutes=gap_minutes))
-    out = (
-        pd.DataFrame({"user_id": df["user_id"], "new_session": new_session, "ms": ms})
-        .groupby("user_id")
-        .agg(sessions=("new_session", "sum"), plays=("new_session", "size"), ms=("ms", "sum"))
-        .reset_index()
-    )
-    out["minutes"] = (out.pop("ms") / 60000.0).round(3)
-    out["sessions"] = out["sessions"].astype("int64")
-    out.insert(0, "date", day)
-    return out
+    return _sessions_per_user(df["user_id"], new_session, ms, day, sort=True)
 
 
 # The columns each aggregate reads, as the DuckDB side's projection pushdown does.

@@ -18,10 +18,7 @@ from spotify_ai_assets.core.query import Relation, sql_to_arrow
 
 REPORT_DAYS = 14
 TOP_N = 10
-# A stand-in for a day whose trends are not computed: the report says "none" instead of failing.
-EMPTY_TRENDS = pa.table({"date": pa.array([], pa.date32()), "entity_id": pa.array([], pa.string()),
-                         "plays": pa.array([], pa.int64()), "expected": pa.array([], pa.float64()),
-                         "z": pa.array([], pa.float64()), "trend": pa.array([], pa.string())})
+
 
 
 @dataclass(frozen=True)

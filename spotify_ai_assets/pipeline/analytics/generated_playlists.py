@@ -1,3 +1,5 @@
+import json
+
 import dagster as dg
 import pyarrow as pa
 
@@ -26,8 +28,6 @@ SCHEMA = pa.schema([("date", pa.date32()), ("name", pa.string()), ("language", p
 def generated_playlists(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """The "Rising this week" playlist: the day's most strongly rising tracks, with a description in English,
     French and German built from their genres (catalog), median tempo and mood (audio features) where known."""
-    import json
-
     day = partition_day(context)
     store = lake.lake()
     key = day.isoformat()

@@ -3,6 +3,7 @@ import datetime as dt
 import dagster as dg
 
 from spotify_ai_assets.core import reports
+from spotify_ai_assets.core.trends import TRENDS_SCHEMA
 from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
 from spotify_ai_assets.pipeline.resources import LakeResource
 
@@ -64,7 +65,7 @@ def platform_weekly_report(context: dg.AssetExecutionContext, lake: LakeResource
     if missing:
         raise dg.Failure(f"daily stats missing for {', '.join(missing)}: refresh those days first")
     trends = (store.scan("track_trends", [last.isoformat()]) if store.exists("track_trends", last.isoformat())
-              else reports.EMPTY_TRENDS)
+              else TRENDS_SCHEMA.empty_table())  # the day's trends not computed: the report says none
     data = reports.report_data(last, store.scan("daily_track_country_stats", days),
                                store.scan("daily_artist_stats", days), trends, period_days=7)
     charts = reports.render_charts(data)
