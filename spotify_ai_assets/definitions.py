@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from types import ModuleType
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from spotify_ai_assets import pipeline as defs_package
 from spotify_ai_assets.environments import build_resources
@@ -27,33 +29,45 @@ def domain_modules() -> Iterator[ModuleType]:
             yield importlib.import_module(mod.name)
 
 
-def discover() -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition], list[dg.SensorDefinition],
-                        list[dg.ScheduleDefinition]]:
-    assets: dict[int, dg.AssetsDefinition] = {}
-    checks: dict[int, dg.AssetChecksDefinition] = {}
-    sensors: dict[int, dg.SensorDefinition] = {}
-    schedules: dict[int, dg.ScheduleDefinition] = {}
+@dataclass
+class Discovered:
+    assets: list[dg.AssetsDefinition] = field(default_factory=list)
+    checks: list[dg.AssetChecksDefinition] = field(default_factory=list)
+    sensors: list[dg.SensorDefinition] = field(default_factory=list)
+    schedules: list[dg.ScheduleDefinition] = field(default_factory=list)
+    jobs: list[UnresolvedAssetJobDefinition | dg.JobDefinition] = field(default_factory=list)
+
+
+# Checked in this order: an AssetChecksDefinition is also an AssetsDefinition.
+_KINDS: tuple[tuple[type, str], ...] = (
+    (dg.AssetChecksDefinition, "checks"), (dg.AssetsDefinition, "assets"), (dg.SensorDefinition, "sensors"),
+    (dg.ScheduleDefinition, "schedules"), (UnresolvedAssetJobDefinition, "jobs"), (dg.JobDefinition, "jobs"),
+)
+
+
+def discover() -> Discovered:
+    found = Discovered()
+    seen: set[int] = set()
     for module in domain_modules():
         for value in vars(module).values():
-            if isinstance(value, dg.AssetChecksDefinition):
-                checks[id(value)] = value
-            elif isinstance(value, dg.AssetsDefinition):
-                assets[id(value)] = value
-            elif isinstance(value, dg.SensorDefinition):
-                sensors[id(value)] = value
-            elif isinstance(value, dg.ScheduleDefinition):
-                schedules[id(value)] = value
-    return list(assets.values()), list(checks.values()), list(sensors.values()), list(schedules.values())
+            if id(value) in seen:
+                continue
+            for kind, attr in _KINDS:
+                if isinstance(value, kind):
+                    seen.add(id(value))
+                    getattr(found, attr).append(value)
+                    break
+    return found
 
 
 def build_defs(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     settings = Settings.from_environ(environ)
-    assets, checks, sensors, schedules = discover()
+    found = discover()
     return dg.Definitions(
-        assets=assets,
-        asset_checks=checks,
-        jobs=[automation.daily_refresh_job],
-        schedules=[automation.daily_refresh_schedule, *schedules],
-        sensors=[automation.event_exports_sensor, *sensors],
+        assets=found.assets,
+        asset_checks=found.checks,
+        jobs=[automation.daily_refresh_job, *found.jobs],
+        schedules=[automation.daily_refresh_schedule, *found.schedules],
+        sensors=[automation.event_exports_sensor, *found.sensors],
         resources=build_resources(settings),
     )

@@ -146,7 +146,7 @@ def test_expired_refresh_token_is_reported_and_skipped(first_run):
 
 def test_materialize_to_memory_with_sandbox_resources(tmp_path):
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
-    assets, _, _, _ = discover()
+    assets = discover().assets
     wanted = [a for a in assets if {k.to_user_string() for k in a.keys} & {"listening_events", "daily_artist_stats"}]
     result = dg.materialize_to_memory(wanted, resources=build_resources(Settings.from_environ(environ)),
                                       partition_key="2026-01-20")
@@ -158,7 +158,7 @@ def test_materialize_to_memory_with_sandbox_resources(tmp_path):
 def test_both_event_sources_land_deduplicated(tmp_path):
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
-    assets, _, _, _ = discover()
+    assets = discover().assets
     events_asset = [a for a in assets if dg.AssetKey("listening_events") in a.keys]
     lake = lake_of(environ)
     # Exports not delivered yet: only connected users' recently-played plays can land.
@@ -183,7 +183,7 @@ def test_a_backfill_that_runs_a_later_day_first_still_captures_the_earlier_days_
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
     resources = {**resources, "landing": LandingResource(root=str(tmp_path / "nothing"))}  # recently-played only
-    events_asset = [a for a in discover()[0] if dg.AssetKey("listening_events") in a.keys]
+    events_asset = [a for a in discover().assets if dg.AssetKey("listening_events") in a.keys]
     later = DAY + dt.timedelta(days=1)
     for day in (later, DAY):  # out of order, as a queued backfill may run them
         assert dg.materialize(events_asset, resources=resources, partition_key=day.isoformat()).success
@@ -304,10 +304,15 @@ def test_a_module_dropped_into_a_domain_package_is_discovered(tmp_path, monkeypa
 
     (tmp_path / "probe_new_metric.py").write_text(
         "import dagster as dg\n\n\n@dg.asset(group_name='analytics', deps=['listening_events'])\n"
-        "def probe_new_metric() -> None:\n    '''A new analytics asset.'''\n")
+        "def probe_new_metric() -> None:\n    '''A new analytics asset.'''\n\n\n"
+        "probe_job = dg.define_asset_job('probe_job', selection=['probe_new_metric'])\n"
+        "probe_schedule = dg.ScheduleDefinition(job=probe_job, cron_schedule='0 5 * * *')\n")
     monkeypatch.setattr(analytics, "__path__", [*analytics.__path__, str(tmp_path)])
-    keys = {k.to_user_string() for k in build_defs(sandbox_environ).resolve_asset_graph().get_all_asset_keys()}
+    defs = build_defs(sandbox_environ)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert "probe_new_metric" in keys
+    assert defs.resolve_job_def("probe_job").asset_layer.selected_asset_keys == {dg.AssetKey("probe_new_metric")}
+    assert defs.resolve_schedule_def("probe_job_schedule").cron_schedule == "0 5 * * *"
 
 
 def test_exports_sensor_ignores_temp_files(tmp_path):
