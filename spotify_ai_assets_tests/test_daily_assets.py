@@ -65,8 +65,10 @@ def test_the_daily_job_materializes_every_table_with_its_metadata(first_run):
     mats = materializations(result)
     # Trends and playlist changes store only what they find: on the first day of history there is nothing yet.
     assert set(mats) == {*TABLES, "track_trends", "artist_trends", "playlist_changes", "platform_daily_report",
-                         "artist_insights", "generated_playlists", "playlist_add_effects"}
-    assert mats.pop("platform_daily_report")["dagster/uri"].value.endswith("report.html")  # a report, not a table
+                         "artist_daily_reports", "artist_insights", "generated_playlists", "playlist_add_effects"}
+    # Reports, not tables.
+    assert mats.pop("platform_daily_report")["dagster/uri"].value.endswith("report.html")
+    assert mats.pop("artist_daily_reports")["dagster/uri"].value.endswith(f"reports/artist_daily/date={DAY}/")
     lake = lake_of(environ)
     for table, md in mats.items():
         assert md["dagster/row_count"].value == lake.row_count(table, DAY.isoformat()), table

@@ -309,3 +309,12 @@ def test_an_unpartitioned_table_is_scanned_whole(tmp_path: Path) -> None:
     lake.write("all_tracks", pa.table({"id": [1, 2, 3]}))
     assert scalar("SELECT sum(id) FROM t", {"t": lake.scan("all_tracks")}) == 6
     assert lake.read("all_tracks").num_rows == 3
+
+
+def test_replace_files_makes_the_set_the_partitions_whole_content(lake: Lake) -> None:
+    lake.replace_files("reports/per_artist", {"a.html": b"A1", "b.html": b"B1"}, "2026-02-01")
+    uris = lake.replace_files("reports/per_artist", {"b.html": b"B2", "c.html": b"C2"}, "2026-02-01")
+    assert lake.list_files("reports/per_artist", "2026-02-01") == ["b.html", "c.html"]  # a.html left the set
+    assert lake.read_file("reports/per_artist", "b.html", "2026-02-01") == b"B2"
+    assert uris["c.html"].endswith("reports/per_artist/date=2026-02-01/c.html")
+    assert lake.list_files("reports/per_artist", "2026-02-02") == []

@@ -57,7 +57,7 @@ def test_the_report_renders_with_its_charts_and_the_lakes_numbers(tmp_path: Path
     parsed = _Page()
     parsed.feed(page)
     assert parsed.headings == ["Listening over time", "Top tracks", "Countries", "Rising tracks"]
-    assert len(parsed.images) == 3
+    assert len(parsed.images) == 4
     for src in parsed.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG)
@@ -95,9 +95,90 @@ def test_a_backfill_of_weekly_reports_covers_each_week_from_its_days(tmp_path: P
         page = lake.read_file(WEEKLY_TABLE, "report.html", week).decode()
         parsed = _Page()
         parsed.feed(page)
-        assert len(parsed.images) == 3 and f"week of {week}" in page
+        assert len(parsed.images) == 4 and f"week of {week}" in page
         days = [(start + dt.timedelta(days=n)).isoformat() for n in range(7)]
         week_plays = scalar("SELECT sum(plays) FROM s", {"s": lake.scan("daily_track_country_stats", days)})
         by_country = scalar("SELECT sum(plays) FROM s WHERE country = 'US'",
                             {"s": lake.scan("daily_track_country_stats", days)})
         assert str(by_country) in parsed.cells and week_plays > by_country
+
+
+def _watch(lake: Lake, world: World, artists: list[int], days: list[dt.date]) -> None:
+    from spotify_ai_assets.core.catalog import ARTISTS_SCHEMA
+
+    for day in days:
+        lake.write("spotify_artists", pa.Table.from_pylist(
+            [{"snapshot_date": day, "artist_id": world.artist_ids[a], "name": world.artist_name(a), "genres": [],
+              "popularity": None, "followers": None} for a in artists], ARTISTS_SCHEMA), day.isoformat())
+
+
+def test_each_watched_artist_gets_its_own_report_with_its_own_numbers(tmp_path: Path) -> None:
+    from spotify_ai_assets.pipeline.analytics.reports import ARTIST_TABLE, artist_daily_reports
+
+    world = World(seed=7, scale="tiny")
+    day = EPOCH + dt.timedelta(days=15)
+    lake = Lake(str(tmp_path / "lake"))
+    write_daily_stats(world, lake, EPOCH, day, ("daily_track_country_stats", "daily_artist_stats"))
+    artist_stats = lake.scan("daily_artist_stats", [day.isoformat()])
+    busiest = scalar("SELECT artist_id FROM s ORDER BY plays DESC, artist_id LIMIT 1", {"s": artist_stats})
+    a, b = world.artist_ids.index(busiest), (world.artist_ids.index(busiest) + 1) % len(world.artist_ids)
+    track_of_a = scalar("SELECT track_id FROM s WHERE artist_id = $1 GROUP BY track_id ORDER BY sum(plays) DESC, "
+                        "track_id LIMIT 1", {"s": lake.scan("daily_track_country_stats", [day.isoformat()])}, [busiest])
+    lake.write("track_trends", pa.table({"date": [day], "entity_id": [track_of_a], "plays": [30], "expected": [2.0],
+                                         "z": [16.3], "ratio": [10.3], "history_days": [15], "trend": ["rising"]}),
+               day.isoformat())
+    resources = {"lake": LakeResource(root=str(tmp_path / "lake"))}
+    # A first run with a third artist that then leaves the watchlist: its stale report must go.
+    _watch(lake, world, [a, b, (a + 2) % len(world.artist_ids)], [day])
+    assert dg.materialize([artist_daily_reports], partition_key=day.isoformat(), resources=resources).success
+    _watch(lake, world, [a, b], [day])
+    result = dg.materialize([artist_daily_reports], partition_key=day.isoformat(), resources=resources)
+    assert result.success
+
+    assert lake.list_files(ARTIST_TABLE, day.isoformat()) == sorted(f"{world.artist_ids[i]}.html" for i in (a, b))
+    for i in (a, b):
+        page = lake.read_file(ARTIST_TABLE, f"{world.artist_ids[i]}.html", day.isoformat()).decode()
+        parsed = _Page()
+        parsed.feed(page)
+        assert world.artist_name(i) in page
+        assert len(parsed.images) == 4 and all(base64.b64decode(s.split(",", 1)[1]).startswith(PNG)
+                                               for s in parsed.images)
+        plays = scalar("SELECT plays FROM s WHERE artist_id = $1", {"s": artist_stats}, [world.artist_ids[i]])
+        assert str(plays) in parsed.cells
+        # Only the artist's own tracks: the rising track of artist a is not in b's report.
+        assert (track_of_a in parsed.cells) == (i == a)
+        tracks = set(scalar("SELECT list(DISTINCT track_id) FROM s WHERE artist_id = $1",
+                            {"s": lake.scan("daily_track_country_stats", [day.isoformat()])}, [world.artist_ids[i]]))
+        assert {c for c in parsed.cells if c in set(world.track_ids)} <= tracks
+
+    md = result.asset_materializations_for_node("artist_daily_reports")[0].metadata
+    assert md["artists"].value == 2
+    summary = md["summary"].value
+    assert "data:image/png;base64," in summary and world.artist_name(a) in summary and world.artist_name(b) in summary
+    busiest_plays = scalar("SELECT plays FROM s WHERE artist_id = $1", {"s": artist_stats}, [busiest])
+    assert f"| {world.artist_name(a)} | {busiest_plays:,} |" in summary
+
+
+def test_weekly_artist_reports_cover_the_artists_watched_during_the_week(tmp_path: Path) -> None:
+    from spotify_ai_assets.pipeline.analytics.reports import ARTIST_WEEKLY_TABLE, artist_weekly_reports
+
+    world = World(seed=7, scale="tiny")
+    week = dt.date(2026, 1, 5)
+    days = [week + dt.timedelta(days=n) for n in range(7)]
+    lake = Lake(str(tmp_path / "lake"))
+    write_daily_stats(world, lake, days[0], days[-1], ("daily_track_country_stats", "daily_artist_stats"))
+    _watch(lake, world, [0], days[:3])
+    _watch(lake, world, [0, 1], days[3:])  # artist 1 added mid-week
+    result = dg.materialize([artist_weekly_reports], partition_key=week.isoformat(),
+                            resources={"lake": LakeResource(root=str(tmp_path / "lake"))})
+    assert result.success
+    assert lake.list_files(ARTIST_WEEKLY_TABLE, week.isoformat()) == sorted(f"{world.artist_ids[i]}.html"
+                                                                            for i in (0, 1))
+    page = lake.read_file(ARTIST_WEEKLY_TABLE, f"{world.artist_ids[1]}.html", week.isoformat()).decode()
+    parsed = _Page()
+    parsed.feed(page)
+    week_plays = scalar("SELECT sum(plays) FROM s WHERE artist_id = $1",
+                        {"s": lake.scan("daily_artist_stats", [d.isoformat() for d in days])}, [world.artist_ids[1]])
+    summary = result.asset_materializations_for_node("artist_weekly_reports")[0].metadata["summary"].value
+    assert f"| {world.artist_name(1)} | {week_plays:,} |" in summary
+    assert len(parsed.images) == 4 and f"week of {week}" in page

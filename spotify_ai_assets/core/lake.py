@@ -75,6 +75,10 @@ class Lake:
         p = self.path(table, partition)
         return f"s3://{p}" if not self._local else f"file://{p}"
 
+    def partition_uri(self, table: str, partition: str | None = None) -> str:
+        d = self._partition_dir(table, partition)
+        return f"s3://{d}/" if not self._local else f"file://{d}/"
+
     def table_uri(self, table: str) -> str:
         d = self._table_dir(table)
         return f"s3://{d}/" if not self._local else f"file://{d}/"
@@ -119,6 +123,20 @@ class Lake:
             if self.fs.get_file_info(target).type == pafs.FileType.File:
                 self.fs.delete_file(target)
         return f"s3://{final}" if not self._local else f"file://{final}"
+
+    def replace_files(self, table: str, files: dict[str, bytes], partition: str | None = None) -> dict[str, str]:
+        """Make `files` the partition's whole content (a set of reports): write each, then remove any file an
+        earlier run left that is no longer in the set. Returns name -> uri."""
+        uris = {name: self.write_file(table, name, data, partition) for name, data in files.items()}
+        directory = self._partition_dir(table, partition)
+        for info in self.fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True)):
+            if info.type == pafs.FileType.File and info.base_name not in files:
+                self.fs.delete_file(info.path)
+        return uris
+
+    def list_files(self, table: str, partition: str | None = None) -> list[str]:
+        selector = pafs.FileSelector(self._partition_dir(table, partition), allow_not_found=True)
+        return sorted(i.base_name for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.File)
 
     def read_file(self, table: str, name: str, partition: str | None = None) -> bytes:
         with self.fs.open_input_stream(f"{self._partition_dir(table, partition)}/{_segment(name, 'file name')}") as f:
