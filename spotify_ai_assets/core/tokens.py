@@ -48,6 +48,8 @@ class TokenStore(Protocol):
     def add_user(self, user_id: str, refresh_token: str) -> None: ...
     def advance_cursor(self, user_id: str, played_at_ms: int) -> None: ...
     def mark_expired(self, user_id: str) -> None: ...
+    def all_user_ids(self) -> list[str]: ...
+    def remove_user(self, user_id: str) -> bool: ...
 
 
 class FileTokenStore:
@@ -98,6 +100,17 @@ class FileTokenStore:
         with self._locked() as data:
             if user_id in data["users"]:
                 data["users"][user_id]["status"] = "expired"
+
+    def all_user_ids(self) -> list[str]:
+        """Every user on file, whatever their status (what a GDPR erasure must be able to find)."""
+        if not self.path.exists():
+            return []
+        return sorted(json.loads(self.path.read_text())["users"])
+
+    def remove_user(self, user_id: str) -> bool:
+        """Forget the user and their token (GDPR erasure); True when they were on file."""
+        with self._locked() as data:
+            return data["users"].pop(user_id, None) is not None
 
 
 class PostgresTokenStore:
@@ -152,3 +165,13 @@ class PostgresTokenStore:
         with self._cursor() as cur:
             cur.execute(f"UPDATE {self.schema}.spotify_tokens SET status = 'expired', updated_at = now() "  # type: ignore[attr-defined]
                         "WHERE user_id = %s", (user_id,))
+
+    def all_user_ids(self) -> list[str]:
+        with self._cursor() as cur:
+            cur.execute(f"SELECT user_id FROM {self.schema}.spotify_tokens ORDER BY user_id")  # type: ignore[attr-defined]
+            return [u for (u,) in cur.fetchall()]  # type: ignore[attr-defined]
+
+    def remove_user(self, user_id: str) -> bool:
+        with self._cursor() as cur:
+            cur.execute(f"DELETE FROM {self.schema}.spotify_tokens WHERE user_id = %s", (user_id,))  # type: ignore[attr-defined]
+            return cur.rowcount > 0  # type: ignore[attr-defined]
