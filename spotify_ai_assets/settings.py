@@ -38,6 +38,12 @@ class Settings:
     sandbox_scale: str
     sandbox_seed: int
     s3_endpoint_url: str | None
+    # Maintenance (issue 7): backup target, retention, GDPR requests, health thresholds.
+    backup_url: str = ""
+    backup_retention: tuple[int, int, int] = (7, 4, 6)
+    erasure_requests_root: str = ""
+    erasure_salt_default: str = "sandbox-erasure-salt"
+    min_free_disk_gib: float = 1.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +66,15 @@ class Settings:
             if env == "branch":
                 lake = f"{lake.rstrip('/')}/branches/{branch}"
         assert lake is not None
+        # Backups: a folder per environment under the home locally; branches back up under their own prefix.
+        # Unset in branch/prod, they go next to the lake (`<lake>_backups`); production should name another bucket.
+        backup_url = environ.get("SPOTIFY_AI_BACKUP_URL")
+        if env == "local":
+            backup_url = backup_url or str(Path(home, "backups", env))
+        elif not backup_url:
+            backup_url = f"{lake.rstrip('/')}_backups"
+        elif env == "branch":
+            backup_url = f"{backup_url.rstrip('/')}/branches/{branch}"
         schema = {"local": "spotify_ai_local", "prod": "spotify_ai"}.get(env, f"spotify_ai_branch_{branch}")
         return cls(
             env=env,
@@ -77,6 +92,10 @@ class Settings:
             sandbox_scale=_choice(environ, "SPOTIFY_AI_SANDBOX_SCALE", "small", SANDBOX_SCALES),
             sandbox_seed=_integer(environ, "SPOTIFY_AI_SANDBOX_SEED", 7),
             s3_endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
+            backup_url=backup_url,
+            backup_retention=_retention(environ.get("SPOTIFY_AI_BACKUP_KEEP", "7,4,6")),
+            erasure_requests_root=environ.get("SPOTIFY_AI_ERASURE_REQUESTS", str(Path(home, "erasure_requests"))),
+            min_free_disk_gib=_number(environ, "SPOTIFY_AI_MIN_FREE_DISK_GIB", 1.0),
         )
 
 
@@ -110,3 +129,24 @@ def _integer(environ: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not an integer") from None
+
+
+def _retention(raw: str) -> tuple[int, int, int]:
+    try:
+        daily, weekly, monthly = (int(x) for x in raw.split(","))
+    except ValueError:
+        raise SettingsError(f"SPOTIFY_AI_BACKUP_KEEP={raw!r} must be 'daily,weekly,monthly' counts, e.g. '7,4,6'"
+                            ) from None
+    if min(daily, weekly, monthly) < 0 or daily + weekly + monthly == 0:
+        raise SettingsError(f"SPOTIFY_AI_BACKUP_KEEP={raw!r}: counts must be >= 0 and not all zero")
+    return daily, weekly, monthly
+
+
+def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None

@@ -1,0 +1,115 @@
+"""GDPR erasure on a real lake folder: the user is gone from every table that holds them (found by column, not by
+a list), only affected partitions are rewritten, the audit names no one, and an old backup restored later does not
+bring them back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pyarrow as pa
+import pytest
+
+from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.tokens import FileTokenStore
+from spotify_ai_assets.maintenance import backup, erasure, lakefiles, restore
+from spotify_ai_assets.maintenance.storage import LocalStore
+from spotify_ai_assets_tests.maintenance_fixtures import fill_lake, now
+
+SALT = "test-salt"
+
+
+@pytest.fixture
+def lake(tmp_path) -> Lake:
+    lake = Lake(str(tmp_path / "lake"))
+    fill_lake(lake)
+    return lake
+
+
+def _request(user: str = "bob_77") -> erasure.ErasureRequest:
+    return erasure.ErasureRequest(user, dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC), "dpo@example.com", "test")
+
+
+def _all_bytes(lake: Lake) -> bytes:
+    return b"".join(lakefiles.read_bytes(lake, f.path) for f in lakefiles.list_files(lake, include_excluded=True))
+
+
+def test_erasure_removes_the_user_everywhere_and_audits_without_personal_data(lake: Lake, tmp_path):
+    tokens = FileTokenStore(tmp_path / "tokens.json")
+    tokens.add_user("bob_77", "rt-bob")
+    tokens.add_user("alice.k", "rt-alice")
+    landing = tmp_path / "landing" / "events" / "date=2026-01-05"
+    landing.mkdir(parents=True)
+    (landing / "export-00.jsonl").write_text('{"user_id": "bob_77", "track_id": "t1"}\n'
+                                             '{"user_id": "alice.k", "track_id": "t2"}\n')
+    untouched = lake.path("daily_track_country_stats", "2026-01-05")
+    before = lake.fs.get_file_info(untouched).mtime_ns
+
+    entry = erasure.erase(_request(), lake=lake, salt=SALT, run_id="run-1", now=now(), token_store=tokens,
+                          landing_root=str(tmp_path / "landing"))
+
+    assert entry.removed == {"listening_events": 6, "daily_user_stats": 2, "user_features": 1,
+                             "quarantine/listening_events": 1, "reports/platform_daily": 1,
+                             "landing/events": 1}
+    assert entry.token_store_removed and tokens.all_user_ids() == ["alice.k"]
+    for day in ("2026-01-05", "2026-01-06"):
+        assert "bob_77" not in lake.read("listening_events", day)["user_id"].to_pylist()
+        assert set(lake.read("daily_user_stats", day)["user_id"].to_pylist()) == {"alice.k", "carol-x"}
+    assert lake.fs.get_file_info(untouched).mtime_ns == before  # a partition without the user is not rewritten
+    report = lake.read_file("reports/platform_daily", "report.html", "2026-01-05")
+    assert b"bob_777 is someone else" in report and b"[erased]" in report and b"alice.k" in report
+    assert (landing / "export-00.jsonl").read_text() == '{"user_id": "alice.k", "track_id": "t2"}\n'
+    assert erasure.leftovers(lake, SALT, [entry.subject_hash], tokens.all_user_ids(), str(tmp_path / "landing")) \
+        == []
+
+    audit = erasure.read_audit(lake, entry.request_key)
+    assert audit is not None and audit["run_id"] == "run-1" and audit["removed"]["listening_events"] == 6
+    assert audit["subject_hash"] == erasure.subject_hash(SALT, "bob_77")
+    text = json.dumps(audit)
+    assert "bob_77" not in text and "dpo@example.com" not in text
+    # Nor anywhere else in the lake, compliance records included (bob_777 is another user).
+    assert re.findall(rb"bob_77(?!7)", _all_bytes(lake)) == []
+
+
+def test_the_completeness_scan_finds_a_planted_leftover(lake: Lake):
+    entry = erasure.erase(_request(), lake=lake, salt=SALT, run_id="r", now=now())
+    lake.write("recommendations", pa.table({"user_id": ["bob_77", "carol-x"], "track_id": ["t1", "t2"]}),
+               "2026-01-06")
+    found = erasure.leftovers(lake, SALT, [entry.subject_hash], token_user_ids=["bob_77"])
+    assert [(r.path, r.count) for r in found] == [("recommendations/date=2026-01-06/part-0.parquet", 1),
+                                                  ("token_store", 1)]
+
+
+def test_restoring_an_old_backup_keeps_an_erased_user_erased(lake: Lake, tmp_path):
+    store = LocalStore(tmp_path / "backups")
+    old = backup.take_backup(lake, store, code_version="t", now=now())
+    entry = erasure.erase(_request(), lake=lake, salt=SALT, run_id="r", now=now(), store=store)
+
+    # Into the same lake, and into a brand-new lake that has no erasure log of its own.
+    for target in (lake, Lake(str(tmp_path / "fresh"))):
+        report = restore.restore(store, old.backup_id, target, salt=SALT)
+        assert report.erasures_reapplied == 1 and report.erasure_removals == 11
+        assert erasure.leftovers(target, SALT, [entry.subject_hash]) == []
+        assert "bob_77" not in target.read("listening_events", "2026-01-05")["user_id"].to_pylist()
+        assert target.read("daily_user_stats", "2026-01-05").num_rows == 2
+    assert erasure.read_log(lake)[0].subject_hash == entry.subject_hash  # the restore kept the lake's own log
+
+
+def test_requests_are_validated_with_the_file_and_field_named(tmp_path):
+    path = tmp_path / "r1.json"
+    path.write_text(json.dumps({"user_id": "bob_77", "requested_at": "2026-01-06T09:00:00", "requester": "dpo"}))
+    with pytest.raises(erasure.RequestError, match=r"r1.json: field requested_at .* has no time zone"):
+        erasure.ErasureRequest.from_file(path)
+    path.write_text(json.dumps({"requested_at": "2026-01-06T09:00:00Z", "requester": "dpo"}))
+    with pytest.raises(erasure.RequestError, match=r"r1\.json: field user_id"):
+        erasure.ErasureRequest.from_file(path)
+
+
+def test_requests_open_past_30_days_are_overdue():
+    old, fresh = _request("bob_77"), _request("alice.k")
+    later = old.requested_at + dt.timedelta(days=31)
+    fresh = erasure.ErasureRequest("alice.k", later - dt.timedelta(days=2), "dpo", "t")
+    late = erasure.overdue([old, fresh], set(), SALT, later)
+    assert late == [(old.key(SALT), 31.0)]
+    assert erasure.overdue([old], {old.key(SALT)}, SALT, later) == []  # completed: not overdue
