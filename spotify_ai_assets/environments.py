@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource, ComplianceResource, HealthResource
 from spotify_ai_assets.pipeline.resources import (
     AlertsResource,
     AudioLandingResource,
@@ -23,7 +24,8 @@ from spotify_ai_assets.pipeline.resources import (
 )
 from spotify_ai_assets.settings import Settings
 
-RESOURCE_KEYS = ("lake", "spotify", "token_store", "landing", "audio_landing", "alerts")
+RESOURCE_KEYS = ("lake", "spotify", "token_store", "landing", "audio_landing", "alerts", "backup", "compliance",
+                 "health")
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -51,11 +53,25 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             "audio_landing": AudioLandingResource(root=settings.audio_landing_root),
             "alerts": AlertsResource(path=settings.alerts_path),
         }
+    resources.update(_maintenance(settings))
     assert tuple(resources) == RESOURCE_KEYS
     return resources
+
+
+def _maintenance(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    daily, weekly, monthly = settings.backup_retention
+    salt: str | dg.EnvVar = settings.erasure_salt_default if settings.env == "local" else dg.EnvVar(
+        "SPOTIFY_AI_ERASURE_SALT")
+    return {
+        "backup": BackupTargetResource(url=settings.backup_url, s3_endpoint_url=settings.s3_endpoint_url,
+                                       keep_daily=daily, keep_weekly=weekly, keep_monthly=monthly),
+        "compliance": ComplianceResource(requests_root=settings.erasure_requests_root, salt=salt),
+        "health": HealthResource(disk_path=settings.home, min_free_disk_gib=settings.min_free_disk_gib),
+    }
 
 
 def storage_targets(settings: Settings) -> dict[str, str]:
     """Where each environment writes: used to prove prod and branch never share a target."""
     return {"lake": settings.lake_root, "token_store_schema": settings.token_store_schema,
-            "landing": settings.landing_root, "audio_landing": settings.audio_landing_root}
+            "landing": settings.landing_root, "audio_landing": settings.audio_landing_root,
+            "backup": settings.backup_url, "erasure_requests": settings.erasure_requests_root}

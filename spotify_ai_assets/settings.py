@@ -71,10 +71,10 @@ class Settings:
         backup_url = environ.get("SPOTIFY_AI_BACKUP_URL")
         if env == "local":
             backup_url = backup_url or str(Path(home, "backups", env))
-        elif not backup_url:
-            backup_url = f"{lake.rstrip('/')}_backups"
-        elif env == "branch":
-            backup_url = f"{backup_url.rstrip('/')}/branches/{branch}"
+        else:
+            backup_url = backup_url or f"{environ['SPOTIFY_AI_LAKE'].rstrip('/')}_backups"
+            if env == "branch":
+                backup_url = f"{backup_url.rstrip('/')}/branches/{branch}"
         schema = {"local": "spotify_ai_local", "prod": "spotify_ai"}.get(env, f"spotify_ai_branch_{branch}")
         return cls(
             env=env,
@@ -95,6 +95,9 @@ class Settings:
             backup_url=backup_url,
             backup_retention=_retention(environ.get("SPOTIFY_AI_BACKUP_KEEP", "7,4,6")),
             erasure_requests_root=environ.get("SPOTIFY_AI_ERASURE_REQUESTS", str(Path(home, "erasure_requests"))),
+            # Branch and prod resolve the salt from the environment at run time (EnvVar), never from config.
+            erasure_salt_default=environ.get("SPOTIFY_AI_ERASURE_SALT", "sandbox-erasure-salt") if env == "local"
+            else "",
             min_free_disk_gib=_number(environ, "SPOTIFY_AI_MIN_FREE_DISK_GIB", 1.0),
         )
 

@@ -36,7 +36,7 @@ def test_every_environment_builds_definitions_with_the_same_resource_keys(enviro
 def test_prod_branch_and_local_never_share_a_storage_target(sandbox_environ):
     targets = {name: storage_targets(Settings.from_environ(env))
                for name, env in (("local", sandbox_environ), ("branch", BRANCH), ("prod", PROD))}
-    for kind in ("lake", "token_store_schema"):
+    for kind in ("lake", "token_store_schema", "backup"):
         values = [t[kind] for t in targets.values()]
         assert len(set(values)) == 3, f"{kind} shared between environments: {targets}"
     lake = targets["branch"]["lake"]
@@ -98,3 +98,17 @@ def test_the_sandbox_world_starts_on_the_first_partition_day():
 
     assert EPOCH == FIRST_DAY
     assert daily_partitions.get_first_partition_key() == EPOCH.isoformat()
+
+
+def test_backups_go_to_their_own_target_per_environment_and_the_salt_is_an_env_var(sandbox_environ):
+    local = Settings.from_environ(sandbox_environ)
+    assert local.backup_url == f"{local.home}/backups/local"
+    prod = Settings.from_environ({**PROD, "SPOTIFY_AI_BACKUP_URL": "s3://spotify-ai-backups/nightly"})
+    branch = Settings.from_environ({**BRANCH, "SPOTIFY_AI_BACKUP_URL": "s3://spotify-ai-backups/nightly"})
+    assert prod.backup_url == "s3://spotify-ai-backups/nightly"
+    assert branch.backup_url.startswith("s3://spotify-ai-backups/nightly/branches/feature_new_model_")
+    assert Settings.from_environ(PROD).backup_url == "s3://spotify-ai-lake/prod_backups"
+    compliance = build_defs(PROD).resources["compliance"]
+    assert isinstance(compliance.salt, dg.EnvVar) and compliance.salt.env_var_name == "SPOTIFY_AI_ERASURE_SALT"
+    with pytest.raises(SettingsError, match="SPOTIFY_AI_BACKUP_KEEP"):
+        Settings.from_environ({"SPOTIFY_AI_BACKUP_KEEP": "7,4"})

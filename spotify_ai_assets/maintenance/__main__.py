@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     if args.command == "restore":
         target = Lake(args.into, s3_endpoint_url=settings.s3_endpoint_url)
-        salt = os.environ.get("SPOTIFY_AI_ERASURE_SALT", settings.erasure_salt_default)
+        salt = os.environ.get("SPOTIFY_AI_ERASURE_SALT") or settings.erasure_salt_default
+        if not salt:  # a wrong salt would silently match no one and bring erased users back
+            print("SPOTIFY_AI_ERASURE_SALT must be set to restore outside the sandbox", file=sys.stderr)
+            return 2
         try:
             report = restore.restore(store, args.backup_id, target, salt=salt, mirror=not args.keep_extra)
         except restore.BackupDamaged as exc:

@@ -23,6 +23,8 @@ from spotify_ai_assets.maintenance import lakefiles
 from spotify_ai_assets.maintenance.storage import MissingObject, ObjectStore
 
 MANIFEST_VERSION = 1
+# Branch deployments write under the prod lake's `branches/` prefix: they are not prod data and are not backed up.
+NOT_BACKED_UP = ("branches/",)
 
 
 def object_key(sha256: str) -> str:
@@ -157,6 +159,8 @@ def take_backup(lake: Lake, store: ObjectStore, *, code_version: str, now: dt.da
     entries: list[Entry] = []
     copied = bytes_copied = reused = hashed = 0
     for f in lakefiles.list_files(lake):
+        if f.path.startswith(NOT_BACKED_UP):
+            continue
         known = previous.get(f.path)
         if known and known.size == f.size and known.mtime_ns == f.mtime_ns and f.mtime_ns is not None \
                 and object_key(known.sha256) in present:

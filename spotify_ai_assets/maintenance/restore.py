@@ -15,7 +15,7 @@ from pathlib import Path
 
 from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.maintenance import erasure, lakefiles
-from spotify_ai_assets.maintenance.backup import Manifest, load_manifest, object_key
+from spotify_ai_assets.maintenance.backup import NOT_BACKED_UP, Manifest, load_manifest, object_key
 from spotify_ai_assets.maintenance.storage import MissingObject, ObjectStore
 
 
@@ -69,7 +69,7 @@ def restore(store: ObjectStore, backup_id: str, target: Lake, *, salt: str | Non
         raise BackupDamaged(backup_id, problems)
     report = RestoreReport(backup_id, target.root)
     wanted = {e.path for e in manifest.entries}
-    existing = {f.path: f for f in lakefiles.list_files(target)}
+    existing = {f.path: f for f in lakefiles.list_files(target) if not f.path.startswith(NOT_BACKED_UP)}
     for e in manifest.entries:
         data = store.get(object_key(e.sha256))
         if hashlib.sha256(data).hexdigest() != e.sha256:  # changed since verify: never write unchecked bytes
