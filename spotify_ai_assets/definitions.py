@@ -15,6 +15,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from spotify_ai_assets import pipeline as defs_package
 from spotify_ai_assets.environments import build_resources
 from spotify_ai_assets.pipeline import automation
+from spotify_ai_assets.pipeline.maintenance import freshness
 from spotify_ai_assets.settings import Settings
 
 
@@ -63,9 +64,10 @@ def discover() -> Discovered:
 def build_defs(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     settings = Settings.from_environ(environ)
     found = discover()
+    assets = freshness.with_freshness(found.assets)
     return dg.Definitions(
-        assets=found.assets,
-        asset_checks=found.checks,
+        assets=assets,
+        asset_checks=[*found.checks, freshness.freshness_check(assets)],
         jobs=[automation.daily_refresh_job, *found.jobs],
         schedules=[automation.daily_refresh_schedule, *found.schedules],
         sensors=[automation.event_exports_sensor, *found.sensors],

@@ -100,3 +100,21 @@ class DailyDeadline:
 
     def is_late(self, last_materialized: dt.datetime | None, now: dt.datetime) -> bool:
         return last_materialized is None or last_materialized < self.last_deadline(now) - self.lower_bound
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Mirrors `FreshnessPolicy.time_window(fail_window=...)`: late when the newest materialization is older."""
+
+    fail_window: dt.timedelta
+
+    def is_late(self, last_materialized: dt.datetime | None, now: dt.datetime) -> bool:
+        return last_materialized is None or last_materialized < now - self.fail_window
+
+
+def daily_deadline_from_cron(cron: str, lower_bound: dt.timedelta) -> DailyDeadline | None:
+    """`M H * * *` (UTC) as a DailyDeadline; other schedules are not daily deadlines."""
+    parts = cron.split()
+    if len(parts) == 5 and parts[2:] == ["*", "*", "*"] and parts[1].isdigit() and 0 <= int(parts[1]) < 24:
+        return DailyDeadline(int(parts[1]), lower_bound)
+    return None
