@@ -77,6 +77,13 @@ def delete(lake: Lake, path: str) -> None:
         lake.fs.delete_file(full)
 
 
+def delete_dir(lake: Lake, path: str) -> None:
+    """Remove a folder and what is in it (a pruned partition), so listings no longer show it."""
+    full = _full(lake, path)
+    if lake.fs.get_file_info(full).type == pafs.FileType.Directory:
+        lake.fs.delete_dir(full)
+
+
 def parquet_rows(data: bytes) -> int:
     return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
 
