@@ -107,9 +107,9 @@ def run(args: argparse.Namespace) -> bool:
             if label == "repeat, unchanged" and (result.objects_copied or result.bytes_copied):
                 print("FAIL: the repeat backup of an unchanged lake copied something")
                 ok = False
-        print(f"\n{'backup':<30}{'time s':>9}{'objects copied':>16}{'MiB copied':>12}{'files read':>12}")
+        print(f"\n{'backup':<30}{'time s':>9}{'objects copied':>16}{'bytes copied':>14}{'files read':>12}")
         for label, elapsed, copied, nbytes, hashed in rows:
-            print(f"{label:<30}{elapsed:>9.2f}{copied:>16}{nbytes / 2**20:>12.2f}{hashed:>12}")
+            print(f"{label:<30}{elapsed:>9.2f}{copied:>16}{nbytes:>14,}{hashed:>12}")
         print(f"repeat vs first: x{rows[0][1] / max(rows[1][1], 1e-9):.0f} faster")
 
         last = backup.list_backups(store)[-1]

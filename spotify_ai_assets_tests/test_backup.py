@@ -145,3 +145,30 @@ def test_prune_deletes_old_backups_and_only_unreferenced_objects(lake: Lake, sto
     assert backup.list_backups(store) == [ids[2], ids[3]]
     for backup_id in report.kept:
         assert restore.verify(store, backup.load_manifest(store, backup_id)) == []
+
+
+def test_the_restore_command_restores_verifies_and_names_damage(lake: Lake, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    store = LocalStore(tmp_path / "backups")
+    result = backup.take_backup(lake, store, code_version="t", now=now())
+    env = {**os.environ, "SPOTIFY_AI_HOME": str(tmp_path / "home"), "SPOTIFY_AI_BACKUP_URL": str(tmp_path / "backups")}
+    cmd = [sys.executable, "-m", "spotify_ai_assets.maintenance"]
+    listed = subprocess.run([*cmd, "backups"], env=env, capture_output=True, text=True, check=True)
+    assert listed.stdout.startswith(result.backup_id)
+    into = tmp_path / "restored"
+    out = subprocess.run([*cmd, "restore", result.backup_id, "--into", str(into)], env=env, capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout)["files_written"] == len(result.manifest.entries)
+    assert _digests(Lake(str(into))) == _digests(lake)
+
+    victim = result.manifest.entries[0]
+    store.put(backup.object_key(victim.sha256), b"garbage")
+    bad = subprocess.run([*cmd, "verify", result.backup_id], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and victim.path in bad.stdout
+    bad = subprocess.run([*cmd, "restore", result.backup_id, "--into", str(tmp_path / "other")], env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and victim.path in bad.stdout
