@@ -79,6 +79,9 @@ def run(args: argparse.Namespace) -> bool:
         for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
                             ("AWS_DEFAULT_REGION", "us-east-1")):
             os.environ.setdefault(name, value)
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
