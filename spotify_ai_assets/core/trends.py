@@ -17,6 +17,13 @@ Method (all DuckDB SQL over daily counts per entity):
   baseline once it was first played at least `MIN_HISTORY_DAYS` days before (sparse long-tail tracks included).
 - **Emerging**: an entity with less history than that (new releases, first plays) but already `MIN_EMERGING_PLAYS`
   plays on the day. Ranked by plays.
+- **Release** (artists only): a rising artist whose established tracks are not rising is rising on its new releases.
+  Established tracks are all but the fresh ones: first played within the last `FRESH_DAYS` days (absent on the
+  first day of the data window) by at least `MIN_PLAYS` listeners on that first day, as a release is; an old
+  long-tail track that merely had no listener for a while starts with one or two. The established tracks' summed
+  listeners are scored with the same rule against their own baseline share; if they do not rise, the artist is
+  labelled `release` instead of `rising`: an expected effect, already alerted as a release, not a breakout. A real
+  breakout lifts the old catalogue too, so it stays `rising`.
 """
 
 from __future__ import annotations
@@ -33,6 +40,14 @@ Z_RISING = 5.0
 MIN_RATIO = 2.0
 MIN_PLAYS = 6
 MIN_EMERGING_PLAYS = 50
+FRESH_DAYS = 21
+
+
+def _rises(count: str, expected: str) -> str:
+    """The rising rule as SQL over a count and its expectation (one rule for every score that uses it)."""
+    return (f"(({count}) - ({expected})) / sqrt(({expected}) + 1) >= {Z_RISING} AND ({count}) >= {MIN_PLAYS} "
+            f"AND ({count}) >= {MIN_RATIO} * ({expected})")
+
 
 # `daily` has one row per (date, entity_id) with plays; the scored day is $1.
 TRENDS_SQL = f"""
@@ -64,8 +79,7 @@ SELECT $1::DATE AS date, entity_id, plays::BIGINT AS plays, round(expected, 3)::
        CASE
          WHEN history_days < {MIN_HISTORY_DAYS}
            THEN CASE WHEN plays >= {MIN_EMERGING_PLAYS} THEN 'emerging' END
-         WHEN (plays - expected) / sqrt(expected + 1) >= {Z_RISING} AND plays >= {MIN_PLAYS}
-              AND plays >= {MIN_RATIO} * expected THEN 'rising'
+         WHEN {_rises("plays", "expected")} THEN 'rising'
          WHEN (plays - expected) / sqrt(expected + 1) <= -{Z_RISING} AND expected >= {MIN_PLAYS}
               AND plays * {MIN_RATIO} <= expected THEN 'falling'
        END AS trend
@@ -82,6 +96,37 @@ TRENDS_SCHEMA = pa.schema([
 def score_day(daily: Relation, day: dt.date) -> pa.Table:
     """Every entity seen on `day` or in its baseline window, with its score and trend (or null)."""
     return sql_to_arrow(TRENDS_SQL, {"daily": daily}, [day]).cast(TRENDS_SCHEMA)
+
+
+# `scores` are an artist's rows from TRENDS_SQL; `tracks` the daily per-track (per-country) listeners with artist_id
+# over the same window; the scored day is $1.
+RELEASE_SQL = f"""
+WITH per_track AS (SELECT date, track_id, sum(listeners) AS listeners FROM tracks GROUP BY ALL),
+fresh AS (
+  SELECT track_id FROM per_track GROUP BY track_id
+  HAVING min(date) > (SELECT min(date) FROM tracks) AND min(date) >= $1::DATE - {FRESH_DAYS}
+     AND arg_min(listeners, date) >= {MIN_PLAYS}
+),
+totals AS (SELECT date, sum(listeners) AS total FROM tracks GROUP BY date),
+established AS (
+  SELECT artist_id,
+         coalesce(sum(listeners) FILTER (WHERE date = $1::DATE), 0) AS today,
+         coalesce(sum(listeners) FILTER (WHERE date < $1::DATE), 0)
+           / nullif((SELECT sum(total) FROM totals WHERE date < $1::DATE), 0)
+           * (SELECT sum(total) FROM totals WHERE date = $1::DATE) AS expected
+  FROM tracks WHERE track_id NOT IN (SELECT track_id FROM fresh) GROUP BY artist_id
+)
+SELECT s.* EXCLUDE (trend),
+       CASE WHEN s.trend = 'rising'
+                 AND NOT coalesce({_rises("e.today", "e.expected")}, FALSE)
+            THEN 'release' ELSE s.trend END AS trend
+FROM scores s LEFT JOIN established e ON e.artist_id = s.entity_id
+"""
+
+
+def explain_releases(scores: pa.Table, tracks: Relation, day: dt.date) -> pa.Table:
+    """Artist scores with rises carried by fresh tracks relabelled `release` (see the module's method)."""
+    return sql_to_arrow(RELEASE_SQL, {"scores": scores, "tracks": tracks}, [day]).cast(TRENDS_SCHEMA)
 
 
 def flagged(scores: pa.Table, trend: str, top: int = 20) -> list[str]:

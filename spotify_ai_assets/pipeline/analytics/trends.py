@@ -15,11 +15,11 @@ OWNERS = ["team:analytics"]
 # The scored day and the whole baseline window before it: the lineage the UI shows and backfills follow.
 HISTORY = dg.TimeWindowPartitionMapping(start_offset=-trends.BASELINE_DAYS, end_offset=0)
 
+TRACK_STATS = "daily_track_country_stats"
 # Daily unique listeners per entity. A user has one country per day in the exports, so summing the per-country
 # listeners of a track counts each listener once.
 _DAILY = {
-    "track": ("daily_track_country_stats", "SELECT date, track_id AS entity_id, sum(listeners) AS plays "
-                                           "FROM s GROUP BY date, track_id"),
+    "track": (TRACK_STATS, "SELECT date, track_id AS entity_id, sum(listeners) AS plays FROM s GROUP BY ALL"),
     "artist": ("daily_artist_stats", "SELECT date, artist_id AS entity_id, listeners AS plays FROM s"),
 }
 
@@ -35,14 +35,20 @@ def _trend_asset(kind: str) -> dg.AssetsDefinition:
     upstream, daily_sql = _DAILY[kind]
     contract = _contract(name)
 
+    # An artist's rise is checked against its fresh tracks, so artist trends read the per-track stats too.
+    sources = [upstream] if kind == "track" else [upstream, TRACK_STATS]
+    labels = ("rising", "falling", "emerging") if kind == "track" else ("rising", "release", "falling", "emerging")
+
     @dg.asset(
         name=name, group_name=GROUP, owners=OWNERS, kinds={"duckdb", "parquet"}, partitions_def=daily_partitions,
-        deps=[dg.AssetDep(upstream, partition_mapping=HISTORY)], code_version=f"{name}-v1",
+        deps=[dg.AssetDep(s, partition_mapping=HISTORY) for s in sources], code_version=f"{name}-v2",
         check_specs=contract_check_specs(name, contract, quarantine=False),
         automation_condition=dg.AutomationCondition.eager(),
         description=f"Rising, falling and emerging {kind}s of the day: daily unique listeners against the {kind}'s "
                     f"own {trends.BASELINE_DAYS}-day baseline share of the platform (see core/trends.py for the "
-                    "method). Only flagged entities are stored.",
+                    "method). Only flagged entities are stored."
+                    + (" An artist rising on tracks first played in the last three weeks is labelled `release`."
+                       if kind == "artist" else ""),
     )
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         day = partition_day(context)
@@ -53,8 +59,13 @@ def _trend_asset(kind: str) -> dg.AssetsDefinition:
             raise dg.Failure(f"{upstream} has no partition for {day}: materialize it first")
         daily = sql_to_arrow(daily_sql, {"s": store.scan(upstream, present)})
         scores = trends.score_day(daily, day)
+        if kind == "artist":
+            tracks = [k for k in window if store.exists(TRACK_STATS, k)]
+            if day.isoformat() not in tracks:
+                raise dg.Failure(f"{TRACK_STATS} has no partition for {day}: materialize it first")
+            scores = trends.explain_releases(scores, store.scan(TRACK_STATS, tracks), day)
         flagged = scores.filter(pa.compute.is_valid(scores["trend"]))
-        top = {t: trends.flagged(scores, t, top=10) for t in ("rising", "falling", "emerging")}
+        top = {t: trends.flagged(scores, t, top=10) for t in labels}
         return publish(
             store, name, flagged, day, contract, history_days_available=len(present) - 1,
             flagged=dg.MetadataValue.json({t: len(ids) for t, ids in top.items()}),
