@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 
+from spotify_ai_assets.core.insights import artist_insights
 from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.core.query import scalar
 from spotify_ai_assets.pipeline.analytics.reports import TABLE, platform_daily_report
@@ -21,9 +23,19 @@ from .sandbox_lake import write_daily_stats
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def _write_insights(lake: Lake, day: dt.date) -> pa.Table:
+    """The day's artist insights, as the artist_insights asset writes them (names unknown: ids stand in)."""
+    days = [(day - dt.timedelta(days=n)).isoformat() for n in range(14)]
+    table = artist_insights(day, lake.scan("daily_track_country_stats", days), {})
+    lake.write("artist_insights", table, day.isoformat())
+    assert table.num_rows >= 3
+    return table
+
+
 class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
+        self.items: list[str] = []
         self.images: list[str] = []
         self.cells: list[str] = []
         self.headings: list[str] = []
@@ -37,6 +49,8 @@ class _Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._tag == "td":
             self.cells.append(data)
+        elif self._tag == "li":
+            self.items.append(data)
         elif self._tag == "h2":
             self.headings.append(data)
 
@@ -49,6 +63,7 @@ def test_the_report_renders_with_its_charts_and_the_lakes_numbers(tmp_path: Path
     lake.write("track_trends", pa.table({"date": [day], "entity_id": [world.track_ids[0]], "plays": [30],
                                          "expected": [2.0], "z": [16.3], "ratio": [10.3], "history_days": [15],
                                          "trend": ["rising"]}), day.isoformat())
+    insights = _write_insights(lake, day)
 
     result = dg.materialize([platform_daily_report], partition_key=day.isoformat(),
                             resources={"lake": LakeResource(root=str(tmp_path / "lake"))})
@@ -56,7 +71,11 @@ def test_the_report_renders_with_its_charts_and_the_lakes_numbers(tmp_path: Path
     page = lake.read_file(TABLE, "report.html", day.isoformat()).decode()
     parsed = _Page()
     parsed.feed(page)
-    assert parsed.headings == ["Listening over time", "Top tracks", "Countries", "Rising tracks"]
+    assert parsed.headings == ["Insights", "Listening over time", "Top tracks", "Countries", "Rising tracks"]
+    # The biggest week-over-week rises, in English, each percentage from the insights' facts.
+    rises = sorted((json.loads(r["facts"])["change_pct"], r["artist_id"]) for r in insights.to_pylist())[::-1][:3]
+    assert len(parsed.items) == 3 and all(f"rose {pct}% week over week" in li and artist in li
+                                          for (pct, artist), li in zip(rises, parsed.items, strict=True))
     assert len(parsed.images) == 4
     for src in parsed.images:
         assert src.startswith("data:image/png;base64,")
@@ -127,6 +146,9 @@ def test_each_watched_artist_gets_its_own_report_with_its_own_numbers(tmp_path: 
     lake.write("track_trends", pa.table({"date": [day], "entity_id": [track_of_a], "plays": [30], "expected": [2.0],
                                          "z": [16.3], "ratio": [10.3], "history_days": [15], "trend": ["rising"]}),
                day.isoformat())
+    insights = _write_insights(lake, day)
+    own = dict(zip(insights["artist_id"].to_pylist(), insights["text"].to_pylist(), strict=True))
+    assert busiest in own
     resources = {"lake": LakeResource(root=str(tmp_path / "lake"))}
     # A first run with a third artist that then leaves the watchlist: its stale report must go.
     _watch(lake, world, [a, b, (a + 2) % len(world.artist_ids)], [day])
@@ -145,6 +167,7 @@ def test_each_watched_artist_gets_its_own_report_with_its_own_numbers(tmp_path: 
                                                for s in parsed.images)
         plays = scalar("SELECT plays FROM s WHERE artist_id = $1", {"s": artist_stats}, [world.artist_ids[i]])
         assert str(plays) in parsed.cells
+        assert parsed.items == ([own[world.artist_ids[i]]] if world.artist_ids[i] in own else [])
         # Only the artist's own tracks: the rising track of artist a is not in b's report.
         assert (track_of_a in parsed.cells) == (i == a)
         tracks = set(scalar("SELECT list(DISTINCT track_id) FROM s WHERE artist_id = $1",

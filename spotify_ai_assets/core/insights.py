@@ -114,3 +114,11 @@ def artist_insights(day: dt.date, stats: Relation, names: dict[str, str], langua
         rows.append({"date": day, "artist_id": f["artist_id"], "track_id": f["track_id"], "language": lang,
                      "text": text, "facts": json.dumps(facts, sort_keys=True)})
     return pa.Table.from_pylist(rows, schema=INSIGHTS_SCHEMA)
+
+
+def report_insights(insights: pa.Table, names: dict[str, str], language: str = "en", top: int = 3) -> list[str]:
+    """The day's `top` biggest week-over-week rises among the artists' insights, rewritten in one `language` for a
+    report that covers several artists (each artist's own sentence is in its audience's language)."""
+    rows = sorted(insights.to_pylist(), key=lambda r: (-json.loads(r["facts"])["change_pct"], r["artist_id"]))
+    return [sentence(language, names.get(r["artist_id"], r["artist_id"]), names.get(r["track_id"], r["track_id"]),
+                     json.loads(r["facts"])) for r in rows[:top] if json.loads(r["facts"])["change_pct"] > 0]

@@ -30,6 +30,7 @@ class ReportData:
     rising: pa.Table      # track_id, listeners, expected, z (rising tracks on the period's last day)
     period_days: int = 1
     artist_id: str | None = None  # None: the whole platform
+    insights: tuple[str, ...] = ()  # generated sentences (core/insights.py), each number from a table
 
 
 def report_data(day: dt.date, track_stats: Relation, artist_stats: Relation, track_trends: Relation,
@@ -132,6 +133,8 @@ def render_html(title: str, data: ReportData, charts: dict[str, bytes]) -> str:
         ("Rising tracks", "trends", data.rising),
     ]
     body = []
+    if data.insights:
+        body.append("<h2>Insights</h2><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in data.insights) + "</ul>")
     for heading, chart, table in sections:
         body.append(f"<h2>{html.escape(heading)}</h2>")
         if chart:
@@ -147,6 +150,7 @@ def markdown_summary(data: ReportData, charts: dict[str, bytes]) -> str:
     label = data.day.isoformat() if data.period_days == 1 else f"{start.isoformat()} to {data.day.isoformat()}"
     counted = "summed per day" if data.artist_id else "summed per artist and day"
     lines = [f"**{label}**: {plays:,} plays by {listeners:,} listeners ({counted}).", "",
+             *(f"- {t}" for t in data.insights), "",
              f"![plays over time]({data_uri(charts['plays_over_time'])})", "",
              "| top track | plays | listeners |", "| --- | ---: | ---: |"]
     lines += [f"| `{r['track_id']}` | {r['plays']:,} | {r['listeners']:,} |" for r in data.top_tracks.to_pylist()[:5]]

@@ -1,10 +1,13 @@
 """Daily and weekly reports, for the whole platform and for each watched artist: HTML files in the lake."""
 
+import dataclasses
 import datetime as dt
 
 import dagster as dg
+import pyarrow as pa
 
 from spotify_ai_assets.core import reports
+from spotify_ai_assets.core.insights import report_insights
 from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.core.query import sql_to_arrow
 from spotify_ai_assets.core.trends import TRENDS_SCHEMA
@@ -17,13 +20,16 @@ TABLE = "reports/platform_daily"
 WEEKLY_TABLE = "reports/platform_weekly"
 ARTIST_TABLE = "reports/artist_daily"
 ARTIST_WEEKLY_TABLE = "reports/artist_weekly"
+# Insights name artists and tracks from the day's catalog snapshot.
 DAILY_DEPS = [dg.AssetDep("daily_track_country_stats", partition_mapping=TODAY),
               dg.AssetDep("daily_artist_stats", partition_mapping=WINDOW),
-              dg.AssetDep("track_trends", partition_mapping=TODAY)]
-# The default mapping from a week to days is the week's seven daily partitions (backfills follow it); the trends
-# shown are those of the week's last day.
+              *(dg.AssetDep(a, partition_mapping=TODAY)
+                for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks"))]
+# The default mapping from a week to days is the week's seven daily partitions (backfills follow it); the trends and
+# the (week-over-week) insights shown are those of the week's last day.
 WEEKLY_DEPS = ["daily_track_country_stats", "daily_artist_stats",
-               dg.AssetDep("track_trends", partition_mapping=TODAY)]
+               *(dg.AssetDep(a, partition_mapping=TODAY)
+                 for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks"))]
 weekly_partitions = dg.WeeklyPartitionsDefinition(start_date="2026-01-05", day_offset=1, timezone="UTC")
 
 
@@ -45,8 +51,25 @@ def _report(store: Lake, last: dt.date, period_days: int, artist_id: str | None 
     key = last.isoformat()
     # A day whose trends were not computed: the report says "none" rather than failing.
     trends = store.scan("track_trends", [key]) if store.exists("track_trends", key) else TRENDS_SCHEMA.empty_table()
-    return reports.report_data(last, store.scan("daily_track_country_stats", days),
+    data = reports.report_data(last, store.scan("daily_track_country_stats", days),
                                store.scan("daily_artist_stats", window), trends, period_days, artist_id)
+    return dataclasses.replace(data, insights=tuple(_insights(store, key, artist_id)))
+
+
+def _insights(store: Lake, day: str, artist_id: str | None) -> list[str]:
+    """An artist's own insight (in its audience's language); for the platform, the day's biggest rises in English.
+    None when artist_insights has not run for the day."""
+    if not store.exists("artist_insights", day):
+        return []
+    table = store.read("artist_insights", day)
+    if artist_id is not None:
+        return table.filter(pa.compute.equal(table["artist_id"], artist_id))["text"].to_pylist()
+    names = {}
+    for catalog, key in (("spotify_artists", "artist_id"), ("spotify_tracks", "track_id")):
+        if store.exists(catalog, day):
+            rows = store.read(catalog, day, columns=[key, "name"])
+            names.update(zip(rows[key].to_pylist(), rows["name"].to_pylist(), strict=True))
+    return report_insights(table, names)
 
 
 def _platform(store: Lake, table: str, partition: str, title: str, last: dt.date,
@@ -92,7 +115,7 @@ def _per_artist(store: Lake, table: str, partition: str, label: str, last: dt.da
 
 @dg.asset(
     group_name="analytics", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=daily_partitions,
-    code_version="platform-daily-report-v2", automation_condition=dg.AutomationCondition.eager(), deps=DAILY_DEPS,
+    code_version="platform-daily-report-v3", automation_condition=dg.AutomationCondition.eager(), deps=DAILY_DEPS,
 )
 def platform_daily_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """The day's platform report as one self-contained HTML file in the lake: listening over the last 14 days, top
@@ -103,8 +126,8 @@ def platform_daily_report(context: dg.AssetExecutionContext, lake: LakeResource)
 
 @dg.asset(
     group_name="analytics", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=daily_partitions,
-    code_version="artist-daily-reports-v1", automation_condition=dg.AutomationCondition.eager(),
-    deps=[*DAILY_DEPS, dg.AssetDep("spotify_artists", partition_mapping=TODAY)],
+    code_version="artist-daily-reports-v2", automation_condition=dg.AutomationCondition.eager(),
+    deps=DAILY_DEPS,
 )
 def artist_daily_reports(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """One daily report per watched artist (reports/artist_daily/date=.../<artist_id>.html): the artist's listening
@@ -122,7 +145,7 @@ def _week(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
     # Its own group: a job is one partitioning, and daily_refresh_job is daily. Eager automation (or a backfill of
     # weeks) runs it once its week is in.
     group_name="weekly_reports", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=weekly_partitions,
-    code_version="platform-weekly-report-v2", automation_condition=dg.AutomationCondition.eager(), deps=WEEKLY_DEPS,
+    code_version="platform-weekly-report-v3", automation_condition=dg.AutomationCondition.eager(), deps=WEEKLY_DEPS,
 )
 def platform_weekly_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """The week's platform report (Monday to Sunday, UTC) as one HTML file in the lake: listening per day, the week's
@@ -133,8 +156,8 @@ def platform_weekly_report(context: dg.AssetExecutionContext, lake: LakeResource
 
 @dg.asset(
     group_name="weekly_reports", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=weekly_partitions,
-    code_version="artist-weekly-reports-v1", automation_condition=dg.AutomationCondition.eager(),
-    deps=[*WEEKLY_DEPS, "spotify_artists"],
+    code_version="artist-weekly-reports-v2", automation_condition=dg.AutomationCondition.eager(),
+    deps=WEEKLY_DEPS,
 )
 def artist_weekly_reports(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """One weekly report per watched artist (reports/artist_weekly/date=<week>/<artist_id>.html), the artists being
