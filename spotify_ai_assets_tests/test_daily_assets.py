@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -299,6 +300,16 @@ def test_the_exports_sensor_starts_one_run_per_new_or_changed_day(sandbox_enviro
         (day_dir / "events-2026-02-03T02.jsonl").write_text('{"a": 4}\n')
         later = sensor(dg.build_sensor_context(instance=instance, cursor=changed.cursor, resources=resources))
         assert [r.partition_key for r in later.run_requests] == ["2026-02-03"]
+
+        # A day folder removed by housekeeping leaves the cursor; the day's folder delivered again is new work.
+        other = landing_root / "events" / "date=2026-02-04"
+        other.mkdir()
+        (other / "events-2026-02-04T00.jsonl").write_text('{"a": 5}\n')
+        both = sensor(dg.build_sensor_context(instance=instance, cursor=later.cursor, resources=resources))
+        assert set(json.loads(both.cursor)) == {"2026-02-03", "2026-02-04"}
+        shutil.rmtree(other)
+        pruned = sensor(dg.build_sensor_context(instance=instance, cursor=both.cursor, resources=resources))
+        assert set(json.loads(pruned.cursor)) == {"2026-02-03"} and pruned.run_requests == []
 
 
 def test_a_module_dropped_into_a_domain_package_is_discovered(tmp_path, monkeypatch, sandbox_environ):

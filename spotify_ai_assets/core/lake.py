@@ -169,10 +169,17 @@ class Lake:
             return pq.read_table(handle, columns=columns, filters=filters)
 
     def row_count(self, table: str, partition: str | None = None) -> int | None:
+        """From the Parquet footer alone (two small ranged reads on S3, not the whole object)."""
+        path = self.path(table, partition)
         if not self.exists(table, partition):
             return None
-        with self._open(self.path(table, partition)) as handle:
-            return pq.ParquetFile(handle).metadata.num_rows
+        try:
+            with self.fs.open_input_file(path) as handle:
+                return pq.ParquetFile(handle).metadata.num_rows
+        except (OSError, pa.ArrowInvalid):
+            # The file was replaced between the two reads of its footer: read one consistent version whole.
+            with self._open(path) as handle:
+                return pq.ParquetFile(handle).metadata.num_rows
 
     def partitions(self, table: str) -> list[str]:
         selector = pafs.FileSelector(self._table_dir(table), allow_not_found=True)

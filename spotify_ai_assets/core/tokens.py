@@ -121,6 +121,7 @@ class PostgresTokenStore:
             raise ValueError(f"schema {schema!r} is not a plain lower-case SQL identifier")
         self.dsn = dsn
         self.schema = schema
+        self._created = False
 
     @contextmanager
     def _cursor(self) -> Iterator[object]:
@@ -129,12 +130,15 @@ class PostgresTokenStore:
         con = psycopg2.connect(self.dsn, connect_timeout=10)
         try:
             with con, con.cursor() as cur:
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-                cur.execute(f"""CREATE TABLE IF NOT EXISTS {self.schema}.spotify_tokens (
-                    user_id TEXT PRIMARY KEY, refresh_token TEXT NOT NULL,
-                    status TEXT NOT NULL DEFAULT 'active', cursor_ms BIGINT,
-                    updated_at TIMESTAMPTZ NOT NULL DEFAULT now())""")
+                # Once per store object: DDL on every call takes locks that serialize concurrent steps.
+                if not self._created:
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+                    cur.execute(f"""CREATE TABLE IF NOT EXISTS {self.schema}.spotify_tokens (
+                        user_id TEXT PRIMARY KEY, refresh_token TEXT NOT NULL,
+                        status TEXT NOT NULL DEFAULT 'active', cursor_ms BIGINT,
+                        updated_at TIMESTAMPTZ NOT NULL DEFAULT now())""")
                 yield cur
+            self._created = True
         finally:
             con.close()
 

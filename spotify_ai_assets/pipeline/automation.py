@@ -44,7 +44,8 @@ def event_exports_sensor(context: dg.SensorEvaluationContext, landing: LandingRe
     # Today's folder fills during the day but is no partition yet; a folder that is no day at all is reported.
     partitions = set(daily_partitions.get_partition_keys())
     requests = []
-    for day in landing.days_with_files():
+    present = landing.days_with_files()
+    for day in present:
         if day not in partitions:
             if day not in seen:
                 context.log.info(f"event exports for {day}: not a finished day of the partitions yet, skipped")
@@ -62,4 +63,6 @@ def event_exports_sensor(context: dg.SensorEvaluationContext, landing: LandingRe
             # a changed or added file starts a fresh run.
             requests.append(dg.RunRequest(run_key=f"{day}:{fp}", partition_key=day,
                                           tags={"spotify_ai/trigger": "event_exports"}))
+    # Days whose folder is gone (housekeeping removes old ones) leave the cursor, so it stays the size of the folder.
+    seen = {day: fp for day, fp in seen.items() if day in present}
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
