@@ -95,7 +95,7 @@ class RestoreConfig(dg.Config):
                                                    "are always kept).")
 
 
-@dg.op(tags={"kind": "s3"})
+@dg.op(tags={"kind": "s3"}, pool="backup")  # never restore while a backup or an erasure runs
 def restore_backup(context: dg.OpExecutionContext, config: RestoreConfig, lake: LakeResource,
                    backup: BackupTargetResource, compliance: ComplianceResource) -> None:
     """Checks every object of the backup against its SHA-256 before writing anything, restores it, then re-applies

@@ -49,7 +49,7 @@ def gdpr_erasure(context: dg.AssetExecutionContext, config: ErasureConfig, lake:
     so every restore re-applies it, and writes an audit entry."""
     request = _request(config)
     store, tokens, lake_ = backup.store(), token_store.store(), lake.lake()
-    entry = erasure.erase(request, lake=lake_, salt=compliance.salt, run_id=context.run_id,
+    entry = erasure.erase(request, lake=lake_, salt=compliance.salt, run_id=context.run.run_id,
                           now=dt.datetime.now(dt.UTC), token_store=tokens, landing_root=landing.root, store=store)
     if config.request_file:
         os.remove(config.request_file)  # it names the user; the audit keeps only the hash
