@@ -172,3 +172,25 @@ def test_the_restore_command_restores_verifies_and_names_damage(lake: Lake, tmp_
     bad = subprocess.run([*cmd, "restore", result.backup_id, "--into", str(tmp_path / "other")], env=env,
                          capture_output=True, text=True)
     assert bad.returncode == 1 and victim.path in bad.stdout
+
+
+def test_a_backup_restores_into_an_s3_lake_on_the_moto_server(lake: Lake, moto_endpoint, s3_bucket):  # noqa: F811
+    store = LocalStore(lake.root + "_backups")
+    result = backup.take_backup(lake, store, code_version="t", now=now())
+    s3_lake = Lake(f"s3://{s3_bucket}/lake", s3_endpoint_url=moto_endpoint)
+    report = restore.restore(store, result.backup_id, s3_lake, salt="s")
+    assert report.files_written == len(result.manifest.entries)
+    assert _digests(s3_lake) == _digests(lake)
+    assert s3_lake.read("listening_events", "2026-01-06").num_rows == 10
+
+
+def test_the_maintenance_core_and_command_load_without_dagster():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import spotify_ai_assets.maintenance.__main__, spotify_ai_assets.maintenance.erasure\n"
+            "import spotify_ai_assets.maintenance.health, spotify_ai_assets.maintenance.housekeeping\n"
+            "print('dagster' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"], out.stdout + out.stderr
