@@ -89,6 +89,10 @@ def test_a_damaged_object_is_named_by_verify_drill_and_restore(lake: Lake, store
         restore.restore(store, result.backup_id, target, salt="s")
     assert lakefiles.list_files(target) == []  # verified before anything is written
 
+    # The lake still holds those bytes: repair re-copies them and the backup restores again.
+    assert restore.repair(store, result.backup_id, lake) == ([victim.path], [])
+    assert restore.verify(store, result.manifest) == []
+
 
 def test_the_drill_passes_on_a_sound_backup_with_row_counts_per_table(lake: Lake, store: ObjectStore, tmp_path):
     result = backup.take_backup(lake, store, code_version="t", now=now())

@@ -4,6 +4,7 @@
     python -m spotify_ai_assets.maintenance backup [--target URL] [--lake URL]
     python -m spotify_ai_assets.maintenance verify BACKUP_ID [--target URL]
     python -m spotify_ai_assets.maintenance restore BACKUP_ID --into LAKE [--target URL]
+    python -m spotify_ai_assets.maintenance repair BACKUP_ID [--lake URL] [--target URL]
     python -m spotify_ai_assets.maintenance prune [--keep 7,4,6] [--target URL]
 
 Defaults come from the same environment as the definitions (SPOTIFY_AI_BACKUP_URL, SPOTIFY_AI_LAKE,
@@ -30,16 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spotify_ai_assets.maintenance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("backups", "backup", "verify", "restore", "prune"):
+    for name in ("backups", "backup", "verify", "restore", "repair", "prune"):
         p = sub.add_parser(name)
         p.add_argument("--target", help="backup target: folder or s3://bucket/prefix (default SPOTIFY_AI_BACKUP_URL)")
-        if name in ("verify", "restore"):
+        if name in ("verify", "restore", "repair"):
             p.add_argument("backup_id")
         if name == "restore":
             p.add_argument("--into", required=True, help="target lake: folder or s3://bucket/prefix")
             p.add_argument("--keep-extra", action="store_true", help="keep lake files the backup does not have")
-        if name == "backup":
-            p.add_argument("--lake", help="lake to back up (default SPOTIFY_AI_LAKE)")
+        if name in ("backup", "repair"):
+            p.add_argument("--lake", help="the source lake (default SPOTIFY_AI_LAKE)")
         if name == "prune":
             p.add_argument("--keep", help="daily,weekly,monthly (default SPOTIFY_AI_BACKUP_KEEP)")
     args = parser.parse_args(argv)
@@ -73,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(json.dumps(asdict(report), indent=1))
         return 0
+    if args.command == "repair":
+        lake = Lake(args.lake or settings.lake_root, s3_endpoint_url=settings.s3_endpoint_url)
+        repaired, lost = restore.repair(store, args.backup_id, lake)
+        print(json.dumps({"backup_id": args.backup_id, "repaired": repaired, "unrecoverable": lost}, indent=1))
+        return 1 if lost else 0
     policy = retention.Policy.parse(args.keep, "--keep") if args.keep else retention.Policy(*settings.backup_retention)
     report = retention.prune(store, policy)
     print(json.dumps(asdict(report), indent=1))

@@ -95,6 +95,29 @@ def restore(store: ObjectStore, backup_id: str, target: Lake, *, salt: str | Non
     return report
 
 
+def repair(store: ObjectStore, backup_id: str, lake: Lake) -> tuple[list[str], list[str]]:
+    """Re-copy damaged objects of a backup from the lake where the lake still holds those exact bytes.
+
+    Incremental backups reuse stored objects, so a corrupted object would otherwise fail every later drill.
+    Returns (repaired, unrecoverable) lake paths; unrecoverable ones changed in the lake since the backup."""
+    manifest = load_manifest(store, backup_id)
+    damaged = {p.split(" for ", 1)[1].split(":", 1)[0] for p in verify(store, manifest)}
+    repaired, lost = [], []
+    for e in manifest.entries:
+        if e.path not in damaged:
+            continue
+        try:
+            data = lakefiles.read_bytes(lake, e.path)
+        except FileNotFoundError:
+            data = b""
+        if hashlib.sha256(data).hexdigest() == e.sha256:
+            store.put(object_key(e.sha256), data)
+            repaired.append(e.path)
+        else:
+            lost.append(e.path)
+    return repaired, lost
+
+
 @dataclass
 class DrillReport:
     backup_id: str

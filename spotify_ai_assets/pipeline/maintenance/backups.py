@@ -52,7 +52,8 @@ def lake_backup(context: dg.AssetExecutionContext, lake: LakeResource,
         check_results=[dg.AssetCheckResult(
             check_name=DRILL, passed=drill.passed, severity=dg.AssetCheckSeverity.ERROR,
             description="restored and verified" if drill.passed else f"{len(drill.problems)} problem(s): "
-                        + "; ".join(drill.problems[:5]),
+                        + "; ".join(drill.problems[:5])
+                        + f". Re-copy from the lake: python -m spotify_ai_assets.maintenance repair {result.backup_id}",
             metadata={"backup_id": result.backup_id, "objects_checked": drill.objects,
                       "bytes_checked": drill.bytes, "result": dg.MetadataValue.md(drill.markdown())},
         )],
