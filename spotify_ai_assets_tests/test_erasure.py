@@ -15,7 +15,7 @@ from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.core.tokens import FileTokenStore
 from spotify_ai_assets.maintenance import backup, erasure, lakefiles, restore
 from spotify_ai_assets.maintenance.storage import LocalStore
-from spotify_ai_assets_tests.maintenance_fixtures import fill_lake, now
+from spotify_ai_assets_tests.maintenance_fixtures import fill_lake, moto_endpoint, now, s3_bucket  # noqa: F401
 
 SALT = "test-salt"
 
@@ -113,3 +113,16 @@ def test_requests_open_past_30_days_are_overdue():
     late = erasure.overdue([old, fresh], set(), SALT, later)
     assert late == [(old.key(SALT), 31.0)]
     assert erasure.overdue([old], {old.key(SALT)}, SALT, later) == []  # completed: not overdue
+
+
+def test_erasure_and_its_reapplication_work_on_an_s3_lake(moto_endpoint, s3_bucket, tmp_path):  # noqa: F811
+    lake = Lake(f"s3://{s3_bucket}/lake", s3_endpoint_url=moto_endpoint)
+    fill_lake(lake)
+    store = LocalStore(tmp_path / "backups")
+    old = backup.take_backup(lake, store, code_version="t", now=now())
+    entry = erasure.erase(_request(), lake=lake, salt=SALT, run_id="r", now=now(), store=store)
+    assert entry.removed["listening_events"] == 6
+    assert erasure.leftovers(lake, SALT, [entry.subject_hash]) == []
+    restore.restore(store, old.backup_id, lake, salt=SALT)
+    assert erasure.leftovers(lake, SALT, [entry.subject_hash]) == []
+    assert lake.read("daily_user_stats", "2026-01-06").num_rows == 2
