@@ -80,6 +80,16 @@ def test_the_daily_job_materializes_every_table_with_its_metadata(first_run):
         assert schema_cols == lake.read(table, DAY.isoformat()).schema.names
 
 
+def test_the_daily_job_runs_the_expectation_suites_of_its_tables(first_run):
+    _, result = first_run
+    found = checks(result)
+    for table, suite in (("listening_events", "listening_events_suite"), ("spotify_tracks", "spotify_tracks_suite"),
+                         ("daily_track_country_stats", "daily_track_country_stats_suite")):
+        evaluation = found[(table, suite)]
+        assert evaluation.passed, evaluation.metadata["results"].value
+        assert evaluation.metadata["rows"].value == materializations(result)[table]["dagster/row_count"].value
+
+
 def test_every_export_record_is_an_event_a_quarantined_record_or_a_duplicate(first_run):
     environ, result = first_run
     m = manifest(environ)

@@ -1,0 +1,108 @@
+"""Great Expectations suites: per-expectation results with examples, and a blocking suite that stops downstream."""
+
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spotify_ai_assets.core.aggregates import TRACK_COUNTRY_SQL, aggregate
+from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.expectations.runner import markdown, run_suite
+from spotify_ai_assets.expectations.suites import DAILY_TRACK_COUNTRY, LISTENING_EVENTS, SUITES
+from spotify_ai_assets.pipeline.analytics.trends import track_trends
+from spotify_ai_assets.pipeline.quality.expectation_checks import daily_track_country_stats_suite
+from spotify_ai_assets.pipeline.resources import LakeResource
+from spotify_ai_assets.sandbox.world import EPOCH, World
+
+from .sandbox_lake import day_events
+
+DAY = EPOCH + dt.timedelta(days=4)
+
+
+def _events() -> pa.Table:
+    events = day_events(World(seed=7, scale="tiny"), DAY)
+    return events.append_column("source", pa.array(["export"] * events.num_rows))
+
+
+def test_a_clean_sandbox_day_meets_the_events_suite() -> None:
+    outcome = run_suite(LISTENING_EVENTS, _events(), DAY)
+    assert outcome.success, markdown(outcome)
+    assert outcome.rows > 1000 and len(outcome.results) == len(LISTENING_EVENTS.expectations)
+    mean_skip = next(r for r in outcome.results if r.type == "ExpectColumnMeanToBeBetween")
+    assert 0.02 < mean_skip.observed_value < 0.9
+
+
+def test_each_broken_expectation_is_reported_with_its_count_and_examples() -> None:
+    events = _events()
+    n = events.num_rows
+    # Three kinds of damage in known rows: a play from the next day, a malformed track id, a negative length.
+    played_at = events["played_at"].to_pylist()
+    played_at[0] = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=dt.UTC) + dt.timedelta(days=1, hours=2)
+    tracks = events["track_id"].to_pylist()
+    tracks[1] = tracks[2] = "not-a-spotify-id"
+    ms = events["ms_played"].to_pylist()
+    ms[3] = -40
+    broken = (events.set_column(events.schema.get_field_index("played_at"), "played_at",
+                                pa.array(played_at, events.schema.field("played_at").type))
+              .set_column(events.schema.get_field_index("track_id"), "track_id", pa.array(tracks))
+              .set_column(events.schema.get_field_index("ms_played"), "ms_played", pa.array(ms)))
+    outcome = run_suite(LISTENING_EVENTS, broken, DAY)
+    failed = {(r.type, r.column): r for r in outcome.failed}
+    assert set(failed) == {("ExpectColumnValuesToBeBetween", "played_at"),
+                           ("ExpectColumnValuesToMatchRegex", "track_id"),
+                           ("ExpectColumnValuesToBeBetween", "ms_played")}
+    assert failed[("ExpectColumnValuesToMatchRegex", "track_id")].unexpected_count == 2
+    assert failed[("ExpectColumnValuesToMatchRegex", "track_id")].examples == ["not-a-spotify-id"] * 2
+    assert failed[("ExpectColumnValuesToBeBetween", "ms_played")].examples == [-40]
+    assert failed[("ExpectColumnValuesToBeBetween", "played_at")].unexpected_percent == 100 / n
+    assert "| FAIL | ExpectColumnValuesToMatchRegex | track_id |" in markdown(outcome)
+
+
+def test_every_suite_names_real_gx_expectations_and_columns_of_its_table() -> None:
+    import great_expectations as gx
+
+    for suite in SUITES:
+        assert suite.columns, suite.name
+        for e in suite.expectations:
+            getattr(gx.expectations, e.type)(**e.resolved(DAY))  # raises on a wrong name or argument
+
+
+def test_the_definitions_do_not_import_great_expectations(tmp_path: Path) -> None:
+    import subprocess
+
+    code = ("import sys; from spotify_ai_assets.definitions import build_defs; build_defs({'SPOTIFY_AI_HOME': "
+            f"{str(tmp_path)!r}}}).resolve_asset_graph(); print('great_expectations' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@dg.asset(name="daily_track_country_stats", partitions_def=dg.DailyPartitionsDefinition(start_date="2026-01-01"))
+def _stats_with_a_bad_row(context: dg.AssetExecutionContext, lake: LakeResource) -> None:
+    """Test upstream: the day's real aggregates, then one row claims more listeners than plays."""
+    day = dt.date.fromisoformat(context.partition_key)
+    stats = aggregate(TRACK_COUNTRY_SQL, day_events(World(seed=7, scale="tiny"), day), day)
+    listeners = stats["listeners"].to_pylist()
+    listeners[0] = stats["plays"][0].as_py() + 5
+    lake.lake().write("daily_track_country_stats", stats.set_column(
+        stats.schema.get_field_index("listeners"), "listeners", pa.array(listeners, pa.int64())), day.isoformat())
+
+
+def test_a_failed_blocking_suite_stops_the_assets_downstream(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    result = dg.materialize([_stats_with_a_bad_row, track_trends, daily_track_country_stats_suite],
+                            partition_key=DAY.isoformat(), resources={"lake": LakeResource(root=lake.root)},
+                            raise_on_error=False)
+    evaluation = next(e for e in result.get_asset_check_evaluations()
+                      if e.check_name == DAILY_TRACK_COUNTRY.name)
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert "ExpectColumnPairValuesAToBeGreaterThanB(plays >= listeners)" in evaluation.description
+    assert evaluation.metadata["failed"].value == 1
+    assert not lake.exists("track_trends", DAY.isoformat())  # blocked
+    assert [m.asset_key.to_user_string() for m in result.get_asset_materialization_events()] == [
+        "daily_track_country_stats"]
+    stats = lake.read("daily_track_country_stats", DAY.isoformat())
+    assert pc.sum(pc.greater(stats["listeners"], stats["plays"])).as_py() == 1
