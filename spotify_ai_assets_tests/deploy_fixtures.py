@@ -1,0 +1,109 @@
+"""Shared by the deployment tests: a fresh PostgreSQL database per test, a DAGSTER_HOME holding a given instance
+config, and server processes (daemon, webserver, Celery workers) started and stopped by the test itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from spotify_ai_assets_tests.conftest import require_service
+
+REPO = Path(__file__).resolve().parents[1]
+PROD_INSTANCE = REPO / "deploy" / "dagster.prod.yaml"
+T = TypeVar("T")
+
+
+@pytest.fixture
+def pg_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A new, empty database on the local PostgreSQL for this test (dropped afterwards), as DAGSTER_PG_* variables,
+    also set in this process so the instance config resolves them."""
+    require_service("127.0.0.1", 5432, "PostgreSQL")
+    import psycopg2
+
+    name = f"spotify_ai_dagster_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_DB": name,
+           "DAGSTER_PG_USERNAME": "postgres", "DAGSTER_PG_PASSWORD": ""}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield env
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def dagster_home(path: Path, config: Path | None = None, extra: str = "") -> Path:
+    """A DAGSTER_HOME whose dagster.yaml is `config` (default: the production instance) plus `extra` lines."""
+    path.mkdir(parents=True, exist_ok=True)
+    text = (config or PROD_INSTANCE).read_text()
+    (path / "dagster.yaml").write_text(text + ("\n" + extra if extra else ""))
+    return path
+
+
+def workspace(path: Path, *modules: str) -> Path:
+    lines = ["load_from:"]
+    for module in modules:
+        lines += ["  - python_module:", f"      module_name: {module}", f"      working_directory: {REPO}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args: list[str], env: Mapping[str, str], log: Path, cwd: Path = REPO) -> subprocess.Popen[bytes]:
+    """A server process in its own session, so `stop` can end it together with the processes it started."""
+    out = log.open("wb")
+    return subprocess.Popen(args, env={**os.environ, **env}, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout)
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None,
+             log: Path | None = None, interval: float = 1.0) -> T:
+    """Poll until `condition()` returns something truthy; fail naming `what` (and the server's log tail)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(interval)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    pytest.fail(f"gave up waiting for {what} after {timeout:.0f} s" + (f"; log tail:\n{tail}" if tail else ""))
+
+
+def cli(name: str) -> str:
+    """A console script of this virtualenv (tests may run without the venv's bin on PATH)."""
+    found = Path(sys.executable).parent / name
+    return str(found) if found.exists() else shutil.which(name) or name

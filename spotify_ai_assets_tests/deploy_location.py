@@ -1,0 +1,32 @@
+"""A test-only code location whose schedule and sensor are on from the start (default_status RUNNING), so a daemon
+started by a test ticks both on its own: the schedule every minute, the sensor within seconds (one run, run_key).
+
+Loaded by `dagster-daemon run` / `dagster dev` through a workspace file (`python_module:
+spotify_ai_assets_tests.deploy_location`); it never runs inside pytest itself.
+"""
+
+import dagster as dg
+
+
+@dg.asset(group_name="deploy_probe", kinds={"python"})
+def deploy_probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Records which automation started the run."""
+    trigger = context.run.tags.get("dagster/schedule_name") or context.run.tags.get("dagster/sensor_name") or "manual"
+    return dg.MaterializeResult(metadata={"trigger": trigger})
+
+
+deploy_probe_job = dg.define_asset_job("deploy_probe_job", selection=[deploy_probe])
+
+deploy_probe_schedule = dg.ScheduleDefinition(name="deploy_probe_schedule", job=deploy_probe_job,
+                                              cron_schedule="* * * * *",
+                                              default_status=dg.DefaultScheduleStatus.RUNNING)
+
+
+@dg.sensor(job=deploy_probe_job, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING)
+def deploy_probe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    # One run, ever: later ticks repeat the run key and start nothing.
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key="deploy-probe-1")])
+
+
+defs = dg.Definitions(assets=[deploy_probe], jobs=[deploy_probe_job], schedules=[deploy_probe_schedule],
+                      sensors=[deploy_probe_sensor])
