@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource, ComplianceResource, HealthResource
+from spotify_ai_assets.pipeline.observability.resource import ObservabilityResource
 from spotify_ai_assets.pipeline.resources import (
     AlertsResource,
     AudioLandingResource,
@@ -25,7 +26,7 @@ from spotify_ai_assets.pipeline.resources import (
 from spotify_ai_assets.settings import Settings
 
 RESOURCE_KEYS = ("lake", "spotify", "token_store", "landing", "audio_landing", "alerts", "backup", "compliance",
-                 "health")
+                 "health", "observability")
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -67,6 +68,10 @@ def _maintenance(settings: Settings) -> dict[str, dg.ConfigurableResource]:
                                        keep_daily=daily, keep_weekly=weekly, keep_monthly=monthly),
         "compliance": ComplianceResource(requests_root=settings.erasure_requests_root, salt=salt),
         "health": HealthResource(disk_path=settings.home, min_free_disk_gib=settings.min_free_disk_gib),
+        # The DSN carries a key: an EnvVar, resolved in the process that sends, never stored in config.
+        "observability": ObservabilityResource(
+            sentry_dsn=dg.EnvVar("SENTRY_DSN") if settings.sentry_enabled else "", environment=settings.env,
+            webserver_url=settings.webserver_url),
     }
 
 

@@ -44,6 +44,9 @@ class Settings:
     erasure_requests_root: str = ""
     erasure_salt_default: str = "sandbox-erasure-salt"
     min_free_disk_gib: float = 1.0
+    # Observability (issue 8): Sentry is on when SENTRY_DSN is set (the DSN itself is resolved as an EnvVar).
+    sentry_enabled: bool = False
+    webserver_url: str = "http://127.0.0.1:3000"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +102,8 @@ class Settings:
             erasure_salt_default=environ.get("SPOTIFY_AI_ERASURE_SALT", "sandbox-erasure-salt") if env == "local"
             else "",
             min_free_disk_gib=_number(environ, "SPOTIFY_AI_MIN_FREE_DISK_GIB", 1.0),
+            sentry_enabled=bool(environ.get("SENTRY_DSN", "").strip()),
+            webserver_url=environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/"),
         )
 
 

@@ -1,0 +1,1 @@
+"""Alerts and telemetry without dagster: Sentry events with a scrubber that keeps secrets and personal data out."""
