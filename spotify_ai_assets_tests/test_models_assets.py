@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 
 from spotify_ai_assets.core.lake import Lake
@@ -27,6 +28,7 @@ ASSETS = [features.track_features, features.user_features, features.user_track_f
           training.ranker_evaluation, training.ranker_champion, training.forecaster_challenger,
           training.forecaster_evaluation, training.forecaster_champion, serving.recommendations]
 FEATURES = ["track_features", "user_features", "user_track_features"]
+NEWCOMER = "usernewcomer01"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dg.DagsterIn
     world = World(seed=settings.sandbox_seed, scale="tiny")
     for k in range(21):
         day = EPOCH + dt.timedelta(days=k)
-        lake.write("listening_events", day_events(world, day), day.isoformat())
+        events = day_events(world, day)
+        if day == LAST_DAY:  # a newcomer with two plays: too little data for personal candidates
+            newcomer = events.slice(0, 2).to_pylist()
+            for n, row in enumerate(newcomer):
+                row.update(event_id=f"newcomer-{n}", user_id=NEWCOMER)
+            events = pa.concat_tables([events, pa.Table.from_pylist(newcomer, schema=events.schema)])
+        lake.write("listening_events", events, day.isoformat())
     (home / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(home / "dagster")) as instance:
         for day, selection in (("2026-01-06", ["track_features"]), ("2026-01-07", FEATURES),
@@ -97,6 +105,8 @@ def test_gate_promotes_a_good_challenger_and_blocks_a_worse_one(env: tuple[dg.Da
     played = F.played(lake.scan("listening_events"), dt.date(2026, 1, 22))
     pairs = set(zip(played["user_id"].to_pylist(), played["track_id"].to_pylist(), strict=True))
     assert not pairs & set(zip(table["user_id"].to_pylist(), table["track_id"].to_pylist(), strict=True))
+    newcomer = [r for r in table.to_pylist() if r["user_id"] == NEWCOMER]
+    assert len(newcomer) == 5 and {r["source"] for r in newcomer} == {"popularity_fallback"}
     model_rows = [r for r in table.to_pylist() if r["source"] == "model"]
     assert model_rows and all(r["why"].count(",") == 2 for r in model_rows)
     recs_before = lake.read_file("recommendations", "part-0.parquet", "2026-01-21")
@@ -114,6 +124,8 @@ def test_gate_promotes_a_good_challenger_and_blocks_a_worse_one(env: tuple[dg.Da
     # The same good training again is within tolerance of the champion (equal): promoted, same content hash.
     again = _train(instance, resources, "ranker")
     assert again.success and _gate(again, "ranker").passed
+    retrained = instance.get_latest_materialization_event(dg.AssetKey("ranker_challenger"))
+    assert retrained.asset_materialization.metadata["sha256"].value == sha  # type: ignore[union-attr]  # deterministic
     manifest = json.loads(lake.read_file("model_registry/ranker", "manifest.json", partition=sha))
     assert manifest["sha256"] == sha and "champion" in manifest["metrics"]
 

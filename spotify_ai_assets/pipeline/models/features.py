@@ -62,8 +62,12 @@ def _need(store: Lake, table: str, day: dt.date) -> pa.Table:
     return store.read(table, day.isoformat())
 
 
+# Eager on the latest day, except that the catalog snapshot and the audio table are optional inputs: a day without
+# them still gets features (genre / audio NULL), so their absence must not hold the automation back.
+FEATURE_CONDITION = dg.AutomationCondition.eager().replace(
+    "any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(CATALOG, AUDIO)))
 _COMMON = dict(group_name=GROUP, owners=OWNERS, kinds={"duckdb", "parquet"}, partitions_def=daily_partitions,
-               automation_condition=dg.AutomationCondition.eager())
+               automation_condition=FEATURE_CONDITION)
 
 
 @dg.asset(name=TRACKS, deps=[dg.AssetDep(EVENTS, partition_mapping=WINDOW), CATALOG, AUDIO],

@@ -145,7 +145,8 @@ def _model_assets(kind: str) -> list[dg.AssetsDefinition]:
             (AutomationCondition.code_version_changed()
              | AutomationCondition.any_deps_match(
                  AutomationCondition.newly_updated()
-                 & ~AutomationCondition.in_latest_time_window(dt.timedelta(days=2))).with_label("feature_backfill"))
+                 & ~AutomationCondition.in_latest_time_window(dt.timedelta(days=2)))
+             .allow(dg.AssetSelection.assets(*feature_deps)).with_label("feature_backfill"))
             & ~AutomationCondition.in_progress()
         ),
         description=f"Trains a {kind} challenger (LightGBM) on the feature partitions before the evaluation days and "
