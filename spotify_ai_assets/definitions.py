@@ -15,6 +15,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from spotify_ai_assets import pipeline as defs_package
 from spotify_ai_assets.environments import build_resources
 from spotify_ai_assets.pipeline import automation
+from spotify_ai_assets.pipeline.executors import build_executor, route_to_queues
 from spotify_ai_assets.pipeline.maintenance import freshness
 from spotify_ai_assets.settings import Settings
 
@@ -64,7 +65,7 @@ def discover() -> Discovered:
 def build_defs(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     settings = Settings.from_environ(environ)
     found = discover()
-    assets = freshness.with_freshness(found.assets)
+    assets = route_to_queues(freshness.with_freshness(found.assets))
     return dg.Definitions(
         assets=assets,
         asset_checks=[*found.checks, freshness.freshness_check(assets)],
@@ -72,4 +73,5 @@ def build_defs(environ: Mapping[str, str] | None = None) -> dg.Definitions:
         schedules=[automation.daily_refresh_schedule, *found.schedules],
         sensors=[automation.event_exports_sensor, *found.sensors],
         resources=build_resources(settings),
+        executor=build_executor(settings),
     )

@@ -15,6 +15,8 @@ DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com/"
 
 
 SANDBOX_SCALES = ("tiny", "small", "medium", "bench")
+EXECUTORS = ("in_process", "multiprocess", "celery")
+DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
 
 
 class SettingsError(ValueError):
@@ -44,6 +46,10 @@ class Settings:
     erasure_requests_root: str = ""
     erasure_salt_default: str = "sandbox-erasure-salt"
     min_free_disk_gib: float = 1.0
+    # Execution (issue 9): how steps run, and the Celery broker and result backend when they run on workers.
+    executor: str = "multiprocess"
+    celery_broker: str = DEFAULT_CELERY_BROKER
+    celery_backend: str = DEFAULT_CELERY_BROKER
     # Observability (issue 8): Sentry is on when SENTRY_DSN is set (the DSN itself is resolved as an EnvVar).
     sentry_enabled: bool = False
     webserver_url: str = "http://127.0.0.1:3000"
@@ -102,9 +108,24 @@ class Settings:
             erasure_salt_default=environ.get("SPOTIFY_AI_ERASURE_SALT", "sandbox-erasure-salt") if env == "local"
             else "",
             min_free_disk_gib=_number(environ, "SPOTIFY_AI_MIN_FREE_DISK_GIB", 1.0),
+            executor=_choice(environ, "SPOTIFY_AI_EXECUTOR", "multiprocess", EXECUTORS),
+            celery_broker=_celery_broker(environ),
+            celery_backend=environ.get("SPOTIFY_AI_CELERY_BACKEND") or _celery_backend(_celery_broker(environ)),
             sentry_enabled=bool(environ.get("SENTRY_DSN", "").strip()),
             webserver_url=environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/"),
         )
+
+
+def _celery_broker(environ: Mapping[str, str]) -> str:
+    broker = environ.get("SPOTIFY_AI_CELERY_BROKER") or DEFAULT_CELERY_BROKER
+    if not broker.startswith(("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")):
+        raise SettingsError(f"SPOTIFY_AI_CELERY_BROKER={broker!r} is not a redis:// or amqp:// URL")
+    return broker
+
+
+def _celery_backend(broker: str) -> str:
+    # Redis keeps results itself; RabbitMQ sends them back over the broker (rpc://).
+    return broker if broker.startswith("redis") else "rpc://"
 
 
 def _branch_name(environ: Mapping[str, str]) -> str:
