@@ -53,6 +53,9 @@ class Settings:
     # Observability (issue 8): Sentry is on when SENTRY_DSN is set (the DSN itself is resolved as an EnvVar).
     sentry_enabled: bool = False
     webserver_url: str = "http://127.0.0.1:3000"
+    metrics_textfile: str = ""
+    pushgateway_url: str = ""
+    otlp_endpoint: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +116,10 @@ class Settings:
             celery_backend=environ.get("SPOTIFY_AI_CELERY_BACKEND") or _celery_backend(_celery_broker(environ)),
             sentry_enabled=bool(environ.get("SENTRY_DSN", "").strip()),
             webserver_url=environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/"),
+            # Set to an empty value to turn the textfile off.
+            metrics_textfile=environ.get("SPOTIFY_AI_METRICS_TEXTFILE", str(Path(home, "metrics", "spotify_ai.prom"))),
+            pushgateway_url=environ.get("SPOTIFY_AI_PUSHGATEWAY", ""),
+            otlp_endpoint=environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
         )
 
 

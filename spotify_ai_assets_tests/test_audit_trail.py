@@ -11,7 +11,9 @@ from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.observability.audit import AUDIT_TABLE, AuditExists, append, started_by
 from spotify_ai_assets.pipeline.analytics.reports import platform_daily_report
 from spotify_ai_assets.pipeline.analytics.trends import track_trends
-from spotify_ai_assets.pipeline.observability.audit_trail import audit_run, audit_success_sensor, trace_id_sensor
+from spotify_ai_assets.pipeline.observability.audit_trail import audit_run
+from spotify_ai_assets.pipeline.observability.finished_runs import finished_run_success_sensor, trace_id_sensor
+from spotify_ai_assets.pipeline.observability.resource import ObservabilityResource
 from spotify_ai_assets.pipeline.observability.trace import TRACE_TAG, trace_id_of
 from spotify_ai_assets.pipeline.resources import LakeResource
 from spotify_ai_assets.sandbox.world import EPOCH, World
@@ -34,13 +36,15 @@ def test_every_materialization_of_a_run_gets_one_audit_record(tmp_path: Path) ->
     write_daily_stats(World(seed=7, scale="tiny"), lake, EPOCH, DAY, ("daily_track_country_stats",
                                                                        "daily_artist_stats"))
     resources = {"lake": LakeResource(root=lake.root)}
+    sensor_resources = {**resources, "observability": ObservabilityResource()}
     with dg.instance_for_test() as instance:
         result = dg.materialize([track_trends, platform_daily_report], partition_key=DAY.isoformat(),
                                 instance=instance, resources=resources,
                                 tags={TRACE_TAG: "trace-42", "dagster/schedule_name": "daily_refresh_schedule"})
         assert result.success
-        audit_success_sensor(_sensor_context(instance, result, "audit_success_sensor", resources))
-        audit_success_sensor(_sensor_context(instance, result, "audit_success_sensor", resources))  # a replayed tick
+        for _ in range(2):  # a replayed tick writes nothing twice
+            finished_run_success_sensor(_sensor_context(instance, result, "finished_run_success_sensor",
+                                                        sensor_resources))
 
     rows = {r["asset"]: r for r in lake.read(AUDIT_TABLE, result.run_id).to_pylist()}
     assert set(rows) == {"track_trends", "platform_daily_report"}  # once each, despite two ticks

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from spotify_ai_assets.observability import sentry
+from spotify_ai_assets.observability import metrics, sentry
 from spotify_ai_assets.version import code_version
 
 
@@ -10,9 +10,26 @@ class ObservabilityResource(dg.ConfigurableResource):
     sentry_dsn: str = ""
     environment: str = "local"
     webserver_url: str = "http://127.0.0.1:3000"
+    metrics_textfile: str = ""  # a .prom file for node exporter's textfile collector
+    pushgateway_url: str = ""
+    otlp_endpoint: str = ""  # OTLP/HTTP base, e.g. http://collector:4318
 
     def sentry_on(self) -> bool:
         return sentry.init(self.sentry_dsn, self.environment, release=f"spotify_ai_assets@{code_version()}")
 
     def run_url(self, run_id: str) -> str:
         return f"{self.webserver_url}/runs/{run_id}"
+
+    def export_metrics(self, run: metrics.RunMetrics) -> list[str]:
+        """Send a finished run's metrics to every configured target; returns their names."""
+        done = []
+        if self.metrics_textfile:
+            metrics.write_textfile(self.metrics_textfile, run)
+            done.append("textfile")
+        if self.pushgateway_url:
+            metrics.push(self.pushgateway_url, run)
+            done.append("pushgateway")
+        if self.otlp_endpoint:
+            metrics.export_otlp(self.otlp_endpoint, run)
+            done.append("otlp")
+        return done
