@@ -126,3 +126,16 @@ def test_erasure_and_its_reapplication_work_on_an_s3_lake(moto_endpoint, s3_buck
     restore.restore(store, old.backup_id, lake, salt=SALT)
     assert erasure.leftovers(lake, SALT, [entry.subject_hash]) == []
     assert lake.read("daily_user_stats", "2026-01-06").num_rows == 2
+
+
+def test_a_user_named_in_a_playlist_row_is_nulled_and_the_row_kept(lake: Lake):
+    lake.write("playlist_snapshots", pa.table({
+        "playlist_id": ["p1", "p1", "p2"], "owner_id": ["bob_77", "bob_77", "carol-x"],
+        "track_id": ["t1", "t2", "t3"], "added_by": ["bob_77", "alice.k", None]}), "2026-01-06")
+    entry = erasure.erase(_request(), lake=lake, salt=SALT, run_id="r", now=now())
+    assert entry.removed["playlist_snapshots"] == 3  # two owner cells, one added_by cell
+    snap = lake.read("playlist_snapshots", "2026-01-06")
+    assert snap["track_id"].to_pylist() == ["t1", "t2", "t3"]
+    assert snap["owner_id"].to_pylist() == [None, None, "carol-x"]
+    assert snap["added_by"].to_pylist() == [None, "alice.k", None]
+    assert erasure.leftovers(lake, SALT, [entry.subject_hash]) == []

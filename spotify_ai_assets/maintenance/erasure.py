@@ -1,9 +1,10 @@
 """GDPR erasure: remove a user from every lake file that holds personal data, keep a log that survives restores.
 
 What is personal data is discovered, not listed: every Parquet file with a `user_id` column (listening events,
-daily user stats, user features, recommendations, ...), every string column of the quarantine tables (raw
-payloads hold user ids inside text), and every text file (reports' per-user parts, JSON lines). Only the files
-that hold the user are rewritten; each rewrite replaces its file whole.
+daily user stats, user features, recommendations, ...: the user's rows are dropped), columns that only mention a
+user (`added_by`, `owner_id` of playlist snapshots: the value is set to null, the row stays), every string column
+of the quarantine tables (raw payloads hold user ids inside text), and every text file (reports' per-user parts,
+JSON lines). Only the files that hold the user are rewritten; each rewrite replaces its file whole.
 
 Nothing here keeps a user id. Users are matched by a salted SHA-256 of their id, so the erasure log (the list of
 erased users re-applied after every restore) and the audit entries hold only that hash.
@@ -35,6 +36,8 @@ DEADLINE = dt.timedelta(days=30)
 REDACTED = "[erased]"
 # Tokens an id can be found as inside text (Spotify user ids are letters, digits, and . _ -).
 _TOKEN_RE = re.compile(rb"[A-Za-z0-9_.\-]+")
+# Columns that name a user in a row about something else (a playlist item added by them, a playlist they own).
+REFERENCE_COLUMNS = ("added_by", "owner_id")
 _TEXT_SUFFIXES = (".json", ".jsonl", ".html", ".md", ".csv", ".txt", ".yaml")
 _MAX_TEXT_BYTES = 64 * 2**20
 
@@ -149,9 +152,18 @@ def _scrub_parquet(data: bytes, path: str, match: _Matcher, apply: bool) -> tupl
     schema = pq.read_schema(io.BytesIO(data))
     has_user = "user_id" in schema.names
     text_columns = _string_columns(schema) if _is_quarantine(path) else []
-    if not has_user and not text_columns:
+    references = [c for c in REFERENCE_COLUMNS if c in _string_columns(schema)]
+    if not has_user and not text_columns and not references:
         return None, 0
     table = pq.read_table(io.BytesIO(data))
+    nulled = 0
+    for column in references:
+        hit_ids = match.matched(pc.unique(table[column]).to_pylist())
+        if hit_ids:
+            mask = pc.fill_null(pc.is_in(table[column], pa.array(hit_ids)), False)
+            nulled += pc.sum(mask.cast(pa.int64())).as_py()
+            cleared = pc.if_else(mask, pa.scalar(None, table.schema.field(column).type), table[column])
+            table = table.set_column(table.schema.get_field_index(column), table.schema.field(column), cleared)
     keep = pa.array([True] * table.num_rows, pa.bool_())
     if has_user:
         hit_ids = match.matched(pc.unique(table["user_id"].cast(pa.string())).to_pylist())
@@ -163,11 +175,11 @@ def _scrub_parquet(data: bytes, path: str, match: _Matcher, apply: bool) -> tupl
         flags = [v is None or not _text_hits(match, v.encode()) for v in values]
         keep = pc.and_(keep, pa.array(flags, pa.bool_()))
     dropped = table.num_rows - pc.sum(keep.cast(pa.int64())).as_py() if table.num_rows else 0
-    if not dropped or not apply:
-        return None, dropped
+    if not (dropped or nulled) or not apply:
+        return None, dropped + nulled
     out = io.BytesIO()
     pq.write_table(table.filter(keep), out, compression="zstd")
-    return out.getvalue(), dropped
+    return out.getvalue(), dropped + nulled
 
 
 def _scrub_text(data: bytes, path: str, match: _Matcher, apply: bool) -> tuple[bytes | None, int, str]:
