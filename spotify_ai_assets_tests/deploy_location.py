@@ -1,11 +1,19 @@
 """A test-only code location whose schedule and sensor are on from the start (default_status RUNNING), so a daemon
 started by a test ticks both on its own: the schedule every minute, the sensor within seconds (one run, run_key).
 
-Loaded by `dagster-daemon run` / `dagster dev` through a workspace file (`python_module:
-spotify_ai_assets_tests.deploy_location`); it never runs inside pytest itself.
+It also holds `deploy_heavy_job`, a light step followed by a step in the librosa pool, to show Celery queue routing
+with the platform's own executor and routing (`SPOTIFY_AI_EXECUTOR`, see pipeline/executors.py).
+
+Loaded by `dagster-daemon run`, `dagster dev` or `dagster job execute` (`-m spotify_ai_assets_tests.deploy_location`);
+it never runs inside pytest itself.
 """
 
+import os
+
 import dagster as dg
+
+from spotify_ai_assets.pipeline.executors import build_executor, route_to_queues
+from spotify_ai_assets.settings import Settings
 
 
 @dg.asset(group_name="deploy_probe", kinds={"python"})
@@ -15,6 +23,13 @@ def deploy_probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"trigger": trigger})
 
 
+@dg.asset(group_name="deploy_probe", kinds={"python"}, deps=[deploy_probe], pool="librosa")
+def deploy_cpu_probe() -> dg.MaterializeResult:
+    """Stands for a CPU-heavy step: where it ran is the point."""
+    return dg.MaterializeResult(metadata={"pid": os.getpid()})
+
+
+deploy_heavy_job = dg.define_asset_job("deploy_heavy_job", selection=[deploy_probe, deploy_cpu_probe])
 deploy_probe_job = dg.define_asset_job("deploy_probe_job", selection=[deploy_probe])
 
 deploy_probe_schedule = dg.ScheduleDefinition(name="deploy_probe_schedule", job=deploy_probe_job,
@@ -28,5 +43,8 @@ def deploy_probe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key="deploy-probe-1")])
 
 
-defs = dg.Definitions(assets=[deploy_probe], jobs=[deploy_probe_job], schedules=[deploy_probe_schedule],
-                      sensors=[deploy_probe_sensor])
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=route_to_queues([deploy_probe, deploy_cpu_probe]),
+                          jobs=[deploy_probe_job, deploy_heavy_job], schedules=[deploy_probe_schedule],
+                          sensors=[deploy_probe_sensor], executor=build_executor(Settings.from_environ()))
