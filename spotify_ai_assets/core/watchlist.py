@@ -30,12 +30,18 @@ class Watchlist:
     @classmethod
     def load(cls, path: str | Path) -> Watchlist:
         p = Path(path)
+        # The path may come from run config: only YAML files are opened, and a parse error names the place, never
+        # quotes the content (a wrong path must not echo another file's lines into logs).
+        if p.suffix.lower() not in (".yaml", ".yml"):
+            raise WatchlistError(f"watchlist file {p} must be a .yaml or .yml file")
         if not p.is_file():
             raise WatchlistError(f"watchlist file {p} does not exist")
         try:
             doc = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise WatchlistError(f"watchlist file {p} is not valid YAML: {exc}") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            raise WatchlistError(f"watchlist file {p} is not valid YAML{where}") from None
         if not isinstance(doc, dict):
             raise WatchlistError(f"watchlist file {p}: expected a mapping with `artists` and `playlists`")
         return cls.of(list(doc.get("artists") or []), list(doc.get("playlists") or []), str(p))
