@@ -132,4 +132,20 @@ DAILY_TRACK_COUNTRY = Suite(
     ),
 )
 
-SUITES = (LISTENING_EVENTS, SPOTIFY_TRACKS, AUDIO_FEATURES, DAILY_TRACK_COUNTRY)
+RECOMMENDATIONS = Suite(
+    "recommendations_suite", "recommendations", critical=False,
+    description="Served recommendations: one track per rank per user, no track twice for a user, every row scored "
+                "and traceable to the model that scored it.",
+    expectations=(
+        *_not_null("user_id", "track_id", "rank", "score", "source", "model_sha256"),
+        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_id", "rank"]}),
+        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_id", "track_id"]}),
+        Expectation("ExpectColumnValuesToBeBetween", {"column": "rank", "min_value": 1, "max_value": 100}),
+        Expectation("ExpectColumnValuesToMatchRegex", {"column": "track_id", "regex": SPOTIFY_ID}),
+        Expectation("ExpectColumnValuesToBeInSet", {"column": "source",
+                                                    "value_set": ["model", "popularity_fallback"]}),
+        Expectation("ExpectColumnValuesToMatchRegex", {"column": "model_sha256", "regex": r"^[0-9a-f]{64}$"}),
+    ),
+)
+
+SUITES = (LISTENING_EVENTS, SPOTIFY_TRACKS, AUDIO_FEATURES, DAILY_TRACK_COUNTRY, RECOMMENDATIONS)

@@ -45,5 +45,5 @@ def _severity(suite: Suite) -> dg.AssetCheckSeverity:
     return dg.AssetCheckSeverity.ERROR if suite.critical else dg.AssetCheckSeverity.WARN
 
 
-listening_events_suite, spotify_tracks_suite, audio_features_suite, daily_track_country_stats_suite = (
-    _check(s) for s in SUITES)
+(listening_events_suite, spotify_tracks_suite, audio_features_suite, daily_track_country_stats_suite,
+ recommendations_suite) = (_check(s) for s in SUITES)
