@@ -25,6 +25,7 @@ from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.maintenance import backup, restore, retention
 from spotify_ai_assets.maintenance.storage import open_store
 from spotify_ai_assets.settings import Settings
+from spotify_ai_assets.version import code_version
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "backup":
         lake = Lake(args.lake or settings.lake_root, s3_endpoint_url=settings.s3_endpoint_url)
-        result = backup.take_backup(lake, store, code_version=backup.code_version(), now=now)
+        result = backup.take_backup(lake, store, code_version=code_version(), now=now)
         print(json.dumps({"backup_id": result.backup_id, "objects": len(result.manifest.entries),
                           "objects_copied": result.objects_copied, "bytes_copied": result.bytes_copied}))
         return 0

@@ -132,24 +132,6 @@ def record_drill(store: ObjectStore, backup_id: str, verdict: dict) -> None:
     store.put(drill_key(backup_id), json.dumps(verdict, indent=1, sort_keys=True).encode())
 
 
-def code_version() -> str:
-    """The package version and, in a git checkout, the commit: what wrote the lake that was backed up."""
-    import subprocess
-    from importlib.metadata import PackageNotFoundError, version
-    from pathlib import Path
-
-    try:
-        v = version("spotify_ai_assets")
-    except PackageNotFoundError:
-        v = "unknown"
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, timeout=5,
-                             capture_output=True, text=True, check=True).stdout.strip()
-        return f"{v}+g{sha}"
-    except (OSError, subprocess.SubprocessError):
-        return v
-
-
 def take_backup(lake: Lake, store: ObjectStore, *, code_version: str, now: dt.datetime,
                 partition_key: str | None = None, backup_id: str | None = None) -> BackupResult:
     """Copy every lake file not already in the store, then write the manifest."""

@@ -14,6 +14,7 @@ from spotify_ai_assets.maintenance import restore, retention
 from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource, ComplianceResource
 from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
 from spotify_ai_assets.pipeline.resources import LakeResource
+from spotify_ai_assets.version import code_version
 
 DRILL = "restore_drill"
 
@@ -32,7 +33,7 @@ def lake_backup(context: dg.AssetExecutionContext, lake: LakeResource,
     Content addressed: only files whose bytes are new are copied. The manifest lists every object with size,
     SHA-256 and row count, the source partitions and the code version."""
     store, now = backup.store(), dt.datetime.now(dt.UTC)
-    result = backups_core.take_backup(lake.lake(), store, code_version=backups_core.code_version(), now=now,
+    result = backups_core.take_backup(lake.lake(), store, code_version=code_version(), now=now,
                                  partition_key=context.partition_key)
     with tempfile.TemporaryDirectory(prefix="restore-drill-") as scratch:
         drill = restore.drill(store, result.backup_id, scratch)
