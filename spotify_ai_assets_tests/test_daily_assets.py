@@ -13,6 +13,7 @@ import pytest
 
 from spotify_ai_assets.core import contracts
 from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.privacy import pseudonym
 from spotify_ai_assets.core.quality import TableContract
 from spotify_ai_assets.definitions import build_defs, discover
 from spotify_ai_assets.emulator import Fault, SpotifyEmulator
@@ -134,6 +135,10 @@ def test_aggregates_equal_a_plain_pandas_computation(first_run):
     users = lake.read("daily_user_stats", DAY.isoformat()).to_pandas()
     assert users["plays"].sum() == len(events)
     assert (users["sessions"] <= users["plays"]).all() and (users["sessions"] >= 1).all()
+    # Pseudonymous: a keyed hash of each user id, never the id.
+    salt = Settings.from_environ(environ).erasure_salt_default
+    assert "user_id" not in users.columns
+    assert set(users["user_key"]) == {pseudonym(salt, u) for u in events["user_id"].unique()}
 
 
 def test_rematerializing_a_partition_replaces_it(first_run):

@@ -24,5 +24,5 @@ DAILY_TRACK_COUNTRY = TableContract("daily_track_country_stats", ("date", "track
                                      "ms_played": (0, None)})
 DAILY_ARTIST = TableContract("daily_artist_stats", ("date", "artist_id"), ("date", "artist_id", "plays", "listeners"),
                              {"plays": (1, None), "listeners": (1, None), "skip_rate": (0, 1)})
-DAILY_USER = TableContract("daily_user_stats", ("date", "user_id"), ("date", "user_id", "sessions", "minutes"),
+DAILY_USER = TableContract("daily_user_stats", ("date", "user_key"), ("date", "user_key", "sessions", "minutes"),
                            {"sessions": (1, None), "minutes": (0, 24 * 60 * 4)})

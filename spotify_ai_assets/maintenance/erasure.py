@@ -13,7 +13,6 @@ erased users re-applied after every restore) and the audit entries hold only tha
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import re
@@ -26,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.privacy import KEY_COLUMN, pseudonym
 from spotify_ai_assets.maintenance import lakefiles
 from spotify_ai_assets.maintenance.storage import ObjectStore
 
@@ -46,8 +46,8 @@ class RequestError(ValueError):
     """A malformed erasure request, naming the file and field."""
 
 
-def subject_hash(salt: str, user_id: str) -> str:
-    return hashlib.sha256(f"{salt}\x00{user_id}".encode()).hexdigest()
+# The erasure log's hash of a user is the pseudonym analytics tables key their rows by (core/privacy.py).
+subject_hash = pseudonym
 
 
 @dataclass(frozen=True)
@@ -151,9 +151,10 @@ def _scrub_parquet(data: bytes, path: str, match: _Matcher, apply: bool) -> tupl
     """(new bytes or None when untouched, rows holding the user)."""
     schema = pq.read_schema(io.BytesIO(data))
     has_user = "user_id" in schema.names
+    has_key = KEY_COLUMN in schema.names
     text_columns = _string_columns(schema) if _is_quarantine(path) else []
     references = [c for c in REFERENCE_COLUMNS if c in _string_columns(schema)]
-    if not has_user and not text_columns and not references:
+    if not has_user and not has_key and not text_columns and not references:
         return None, 0
     table = pq.read_table(io.BytesIO(data))
     nulled = 0
@@ -170,6 +171,10 @@ def _scrub_parquet(data: bytes, path: str, match: _Matcher, apply: bool) -> tupl
         if hit_ids:
             keep = pc.and_(keep, pc.invert(pc.fill_null(pc.is_in(table["user_id"].cast(pa.string()),
                                                                  pa.array(hit_ids)), False)))
+    if has_key and match.hashes:
+        # Pseudonymous rows: the key is the hash itself, matched without the raw id.
+        keep = pc.and_(keep, pc.invert(pc.fill_null(pc.is_in(table[KEY_COLUMN].cast(pa.string()),
+                                                             pa.array(sorted(match.hashes))), False)))
     for column in text_columns:
         values = table[column].cast(pa.string()).to_pylist()
         flags = [v is None or not _text_hits(match, v.encode()) for v in values]

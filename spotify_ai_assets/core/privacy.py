@@ -1,0 +1,30 @@
+"""Pseudonyms: analytics tables hold a keyed hash of each user id (`user_key`), never the id itself.
+
+The key is the deployment's privacy salt (SPOTIFY_AI_ERASURE_SALT; an EnvVar outside the sandbox). The same hash
+names erased users in the erasure log, so an erasure, and its re-application after a restore, finds a user's
+pseudonymous rows without ever storing the raw id. Only ingestion and the GDPR path see raw ids. A serving system
+that needs a user's rows computes the same hash: sha256 of salt, NUL, user id, in hex.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+
+from spotify_ai_assets.core.query import Relation, sql_to_arrow
+
+KEY_COLUMN = "user_key"
+
+
+def pseudonym(salt: str, user_id: str) -> str:
+    return hashlib.sha256(f"{salt}\x00{user_id}".encode()).hexdigest()
+
+
+def pseudonymize(table: Relation, salt: str, column: str = "user_id") -> pa.Table:
+    """`table` with `column` replaced, in place, by `user_key` = pseudonym(salt, value), computed in DuckDB."""
+    if not salt:
+        raise ValueError("no privacy salt: set SPOTIFY_AI_ERASURE_SALT")
+    out = sql_to_arrow(f'SELECT * REPLACE (sha256($1 || chr(0) || "{column}") AS "{column}") FROM t',
+                       {"t": table}, [salt])
+    return out.rename_columns([KEY_COLUMN if n == column else n for n in out.column_names])
