@@ -170,3 +170,17 @@ def test_ranker_beats_popularity_and_forecaster_is_scored(features_at: training.
     fc = training.train_forecaster(features_at, events, forecast.default_cutoffs(AS_OF)[0], rounds=50)
     fm = training.evaluate_forecaster({"model": fc.booster}, features_at, events, eval_cutoff)
     assert fm["model"]["tracks"] == fm["naive"]["tracks"] > 100 and fm["model"]["mae"] > 0
+
+
+def test_core_needs_no_dagster_and_definitions_load_no_lightgbm() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import spotify_ai_assets.models.training, spotify_ai_assets.models.explain\n"
+            "import spotify_ai_assets.models.oracle\n"
+            "print('dagster' in sys.modules)\n"
+            "import spotify_ai_assets.pipeline.models.training, spotify_ai_assets.pipeline.models.serving\n"
+            "print('lightgbm' in sys.modules, 'matplotlib' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "False"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 
 from spotify_ai_assets.models.ranker import THREADS
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 
 def importance(booster: lgb.Booster) -> list[tuple[str, float, float]]:

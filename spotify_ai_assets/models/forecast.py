@@ -8,8 +8,8 @@ naive forecast to beat is "same as last week" (`plays_7d`).
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 
@@ -17,6 +17,9 @@ from spotify_ai_assets.core.query import sql_to_arrow
 from spotify_ai_assets.models.features import HORIZON_DAYS
 from spotify_ai_assets.models.metrics import forecast_metrics
 from spotify_ai_assets.models.ranker import THREADS, TrainingDataError
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 # Scale-free inputs: the model learns next week's plays as a multiple of this week's (plus one), so what it learns
 # from a track with 20 plays applies to one with 2000; the multiple is fitted with weight = base, which makes the
@@ -67,6 +70,8 @@ def train(rows: pa.Table, features: tuple[str, ...] = FEATURES, rounds: int = RO
           params: dict[str, object] | None = None) -> lgb.Booster:
     if rows.num_rows < MIN_TRAIN_ROWS:
         raise TrainingDataError(f"empty or tiny training window: {rows.num_rows} track rows (need {MIN_TRAIN_ROWS})")
+    import lightgbm as lgb
+
     y = rows["plays_next_7d"].to_numpy().astype(np.float64)
     if not y.any():
         raise TrainingDataError("no track was played in any training target week: nothing to learn")

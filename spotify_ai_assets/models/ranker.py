@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +21,9 @@ import pyarrow.compute as pc
 from spotify_ai_assets.core.query import sql_to_arrow
 from spotify_ai_assets.models.features import RANKER_FEATURES
 from spotify_ai_assets.models.metrics import K, ranking_metrics
+
+if TYPE_CHECKING:  # LightGBM is imported where a model is built, not when the definitions load
+    import lightgbm as lgb
 
 # One thread by default: on a shared 2-core machine (tests run two workers) two OpenMP threads per fit thrash;
 # the benchmark and the training config raise it.
@@ -94,6 +97,8 @@ def train(rows: pa.Table, features: tuple[str, ...] = RANKER_FEATURES, rounds: i
 def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, features: tuple[str, ...], rounds: int = ROUNDS,
         params: dict[str, object] | None = None) -> lgb.Booster:
     """The training path: a float32 matrix straight into a LightGBM Dataset (no pandas, no copies)."""
+    import lightgbm as lgb
+
     p = {**PARAMS, **(params or {})}
     data = lgb.Dataset(np.ascontiguousarray(x, dtype=np.float32), label=y, group=groups,
                        feature_name=list(features), params={"verbosity": -1}, free_raw_data=True)

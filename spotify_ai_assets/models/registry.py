@@ -13,11 +13,12 @@ import hashlib
 import json
 import platform
 from dataclasses import dataclass
-from typing import Any
-
-import lightgbm as lgb
+from typing import TYPE_CHECKING, Any
 
 from spotify_ai_assets.core.lake import Lake
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 REGISTRY = "model_registry"
 GATE_TOLERANCE = 0.02  # a challenger may be up to 2% worse than the champion on the primary metric (noise)
@@ -42,6 +43,7 @@ class ModelRef:
 
 def library_versions() -> dict[str, str]:
     import duckdb
+    import lightgbm as lgb
     import numpy
     import pyarrow
 
@@ -75,6 +77,8 @@ def with_manifest(lake: Lake, ref: ModelRef, **extra: Any) -> ModelRef:
 
 
 def load(lake: Lake, kind: str, sha256: str) -> lgb.Booster:
+    import lightgbm as lgb
+
     try:
         data = lake.read_file(f"{REGISTRY}/{kind}", "model.txt", partition=sha256)
     except FileNotFoundError as exc:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import pyarrow as pa
 
 from spotify_ai_assets.core.query import Relation
 from spotify_ai_assets.models import features as F
 from spotify_ai_assets.models import forecast, ranker
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 FeaturesAt = Callable[[dt.date], F.CutoffFeatures]
 
