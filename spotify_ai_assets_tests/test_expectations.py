@@ -2,7 +2,6 @@
 
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -69,15 +68,6 @@ def test_every_suite_names_real_gx_expectations_and_columns_of_its_table() -> No
         assert suite.columns, suite.name
         for e in suite.expectations:
             getattr(gx.expectations, e.type)(**e.resolved(DAY))  # raises on a wrong name or argument
-
-
-def test_the_definitions_do_not_import_great_expectations(tmp_path: Path) -> None:
-    import subprocess
-
-    code = ("import sys; from spotify_ai_assets.definitions import build_defs; build_defs({'SPOTIFY_AI_HOME': "
-            f"{str(tmp_path)!r}}}).resolve_asset_graph(); print('great_expectations' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 @dg.asset(name="daily_track_country_stats", partitions_def=dg.DailyPartitionsDefinition(start_date="2026-01-01"))
