@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 from spotify_ai_assets.core.query import ParquetFiles, Relation
 
@@ -203,6 +206,8 @@ class Lake:
 
     def dataset(self, table: str, partitions: list[str] | None = None) -> ds.Dataset:
         """An Arrow dataset over some partitions of a table (all when `partitions` is None)."""
+        import pyarrow.dataset as ds
+
         return ds.dataset(self._files(table, partitions), format="parquet", filesystem=self.fs)
 
     def scan(self, table: str, partitions: list[str] | None = None) -> Relation:

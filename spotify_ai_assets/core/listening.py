@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -29,6 +29,9 @@ from spotify_ai_assets.core.records import (
     quarantine_table,
     validate,
 )
+
+if TYPE_CHECKING:  # DuckDB loads with the first query, not with the definitions
+    import duckdb
 
 EVENTS_SCHEMA = pa.schema([
     ("event_id", pa.string()), ("user_id", pa.string()), ("track_id", pa.string()), ("artist_id", pa.string()),

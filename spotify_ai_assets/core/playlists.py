@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import spotipy
 
 from spotify_ai_assets.core.records import Quarantined, parse_playlist_item, quarantine_table, validate
 from spotify_ai_assets.core.spotify_api import Forbidden, NotFound, SpotifyGateway, SpotifyUnavailable
+
+if TYPE_CHECKING:
+    import spotipy
 
 PLAYLIST_ROWS_SCHEMA = pa.schema([
     ("snapshot_date", pa.date32()), ("playlist_id", pa.string()), ("snapshot_id", pa.string()),

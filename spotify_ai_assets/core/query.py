@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
-import duckdb
-import pyarrow as pa
-import pyarrow.dataset as ds
+if TYPE_CHECKING:  # loaded by the first query, not by the definitions
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.dataset as ds
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,14 @@ class ParquetFiles:
     paths: tuple[str, ...]
 
 
-Relation = pa.Table | ds.Dataset | ParquetFiles
+Relation = Union["pa.Table", "ds.Dataset", ParquetFiles]
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None,
             temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
     """A private in-memory connection. With `memory_limit`, large sorts and joins spill to `temp_directory`."""
+    import duckdb
+
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     if threads:

@@ -14,13 +14,11 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.exceptions import SpotifyException
-from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOAuth, SpotifyOauthError
+if TYPE_CHECKING:  # spotipy (and requests, redis behind it) load when a gateway is used, not with the definitions
+    import spotipy
+    from spotipy.exceptions import SpotifyException
 
 DEV_MODE_PAGE_LIMIT = 10  # search and artist albums: development-mode apps get a 400 above 10
 # spotipy logs every HTTP error at ERROR with full URLs before we decide whether it is an error at all
@@ -102,6 +100,8 @@ class SpotifyGateway:
         return self.accounts_url.rstrip("/") + "/api/token"
 
     def _client(self, **auth: Any) -> spotipy.Spotify:
+        import spotipy
+
         sp = spotipy.Spotify(
             **auth, requests_timeout=self.timeout_s, retries=0, status_retries=0, status_forcelist=(999,),
         )
@@ -111,6 +111,9 @@ class SpotifyGateway:
     @property
     def app(self) -> spotipy.Spotify:
         if self._app is None:
+            from spotipy.cache_handler import MemoryCacheHandler
+            from spotipy.oauth2 import SpotifyClientCredentials
+
             manager = SpotifyClientCredentials(
                 client_id=self.client_id, client_secret=self.client_secret,
                 requests_timeout=self.timeout_s, cache_handler=MemoryCacheHandler(),
@@ -121,6 +124,9 @@ class SpotifyGateway:
 
     def user_client(self, user_ref: str, refresh_token: str) -> spotipy.Spotify:
         """A client acting as one connected user. `user_ref` names the user in errors, never the token."""
+        from spotipy.cache_handler import MemoryCacheHandler
+        from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
+
         oauth = SpotifyOAuth(
             client_id=self.client_id, client_secret=self.client_secret, redirect_uri="http://127.0.0.1/callback",
             requests_timeout=self.timeout_s, cache_handler=MemoryCacheHandler(), open_browser=False,
@@ -149,6 +155,9 @@ class SpotifyGateway:
         return self._with_retries(endpoint, checked)
 
     def _with_retries(self, endpoint: str, fn: Callable[[], Any]) -> Any:
+        import requests
+        from spotipy.exceptions import SpotifyException
+
         last: str = ""
         for attempt in range(1, self.policy.max_attempts + 1):
             self.stats.calls += 1

@@ -1,12 +1,15 @@
 """Clients for connected users, skipping (and reporting) those whose refresh token expired."""
 
+from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import spotipy
+from typing import TYPE_CHECKING
 
 from spotify_ai_assets.core.spotify_api import RefreshTokenExpired, SpotifyApiError, SpotifyGateway
 from spotify_ai_assets.core.tokens import ConnectedUser, TokenStore
+
+if TYPE_CHECKING:
+    import spotipy
 
 
 @dataclass
