@@ -1,0 +1,303 @@
+"""Benchmark a backfill of daily_refresh_job the way production runs it: the production instance on PostgreSQL
+(deploy/dagster.prod.yaml, a fresh database per mode, dropped afterwards), `dagster job backfill` submitted to a
+real `dagster-daemon` (run queue, pools, one run worker process per run), once with the multiprocess executor and
+once with the Celery executor on N worker processes (Redis broker).
+
+    python benchmarks/backfill.py                             # 30 days at 2 million events a day (hours)
+    python benchmarks/backfill.py --days 3 --events 2000000   # the reduced check
+    python benchmarks/backfill.py --days 2 --events 200000 --modes celery
+
+Every sandbox day's exports are generated first (World at scale medium with `--events` a day, Parquet files in the
+landing folder, shared by both modes) and are not timed. Printed per mode: wall time from submitting the backfill
+to the last run's end, runs and steps, and the peak RSS of each kind of process (daemon, code server, run worker,
+step process, Celery worker) sampled with psutil every 0.2 s (a peak shorter than that can be missed). Then the
+proof that every partition was written exactly once: one successful run per day, exactly one materialization
+event per (asset, day) in the instance, and one Parquet file per table partition in the lake. Exit status 1 if
+any of that fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import harness  # noqa: E402  (benchmarks/harness.py, next to this script)
+
+SEED = 7
+SCALE = "medium"
+FIRST_DAY = dt.date(2026, 1, 1)
+PROD_INSTANCE = REPO_ROOT / "deploy" / "dagster.prod.yaml"
+BIN = Path(sys.executable).parent
+
+
+def _generate(args: tuple[str, str, int]) -> tuple[str, int]:
+    from spotify_ai_assets.sandbox.exports import write_day_exports
+    from spotify_ai_assets.sandbox.world import World
+
+    landing, day, events = args
+    manifest = write_day_exports(World(SEED, SCALE, events_per_day=events), landing, dt.date.fromisoformat(day),
+                                 fmt="parquet")
+    return day, manifest.records
+
+
+def generate_landing(landing: Path, days: list[str], events: int) -> None:
+    todo = [d for d in days if not (landing / "events" / f"date={d}" / "_manifest.json").exists()]
+    t = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        records = dict(pool.map(_generate, [(str(landing), d, events) for d in todo]))
+    if todo:
+        print(f"generated exports for {len(todo)} days ({sum(records.values()):,} records) in "
+              f"{time.perf_counter() - t:.0f} s (not timed below)")
+
+
+class RssSampler:
+    """Peak RSS per process, sampled over every process of this benchmark's sessions."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots = roots
+        self.peaks: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def add(self, pid: int) -> None:
+        self.roots.append(pid)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            for root in list(self.roots):
+                try:
+                    procs = [psutil.Process(root), *psutil.Process(root).children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for p in procs:
+                    try:
+                        rss = p.memory_info().rss / 2**20
+                        kind = _kind(p.cmdline(), p.parent().cmdline() if p.parent() else [])
+                    except psutil.Error:
+                        continue
+                    if rss > self.peaks.get(p.pid, ("", 0.0))[1]:
+                        self.peaks[p.pid] = (kind, rss)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def by_kind(self) -> dict[str, tuple[int, float]]:
+        out: dict[str, tuple[int, float]] = {}
+        for kind, rss in self.peaks.values():
+            n, peak = out.get(kind, (0, 0.0))
+            out[kind] = (n + 1, max(peak, rss))
+        return out
+
+
+def _kind(cmd: list[str], parent: list[str]) -> str:
+    line, parent_line = " ".join(cmd), " ".join(parent)
+    if "watch_orphans" in line or (cmd and os.path.basename(cmd[0]) == "tail"):
+        return "log tail helper"  # the compute-log manager's tail -F and its orphan watcher
+    if "dagster-daemon" in line:
+        return "daemon"
+    if "grpc" in line or "code-server" in line:
+        return "code server"
+    if "execute_run" in line or ("multiprocessing" in line and ("grpc" in parent_line or "code-server" in parent_line)):
+        return "run worker"  # the code server starts each run in a spawned process
+    if "celery" in line and "worker" in line:
+        return "celery worker"
+    if "multiprocessing" in line and "celery" in parent_line:
+        return "celery worker"
+    if "execute_step" in line or "multiprocessing" in line:
+        return "step process"
+    return os.path.basename(cmd[0]) if cmd else "?"
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env=env, cwd=REPO_ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+
+def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
+    import dagster as dg
+    import psycopg2
+
+    from spotify_ai_assets.core.lake import PART_FILE, Lake
+
+    work = args.workdir / mode
+    home = work / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(PROD_INSTANCE.read_text())
+    db = f"spotify_ai_bench_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host=args.pg_host, port=args.pg_port, user=args.pg_user, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{db}"')
+    broker = f"redis://127.0.0.1:6379/{args.redis_db}"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": args.pg_host,
+           "DAGSTER_PG_PORT": str(args.pg_port),
+           "DAGSTER_PG_DB": db, "DAGSTER_PG_USERNAME": args.pg_user, "DAGSTER_PG_PASSWORD": "",
+           "SPOTIFY_AI_HOME": str(work / "home"), "SPOTIFY_AI_LANDING": str(args.workdir / "landing"),
+           "SPOTIFY_AI_SANDBOX_SCALE": SCALE, "SPOTIFY_AI_SANDBOX_SEED": str(SEED), "SPOTIFY_AI_EXECUTOR": mode,
+           "SPOTIFY_AI_CELERY_BROKER": broker}
+    for key in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"):
+        os.environ[key] = env[key]
+    ws = work / "workspace.yaml"
+    ws.write_text(f"load_from:\n  - python_module:\n      module_name: spotify_ai_assets\n"
+                  f"      working_directory: {REPO_ROOT}\n")
+    procs: list[subprocess.Popen[bytes]] = []
+    instance = None
+    ok = True
+    try:
+        if mode == "celery":
+            celery_yaml = work / "celery.yaml"
+            celery_yaml.write_text(json.dumps({"execution": {"config": {"broker": broker, "backend": broker}}}))
+            for n in range(args.workers):
+                procs.append(_start([str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
+                                     "-y", str(celery_yaml), "-q", "dagster,cpu_heavy", "-n", f"w{n}",
+                                     "--", "--concurrency=1"], env, work / f"worker{n}.log"))
+        procs.append(_start([str(BIN / "dagster-daemon"), "run", "-w", str(ws)], env, work / "daemon.log"))
+        instance = dg.DagsterInstance.from_config(str(home))
+        with RssSampler([p.pid for p in procs]) as sampler:
+            t0 = time.perf_counter()
+            subprocess.run([str(BIN / "dagster"), "job", "backfill", "-w", str(ws), "-j", "daily_refresh_job",
+                            "--from", days[0], "--to", days[-1], "--noprompt"], env=env, cwd=REPO_ROOT, check=True,
+                           capture_output=True)
+            (backfill,) = instance.get_backfills()
+            done = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+            while True:
+                runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
+                finished = [r for r in runs if r.status in done]
+                if len(finished) >= len(days) and len(finished) == len(runs):
+                    break
+                if any(p.poll() is not None for p in procs):
+                    raise RuntimeError(f"a server process exited; see the logs in {work}")
+                time.sleep(1)
+            records = [instance.get_run_record_by_id(r.run_id) for r in runs]
+            end = max(r.end_time for r in records if r and r.end_time)
+            start = min(r.start_time for r in records if r and r.start_time)
+            wall = time.perf_counter() - t0
+        statuses = defaultdict(int)
+        for r in runs:
+            statuses[r.status.value] += 1
+        per_day = defaultdict(list)
+        for r in runs:
+            per_day[r.tags.get("dagster/partition")].append(r.status)
+        steps = len(instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.STEP_SUCCESS).records)
+        print(f"\n[{mode}{f', {args.workers} workers' if mode == 'celery' else ''}] {len(days)} days: "
+              f"wall {wall:.0f} s from submit to last run's end ({end - start:.0f} s first run start to last end, "
+              f"{wall / len(days):.1f} s a day); runs {dict(statuses)}; {steps} steps a run")
+        print(f"  {'process kind':<16}{'count':>6}{'peak RSS MiB':>14}")
+        for kind, (count, peak) in sorted(sampler.by_kind().items(), key=lambda kv: -kv[1][1]):
+            print(f"  {kind:<16}{count:>6}{peak:>14.0f}")
+
+        # Exactly once: one successful run per day ...
+        bad_days = {d: s for d, s in per_day.items() if s != [dg.DagsterRunStatus.SUCCESS]}
+        if set(per_day) != set(days) or bad_days:
+            print(f"  FAIL: runs per day are not exactly one success: {bad_days or set(days) ^ set(per_day)}")
+            ok = False
+        # ... exactly one materialization per (asset, day) ...
+        keys = sorted({rec.asset_key for r in runs for rec in instance.get_records_for_run(
+            r.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records if rec.asset_key}, key=str)
+        counts = defaultdict(int)
+        for key in keys:
+            cursor = None
+            while True:
+                page = instance.fetch_materializations(key, limit=1000, cursor=cursor)
+                for rec in page.records:
+                    counts[(key.to_user_string(), rec.partition_key)] += 1
+                if not page.has_more:
+                    break
+                cursor = page.cursor
+        wrong = {k: n for k, n in counts.items() if n != 1}
+        missing = [(k.to_user_string(), d) for k in keys for d in days if (k.to_user_string(), d) not in counts]
+        print(f"  materializations: {len(counts)} (asset, day) pairs over {len(keys)} assets; "
+              f"not exactly once: {len(wrong)}; missing: {len(missing)}")
+        if wrong or missing:
+            print(f"  FAIL: {list(wrong.items())[:5]} {missing[:5]}")
+            ok = False
+        # ... and one Parquet file per table partition in the lake.
+        lake = Lake(str(work / "home" / "lake"))
+        tables = [t for t in ("listening_events", "daily_track_country_stats", "daily_artist_stats",
+                              "daily_user_stats", "track_trends", "artist_trends")]
+        for table in tables:
+            parts = lake.partitions(table)
+            files = [lake.list_files(table, d) for d in days]
+            if parts != days or any(f != [PART_FILE] for f in files):
+                print(f"  FAIL: {table}: partitions {parts} files {files}")
+                ok = False
+        events = sum(lake.row_count("listening_events", d) or 0 for d in days)
+        print(f"  lake: {', '.join(tables)}: one {PART_FILE} per day each; listening_events {events:,} rows "
+              f"({events / wall:,.0f} events/s end to end)")
+    finally:
+        if instance is not None:
+            instance.dispose()
+        for p in reversed(procs):
+            _stop(p)
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        admin.close()
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--events", type=int, default=2_000_000, help="sandbox events a day")
+    parser.add_argument("--modes", default="multiprocess,celery")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--first-day", default=FIRST_DAY.isoformat())
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-user", default="postgres")
+    parser.add_argument("--redis-db", type=int, default=14, help="Redis database used as the Celery broker")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the workdir (landing files are reused)")
+    args = parser.parse_args()
+    first = dt.date.fromisoformat(args.first_day)
+    days = [(first + dt.timedelta(days=i)).isoformat() for i in range(args.days)]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+
+    def ours(workdir: Path) -> list[Path]:
+        return [workdir / m for m in modes]
+
+    def run() -> bool:
+        for name, value in harness.machine_facts():
+            print(f"{name:>10}: {value}")
+        print(f"backfill of daily_refresh_job: {days[0]}..{days[-1]} ({len(days)} days), ~{args.events:,} events a "
+              f"day, sandbox scale {SCALE}, production instance on PostgreSQL, modes {modes}")
+        generate_landing(args.workdir / "landing", days, args.events)
+        return all([run_mode(mode, args, days) for mode in modes])
+
+    return harness.run_in_workdir(args, "backfill-bench-", ours, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
