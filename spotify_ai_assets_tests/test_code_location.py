@@ -7,7 +7,7 @@ from pathlib import Path
 
 # Seconds to import each, on this machine: the definitions must not pay for any of them.
 HEAVY = ("great_expectations", "lightgbm", "librosa", "numba", "sklearn", "scipy", "matplotlib", "sentry_sdk",
-         "prometheus_client", "boto3", "celery", "psycopg2")
+         "prometheus_client", "boto3", "celery", "psycopg2", "pandas", "duckdb", "spotipy")
 
 
 def test_loading_the_definitions_imports_no_heavy_library(tmp_path: Path) -> None:

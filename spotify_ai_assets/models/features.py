@@ -54,8 +54,9 @@ INTERACTION_FEATURES = ("cf_score", "cf_prior", "artist_share", "genre_share", "
                         "from_genre")
 RANKER_FEATURES = (*TRACK_FEATURES, *USER_FEATURES, *INTERACTION_FEATURES)
 
-EMPTY_AUDIO = pa.schema([("track_id", pa.string()), *[(c, pa.float64()) for c in AUDIO_COLUMNS]]).empty_table()
-EMPTY_CATALOG = pa.schema([("track_id", pa.string()), ("genre", pa.string())]).empty_table()
+# Schemas, not tables: building an empty table imports pandas, which loading the definitions must not pay for.
+AUDIO_SCHEMA = pa.schema([("track_id", pa.string()), *[(c, pa.float64()) for c in AUDIO_COLUMNS]])
+CATALOG_SCHEMA = pa.schema([("track_id", pa.string()), ("genre", pa.string())])
 
 
 class FeatureError(ValueError):
@@ -232,8 +233,10 @@ PLAYED_SQL = f"SELECT DISTINCT user_id, track_id FROM ({_window()}) ORDER BY use
 def track_features(events: Relation, cutoff: dt.date, audio: Relation | None = None,
                    catalog: Relation | None = None) -> pa.Table:
     """One row per track played in the `HISTORY_DAYS` before `cutoff`: engagement, trend, age and audio."""
-    out = sql_to_arrow(TRACK_SQL, {"events": events, "audio": audio if audio is not None else EMPTY_AUDIO,
-                                   "catalog": catalog if catalog is not None else EMPTY_CATALOG}, [cutoff])
+    out = sql_to_arrow(TRACK_SQL, {"events": events,
+                                   "audio": audio if audio is not None else AUDIO_SCHEMA.empty_table(),
+                                   "catalog": catalog if catalog is not None else CATALOG_SCHEMA.empty_table()},
+                       [cutoff])
     if out.num_rows == 0:
         raise FeatureError(f"no plays in listening_events between {cutoff - dt.timedelta(days=HISTORY_DAYS)} and "
                            f"{cutoff - dt.timedelta(days=1)}: no features can be computed for cutoff {cutoff}")
