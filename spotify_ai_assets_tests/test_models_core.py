@@ -184,3 +184,20 @@ def test_core_needs_no_dagster_and_definitions_load_no_lightgbm() -> None:
             "print('lightgbm' in sys.modules, 'matplotlib' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "False"]
+
+
+def test_user_features_carry_the_whole_genre_mix(events: pa.Table) -> None:
+    world = World(seed=7, scale="tiny")
+    cutoff = EPOCH + dt.timedelta(days=14)
+    catalog = pa.table({"track_id": world.track_ids,
+                        "genre": [f"g{int(world.track_genre[i])}" for i in range(len(world.track_ids))]})
+    users = F.user_features(events, F.track_features(events, cutoff, catalog=catalog), cutoff)
+    window = events.filter(pc.less(events["played_at"], pa.scalar(
+        dt.datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=dt.UTC), events.schema.field("played_at").type)))
+    some = users.to_pylist()[0]
+    mine = window.filter(pc.equal(window["user_id"], some["user_id"]))
+    plays = [f"g{int(world.track_genre[world.track_ids.index(t)])}" for t in mine["track_id"].to_pylist()]
+    mix = dict(some["genre_mix"])
+    assert mix == pytest.approx({g: plays.count(g) / len(plays) for g in set(plays)})
+    assert some["top_genre"] == max(sorted(mix), key=lambda g: mix[g])
+    assert some["top_genre_share"] == pytest.approx(max(mix.values()))

@@ -114,10 +114,15 @@ ORDER BY t.track_id
 USER_SQL = f"""
 WITH ev AS ({_window()}),
 j AS (SELECT ev.*, tf.genre, tf.tempo_bpm, tf.energy_score, tf.valence FROM ev JOIN tf USING (track_id)),
-g AS (
+mix AS (
   SELECT user_id, genre, count(*) / sum(count(*)) OVER (PARTITION BY user_id) AS share
   FROM j WHERE genre IS NOT NULL GROUP BY user_id, genre
-  QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY count(*) DESC, genre) = 1
+),
+g AS (SELECT * FROM mix QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY share DESC, genre) = 1),
+-- The whole mix: each genre's share of the user's plays of tracks with a known genre.
+gm AS (
+  SELECT user_id, map_from_entries(list({{'k': genre, 'v': round(share, 9)}} ORDER BY genre)) AS genre_mix
+  FROM mix GROUP BY user_id
 )
 SELECT $1::DATE AS cutoff, j.user_id,
        count(*)::BIGINT AS user_plays_28d,
@@ -130,8 +135,9 @@ SELECT $1::DATE AS cutoff, j.user_id,
        round(avg(energy_score) FILTER (WHERE NOT skipped), 9)::DOUBLE AS taste_energy,
        round(avg(valence) FILTER (WHERE NOT skipped), 9)::DOUBLE AS taste_valence,
        avg((tempo_bpm IS NOT NULL)::INT)::DOUBLE AS audio_coverage,
-       any_value(g.genre) AS top_genre, any_value(g.share)::DOUBLE AS top_genre_share
-FROM j LEFT JOIN g USING (user_id)
+       any_value(g.genre) AS top_genre, any_value(g.share)::DOUBLE AS top_genre_share,
+       any_value(gm.genre_mix) AS genre_mix
+FROM j LEFT JOIN g USING (user_id) LEFT JOIN gm USING (user_id)
 GROUP BY j.user_id ORDER BY j.user_id
 """
 
@@ -244,7 +250,8 @@ def track_features(events: Relation, cutoff: dt.date, audio: Relation | None = N
 
 
 def user_features(events: Relation, tracks: pa.Table, cutoff: dt.date) -> pa.Table:
-    """One row per user who played in the window: activity, skip rate, audio taste profile, top genre."""
+    """One row per user who played in the window: activity, skip rate, audio taste profile, genre mix (a map of
+    genre -> share of plays, over tracks whose genre the catalog knows) and its top genre."""
     return sql_to_arrow(USER_SQL, {"events": events, "tf": tracks}, [cutoff])
 
 
