@@ -114,18 +114,23 @@ class Lake:
 
     def write_file(self, table: str, name: str, data: bytes, partition: str | None = None) -> str:
         """Replace one non-table file (a report, a model) of a partition, whole or not at all; return its uri."""
-        directory = self._partition_dir(table, partition)
-        final = f"{directory}/{_segment(name, 'file name')}"
+        final = f"{self._partition_dir(table, partition)}/{_segment(name, 'file name')}"
+        self.put_bytes(final, data)
+        return f"s3://{final}" if not self._local else f"file://{final}"
+
+    def put_bytes(self, path: str, data: bytes) -> None:
+        """Replace the file at `path` (a path in this lake's filesystem) whole or not at all: written aside in the
+        same folder, then moved into place, so a reader never sees half a file."""
+        directory = path.rsplit("/", 1)[0]
         self.fs.create_dir(directory, recursive=True)
         target = f"{directory}/.{uuid.uuid4().hex}.tmp"
         try:
             with self.fs.open_output_stream(target) as out:
                 out.write(data)
-            self.fs.move(target, final)
+            self.fs.move(target, path)
         finally:
             if self.fs.get_file_info(target).type == pafs.FileType.File:
                 self.fs.delete_file(target)
-        return f"s3://{final}" if not self._local else f"file://{final}"
 
     def replace_files(self, table: str, files: dict[str, bytes], partition: str | None = None) -> dict[str, str]:
         """Make `files` the partition's whole content (a set of reports): write each, then remove any file an

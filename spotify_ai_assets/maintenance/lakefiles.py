@@ -4,7 +4,6 @@ under the lake root, on a local folder or S3, through the lake's own pyarrow fil
 from __future__ import annotations
 
 import io
-import uuid
 from dataclasses import dataclass
 
 import pyarrow.fs as pafs
@@ -58,17 +57,7 @@ def read_bytes(lake: Lake, path: str) -> bytes:
 
 def write_bytes(lake: Lake, path: str, data: bytes) -> None:
     """Replace one file whole or not at all (written aside, then moved into place)."""
-    final = _full(lake, path)
-    directory = final.rsplit("/", 1)[0]
-    lake.fs.create_dir(directory, recursive=True)
-    tmp = f"{directory}/.{uuid.uuid4().hex}.tmp"
-    try:
-        with lake.fs.open_output_stream(tmp) as out:
-            out.write(data)
-        lake.fs.move(tmp, final)
-    finally:
-        if lake.fs.get_file_info(tmp).type == pafs.FileType.File:
-            lake.fs.delete_file(tmp)
+    lake.put_bytes(_full(lake, path), data)
 
 
 def delete(lake: Lake, path: str) -> None:
