@@ -65,3 +65,19 @@ def test_sql_takes_outside_values_as_parameters(value: str) -> None:
     assert data.top_tracks.num_rows == 0 and data.daily.num_rows == 0 and data.rising.num_rows == 0
     count = sql_to_arrow("SELECT count(*) AS n FROM s WHERE artist_id = $1", {"s": artists}, [value])
     assert count["n"][0].as_py() == 0
+
+
+@pytest.mark.parametrize("backup_id", ["../../etc", "20260106T040000123456Z/../x", "", "latest"])
+def test_run_config_that_becomes_a_path_is_refused_before_the_op_runs(backup_id: str) -> None:
+    from pydantic import ValidationError
+
+    from spotify_ai_assets.pipeline.maintenance.backups import RestoreConfig
+    from spotify_ai_assets.pipeline.models.training import TrainConfig
+
+    with pytest.raises(ValidationError):
+        RestoreConfig(backup_id=backup_id)
+    assert RestoreConfig(backup_id="20260106T040000123456Z").backup_id == "20260106T040000123456Z"
+    with pytest.raises(ValidationError):
+        TrainConfig(as_of="2026-01-01; DROP TABLE x")
+    with pytest.raises(ValidationError):
+        TrainConfig(rounds=10**9)

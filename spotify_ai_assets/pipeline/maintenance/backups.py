@@ -90,7 +90,9 @@ def nightly_backup_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
 
 
 class RestoreConfig(dg.Config):
-    backup_id: str = Field(description="The backup to restore (see `python -m spotify_ai_assets.maintenance backups`).")
+    # An id as new_backup_id writes them: it becomes a path in the backup target, so nothing else gets through.
+    backup_id: str = Field(pattern=r"^\d{8}T\d{12}Z$",
+                           description="The backup to restore (see `python -m spotify_ai_assets.maintenance backups`).")
     target_lake: str = Field(default="", description="Folder or s3:// lake to restore into; empty = this "
                                                      "deployment's lake.")
     mirror: bool = Field(default=True, description="Remove lake files the backup does not have (compliance records "

@@ -20,7 +20,7 @@ COMPLETE = "erasure_complete"
 class ErasureConfig(dg.Config):
     request_file: str = Field(default="", description="A request file (JSON with user_id, requested_at, requester); "
                                                       "the sensor passes this, so the user id stays out of run config.")
-    user_id: str = Field(default="", description="Or the request itself, when no file is used.")
+    user_id: str = Field(default="", max_length=256, description="Or the request itself, when no file is used.")
     requested_at: str = Field(default="", description="ISO timestamp with time zone; default now.")
     requester: str = Field(default="", description="Who asked (hashed in the audit).")
 

@@ -38,7 +38,8 @@ CODE_VERSION = {"ranker": "ranker-v1", "forecaster": "forecaster-v1"}
 class TrainConfig(dg.Config):
     """Which data a challenger trains on. Empty `as_of`: the day after the last listening_events partition."""
 
-    as_of: str | None = Field(default=None, description="YYYY-MM-DD; evaluation on the 7 days before it")
+    as_of: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                              description="YYYY-MM-DD; evaluation on the 7 days before it")
     train_cutoffs: int = Field(default=0, ge=0, le=28, description="0: the model's default (ranker 2, forecaster 7)")
     rounds: int = Field(default=0, ge=0, le=2000, description="boosting rounds; 0: the model's default")
     features: list[str] | None = Field(default=None, description="a subset of features (ablation); None: all")
