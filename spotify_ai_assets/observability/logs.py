@@ -13,8 +13,7 @@ import os
 from typing import Any
 
 from spotify_ai_assets.observability.scrub import Scrubber, secrets_from
-
-TRACE_TAG = "spotify_ai/trace_id"
+from spotify_ai_assets.observability.trace import trace_id
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,8 +32,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": self._scrub.text(str(meta.get("orig_message") or record.getMessage())),
             "run_id": run_id,
-            # The caller's trace id, else the root run's id: what the audit trail and Sentry events carry.
-            "trace_id": tags.get(TRACE_TAG) or tags.get("dagster/root_run_id") or run_id,
+            # The same id the audit trail and Sentry events carry.
+            "trace_id": trace_id(tags, tags.get("dagster/root_run_id"), run_id),
             "job": meta.get("job_name"),
             "step": meta.get("step_key"),
             "event": getattr(getattr(event, "event_type", None), "value", None),

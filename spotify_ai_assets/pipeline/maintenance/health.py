@@ -2,6 +2,8 @@
 disk space, and the freshness of every daily asset. Hourly schedule, and a sensor that re-checks after a failed run."""
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 import dagster as dg
 
@@ -10,6 +12,7 @@ from spotify_ai_assets.pipeline.maintenance.gdpr import erasure_deadline
 from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource, HealthResource
 from spotify_ai_assets.pipeline.resources import LakeResource, SpotifyResource
 
+T = TypeVar("T")
 ASSET = "platform_health"
 PROBES = {
     "spotify_api": "Spotify Web API reachable and the app's credentials accepted (a token and one search call).",
@@ -46,20 +49,21 @@ def platform_health(context: dg.AssetExecutionContext, lake: LakeResource, spoti
 _probe = health  # the module; `health` is also the resource parameter above
 
 
-def health_probe_spotify(spotify: SpotifyResource) -> health.Probe:
+def _guarded(name: str, connect: Callable[[], T], probe: Callable[[T], health.Probe]) -> health.Probe:
+    """A target that cannot even be set up (bad credentials, unreachable endpoint) is a failed probe, not a crash."""
     try:
-        gateway = spotify.gateway()
+        target = connect()
     except Exception as exc:
-        return health.Probe("spotify_api", False, f"{type(exc).__name__}: {exc}")
-    return _probe.spotify_api(gateway)
+        return health.Probe(name, False, f"{type(exc).__name__}: {exc}")
+    return probe(target)
+
+
+def health_probe_spotify(spotify: SpotifyResource) -> health.Probe:
+    return _guarded("spotify_api", spotify.gateway, _probe.spotify_api)
 
 
 def _guarded_backup(backup: BackupTargetResource) -> health.Probe:
-    try:
-        store = backup.store()
-    except Exception as exc:
-        return health.Probe("backup_target", False, f"{type(exc).__name__}: {exc}")
-    return _probe.backup_target(store)
+    return _guarded("backup_target", backup.store, _probe.backup_target)
 
 
 health_job = dg.define_asset_job(

@@ -1,4 +1,4 @@
-"""Audit records for every materialization of every run, and a trace id tag on every run."""
+"""Audit records for every materialization of a finished run (written by the sensors in finished_runs.py)."""
 
 import datetime as dt
 

@@ -1,10 +1,11 @@
-"""Trace ids: one id follows a piece of work through its run, retries and re-executions."""
+"""A run's trace id (the rule lives in spotify_ai_assets/observability/trace.py)."""
 
 import dagster as dg
 
-TRACE_TAG = "spotify_ai/trace_id"
+from spotify_ai_assets.observability.trace import TRACE_TAG, trace_id
+
+__all__ = ["TRACE_TAG", "trace_id_of"]
 
 
 def trace_id_of(run: dg.DagsterRun) -> str:
-    """The caller's trace id (run tag), else the root run's id, which Dagster keeps for retries and re-executions."""
-    return run.tags.get(TRACE_TAG) or run.root_run_id or run.run_id
+    return trace_id(run.tags, run.root_run_id, run.run_id) or run.run_id
