@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 NDCG_RATIO_TARGET = 1.5
 MAE_REDUCTION_TARGET = 0.15
+SALT = "benchmark-salt"  # the models key users by pseudonym (core/privacy.py)
 
 
 def main() -> int:
@@ -37,6 +38,7 @@ def main() -> int:
 
     import pyarrow as pa
 
+    from spotify_ai_assets.core.privacy import pseudonymize
     from spotify_ai_assets.models import features as F
     from spotify_ai_assets.models import forecast, oracle, ranker, training
     from spotify_ai_assets.sandbox.events import generate_day
@@ -49,7 +51,7 @@ def main() -> int:
         t = pa.concat_tables([h for _, h in generate_day(world, EPOCH + dt.timedelta(days=k))])
         parts.append(t.cast(pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
                                        for f in t.schema])))
-    events = pa.concat_tables(parts)
+    events = pseudonymize(pa.concat_tables(parts), SALT)  # the models read events keyed by pseudonym
     as_of = EPOCH + dt.timedelta(days=args.days)
     print(f"sandbox {args.scale} seed {args.seed}: {events.num_rows:,} plays {EPOCH}..{as_of - dt.timedelta(days=1)}, "
           f"{len(world.user_ids)} users, {len(world.track_ids)} tracks")
@@ -62,7 +64,7 @@ def main() -> int:
     trained = training.train_ranker(features_at, events, train_cutoffs)
     m = training.evaluate_ranker(
         {"model": trained.booster}, features_at, events, eval_cutoff,
-        lambda users, played: oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10))
+        lambda users, played: oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10, SALT))
     print(f"\nranker: trained on cutoffs {[str(c) for c in train_cutoffs]} ({trained.manifest['rows']:,} rows), "
           f"held out {m['held_out'][0]}..{m['held_out'][1]}, {m['model']['users']} users")
     print(f"{'':12s} {'NDCG@10':>8s} {'recall@10':>10s} {'MAP@10':>8s}")

@@ -42,6 +42,7 @@ ROUNDS = 100
 THREADS = "1,2"
 TIME_TARGET_S = 20.0
 RSS_TARGET_MIB = 2048.0
+SALT = "benchmark-salt"  # the models key users by pseudonym (core/privacy.py)
 
 
 def prepare(path: Path, rows: int) -> dict:
@@ -51,6 +52,7 @@ def prepare(path: Path, rows: int) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from spotify_ai_assets.core.privacy import pseudonymize
     from spotify_ai_assets.models import features as F
     from spotify_ai_assets.models import ranker
     from spotify_ai_assets.sandbox.events import generate_day
@@ -63,8 +65,8 @@ def prepare(path: Path, rows: int) -> dict:
         while len(days) < n:
             day = EPOCH + dt.timedelta(days=len(days))
             t = pa.concat_tables([h for _, h in generate_day(world, day)])
-            days.append(t.cast(pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-                                          for f in t.schema])))
+            days.append(pseudonymize(t.cast(pa.schema([
+                (f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in t.schema])), SALT))
         return pa.concat_tables(days)
 
     parts, total, cutoff = [], 0, EPOCH + dt.timedelta(days=F.HISTORY_DAYS)
@@ -72,18 +74,18 @@ def prepare(path: Path, rows: int) -> dict:
         events = events_until((cutoff - EPOCH).days + F.HORIZON_DAYS)
         feats = F.build(events, cutoff)
         labelled = ranker.with_labels(feats.candidates, F.labels(events, cutoff))
-        positive = pc.unique(labelled.filter(pc.equal(labelled["label"], 1))["user_id"])
-        labelled = labelled.filter(pc.is_in(labelled["user_id"], value_set=positive))
+        positive = pc.unique(labelled.filter(pc.equal(labelled["label"], 1))["user_key"])
+        labelled = labelled.filter(pc.is_in(labelled["user_key"], value_set=positive))
         parts.append(labelled)
         total += labelled.num_rows
         print(f"  cutoff {cutoff}: {labelled.num_rows:,} rows ({total:,} so far)", file=sys.stderr)
         cutoff += dt.timedelta(days=F.HORIZON_DAYS)
     table = pa.concat_tables(parts)
-    key = pc.binary_join_element_wise(table["cutoff"].cast(pa.string()), table["user_id"], "|").to_numpy(
+    key = pc.binary_join_element_wise(table["cutoff"].cast(pa.string()), table["user_key"], "|").to_numpy(
         zero_copy_only=False)
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     end = int(starts[np.searchsorted(starts, rows)]) if rows < table.num_rows and rows <= starts[-1] else rows
-    table = table.slice(0, end).select(["cutoff", "user_id", "track_id", "label", *F.RANKER_FEATURES])
+    table = table.slice(0, end).select(["cutoff", "user_key", "track_id", "label", *F.RANKER_FEATURES])
     pq.write_table(table, path)
     return {"rows": table.num_rows, "features": len(F.RANKER_FEATURES),
             "groups": len(np.unique(key[:end])), "positives": int(pc.sum(table["label"]).as_py())}
@@ -136,7 +138,7 @@ def phase(name: str, path: Path, threads: int, rounds: int) -> dict:
         from spotify_ai_assets.models.features import RANKER_FEATURES
 
         df = pd.read_parquet(path)
-        groups = df.groupby(["cutoff", "user_id"], sort=False).size().to_numpy()
+        groups = df.groupby(["cutoff", "user_key"], sort=False).size().to_numpy()
         x, labels = df[list(RANKER_FEATURES)].astype("float64"), df["label"].to_numpy()
         t1 = time.perf_counter()
         p = ranker.PARAMS

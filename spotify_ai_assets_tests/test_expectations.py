@@ -102,12 +102,12 @@ def test_the_recommendations_suite_catches_a_track_served_twice_and_an_unknown_s
     from spotify_ai_assets.expectations.suites import RECOMMENDATIONS
 
     sha = "ab" * 32
-    rows = [{"user_id": "u1", "track_id": "0" * 22, "rank": 1, "score": 0.9, "source": "model", "model_sha256": sha},
-            {"user_id": "u1", "track_id": "1" * 22, "rank": 2, "score": 0.5, "source": "model", "model_sha256": sha},
-            {"user_id": "u2", "track_id": "0" * 22, "rank": 1, "score": 0.1, "source": "popularity_fallback",
+    rows = [{"user_key": "u1", "track_id": "0" * 22, "rank": 1, "score": 0.9, "source": "model", "model_sha256": sha},
+            {"user_key": "u1", "track_id": "1" * 22, "rank": 2, "score": 0.5, "source": "model", "model_sha256": sha},
+            {"user_key": "u2", "track_id": "0" * 22, "rank": 1, "score": 0.1, "source": "popularity_fallback",
              "model_sha256": sha}]
     assert run_suite(RECOMMENDATIONS, pa.Table.from_pylist(rows)).success
     rows[1] = {**rows[1], "track_id": "0" * 22, "source": "guess"}
     failed = {(r.type, r.column) for r in run_suite(RECOMMENDATIONS, pa.Table.from_pylist(rows)).failed}
-    assert failed == {("ExpectCompoundColumnsToBeUnique", "user_id+track_id"),
+    assert failed == {("ExpectCompoundColumnsToBeUnique", "user_key+track_id"),
                       ("ExpectColumnValuesToBeInSet", "source")}

@@ -14,17 +14,19 @@ import pyarrow as pa
 import pytest
 
 from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.privacy import pseudonym
 from spotify_ai_assets.environments import build_resources
 from spotify_ai_assets.models import features as F
 from spotify_ai_assets.models import registry
-from spotify_ai_assets.pipeline.models import features, serving, training
+from spotify_ai_assets.pipeline.models import features, pseudonymous_events, serving, training
 from spotify_ai_assets.sandbox.world import EPOCH, World
 from spotify_ai_assets.settings import Settings
 
 from .sandbox_lake import day_events
 
 LAST_DAY = EPOCH + dt.timedelta(days=20)  # events Jan 1..21: evaluation on Jan 15..21
-ASSETS = [features.track_features, features.user_features, features.user_track_features, training.ranker_challenger,
+ASSETS = [pseudonymous_events.pseudonymous_events,
+          features.track_features, features.user_features, features.user_track_features, training.ranker_challenger,
           training.ranker_evaluation, training.ranker_champion, training.forecaster_challenger,
           training.forecaster_evaluation, training.forecaster_champion, serving.recommendations]
 FEATURES = ["track_features", "user_features", "user_track_features"]
@@ -50,6 +52,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dg.DagsterIn
         lake.write("listening_events", events, day.isoformat())
     (home / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(home / "dagster")) as instance:
+        for k in range(21):
+            assert dg.materialize(ASSETS, selection=["pseudonymous_events"], instance=instance, resources=resources,
+                                  partition_key=(EPOCH + dt.timedelta(days=k)).isoformat()).success
         for day, selection in (("2026-01-06", ["track_features"]), ("2026-01-07", FEATURES),
                                ("2026-01-14", FEATURES), ("2026-01-21", FEATURES)):
             result = dg.materialize(ASSETS, selection=selection, partition_key=day, instance=instance,
@@ -102,10 +107,10 @@ def test_gate_promotes_a_good_challenger_and_blocks_a_worse_one(env: tuple[dg.Da
     table = lake.read("recommendations", "2026-01-21")
     assert set(table["model_sha256"].to_pylist()) == {sha}
     assert max(table["rank"].to_pylist()) == 5
-    played = F.played(lake.scan("listening_events"), dt.date(2026, 1, 22))
-    pairs = set(zip(played["user_id"].to_pylist(), played["track_id"].to_pylist(), strict=True))
-    assert not pairs & set(zip(table["user_id"].to_pylist(), table["track_id"].to_pylist(), strict=True))
-    newcomer = [r for r in table.to_pylist() if r["user_id"] == NEWCOMER]
+    played = F.played(lake.scan("pseudonymous_events"), dt.date(2026, 1, 22))
+    pairs = set(zip(played["user_key"].to_pylist(), played["track_id"].to_pylist(), strict=True))
+    assert not pairs & set(zip(table["user_key"].to_pylist(), table["track_id"].to_pylist(), strict=True))
+    newcomer = [r for r in table.to_pylist() if r["user_key"] == pseudonym(resources["compliance"].salt, NEWCOMER)]
     assert len(newcomer) == 5 and {r["source"] for r in newcomer} == {"popularity_fallback"}
     model_rows = [r for r in table.to_pylist() if r["source"] == "model"]
     assert model_rows and all(r["why"].count(",") == 2 for r in model_rows)
@@ -128,6 +133,25 @@ def test_gate_promotes_a_good_challenger_and_blocks_a_worse_one(env: tuple[dg.Da
     assert retrained.asset_materialization.metadata["sha256"].value == sha  # type: ignore[union-attr]  # deterministic
     manifest = json.loads(lake.read_file("model_registry/ranker", "manifest.json", partition=sha))
     assert manifest["sha256"] == sha and "champion" in manifest["metrics"]
+
+
+def test_model_tables_hold_pseudonyms_never_raw_user_ids(env: tuple[dg.DagsterInstance, dict, Lake]) -> None:
+    instance, resources, lake = env
+    assert dg.materialize(ASSETS, selection=["ranker_challenger", "ranker_evaluation", "ranker_champion"],
+                          instance=instance, resources=resources, run_config={"ops": {"ranker_challenger": {
+                              "config": {"train_cutoffs": 1, "rounds": 30}}}}).success
+    assert dg.materialize(ASSETS, selection=["recommendations"], partition_key="2026-01-21", instance=instance,
+                          resources=resources).success
+    raw = set(lake.read("listening_events", "2026-01-21")["user_id"].to_pylist())
+    keys = {pseudonym(resources["compliance"].salt, u) for u in raw}
+    assert NEWCOMER in raw
+    for table in ("pseudonymous_events", "user_features", "user_track_features", "recommendations"):
+        data = lake.read(table, "2026-01-21")
+        assert "user_id" not in data.column_names and "event_id" not in data.column_names, table
+        assert set(data["user_key"].to_pylist()) <= keys, table
+        text = {v for c in data.columns if c.type == pa.string() for v in c.to_pylist()}
+        assert not text & raw, f"{table} holds a raw user id"
+    assert set(lake.read("pseudonymous_events", "2026-01-21")["user_key"].to_pylist()) == keys
 
 
 def test_forecaster_chain_beats_naive_or_is_blocked_and_says_why(env: tuple[dg.DagsterInstance, dict, Lake]) -> None:

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.privacy import pseudonymize
 from spotify_ai_assets.models import explain, forecast, ranker, registry, training
 from spotify_ai_assets.models import features as F
 from spotify_ai_assets.sandbox.events import EVENT_SCHEMA
@@ -22,13 +23,16 @@ from .sandbox_lake import day_events
 
 DAYS = 28
 AS_OF = EPOCH + dt.timedelta(days=DAYS)
-PLAIN = pa.schema([(f.name, f.type) for f in EVENT_SCHEMA])
+# The models read events keyed by pseudonym (pipeline/models/pseudonymous_events.py), never raw ids.
+PLAIN = pa.schema([("user_key" if f.name == "user_id" else f.name, f.type) for f in EVENT_SCHEMA])
+SALT = "models-test-salt"
 
 
 @pytest.fixture(scope="module")
 def events() -> pa.Table:
     world = World(seed=7, scale="tiny")
-    return pa.concat_tables([day_events(world, EPOCH + dt.timedelta(days=k)) for k in range(DAYS)]).cast(PLAIN)
+    days = pa.concat_tables([day_events(world, EPOCH + dt.timedelta(days=k)) for k in range(DAYS)])
+    return pseudonymize(days, SALT).cast(PLAIN)
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +41,14 @@ def features_at(events: pa.Table) -> training.FeaturesAt:
 
 
 def _planted(user: str, track: str, artist: str, at: dt.datetime) -> pa.Table:
-    return pa.Table.from_pylist([{"event_id": "planted", "user_id": user, "track_id": track, "artist_id": artist,
+    return pa.Table.from_pylist([{"event_id": "planted", "user_key": user, "track_id": track, "artist_id": artist,
                                   "played_at": at, "ms_played": 200_000, "skipped": False, "country": "US",
                                   "device": "car"}], schema=PLAIN)
 
 
 def test_a_play_on_or_after_the_cutoff_is_never_seen_by_its_features(events: pa.Table) -> None:
     cutoff = EPOCH + dt.timedelta(days=14)
-    user = events["user_id"][0].as_py()
+    user = events["user_key"][0].as_py()
     future = _planted(user, "FUTURETRACK0000000000A", "FUTUREARTIST0000000000", dt.datetime(2026, 1, 15, tzinfo=dt.UTC))
     with_future = pa.concat_tables([events.filter(pc.less(events["played_at"], pa.scalar(
         dt.datetime(2026, 1, 16, tzinfo=dt.UTC), pa.timestamp("ms", tz="UTC")))), future])
@@ -71,13 +75,13 @@ def test_candidates_exclude_tracks_the_user_played(events: pa.Table, features_at
     cutoff = EPOCH + dt.timedelta(days=21)
     cand = features_at(cutoff).candidates
     played = F.played(events, cutoff)
-    pairs = set(zip(played["user_id"].to_pylist(), played["track_id"].to_pylist(), strict=True))
+    pairs = set(zip(played["user_key"].to_pylist(), played["track_id"].to_pylist(), strict=True))
     assert cand.num_rows > 1000
-    assert not any((u, t) in pairs for u, t in zip(cand["user_id"].to_pylist(), cand["track_id"].to_pylist(),
+    assert not any((u, t) in pairs for u, t in zip(cand["user_key"].to_pylist(), cand["track_id"].to_pylist(),
                                                     strict=True))
     allowed = F.candidates(events, features_at(cutoff).tracks, features_at(cutoff).users, cutoff,
                            exclude_played=False)
-    assert any((u, t) in pairs for u, t in zip(allowed["user_id"].to_pylist(), allowed["track_id"].to_pylist(),
+    assert any((u, t) in pairs for u, t in zip(allowed["user_key"].to_pylist(), allowed["track_id"].to_pylist(),
                                                strict=True))
 
 
@@ -105,7 +109,7 @@ def test_an_empty_window_is_an_error_not_a_model(events: pa.Table) -> None:
 def test_too_few_users_with_positives_is_refused(features_at: training.FeaturesAt, events: pa.Table) -> None:
     cutoff = EPOCH + dt.timedelta(days=14)
     rows = ranker.with_labels(features_at(cutoff).candidates, F.labels(events, cutoff))
-    few = rows.filter(pc.is_in(rows["user_id"], pa.array(sorted(set(rows["user_id"].to_pylist()))[:5])))
+    few = rows.filter(pc.is_in(rows["user_key"], pa.array(sorted(set(rows["user_key"].to_pylist()))[:5])))
     with pytest.raises(ranker.TrainingDataError, match="too little data"):
         ranker.train(few)
 
@@ -195,7 +199,7 @@ def test_user_features_carry_the_whole_genre_mix(events: pa.Table) -> None:
     window = events.filter(pc.less(events["played_at"], pa.scalar(
         dt.datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=dt.UTC), events.schema.field("played_at").type)))
     some = users.to_pylist()[0]
-    mine = window.filter(pc.equal(window["user_id"], some["user_id"]))
+    mine = window.filter(pc.equal(window["user_key"], some["user_key"]))
     plays = [f"g{int(world.track_genre[world.track_ids.index(t)])}" for t in mine["track_id"].to_pylist()]
     mix = dict(some["genre_mix"])
     assert mix == pytest.approx({g: plays.count(g) / len(plays) for g in set(plays)})

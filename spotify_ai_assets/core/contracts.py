@@ -18,6 +18,8 @@ PLAYLIST_SNAPSHOTS = TableContract("playlist_snapshots", ("playlist_id", "positi
 LISTENING_EVENTS = TableContract("listening_events", ("user_id", "track_id", "played_at"),
                                  ("event_id", "user_id", "track_id", "played_at", "source"),
                                  {"ms_played": (0, DAY_MS)})
+PSEUDONYMOUS_EVENTS = TableContract("pseudonymous_events", ("user_key", "track_id", "played_at"),
+                                    ("user_key", "track_id", "played_at"), {"ms_played": (0, DAY_MS)})
 DAILY_TRACK_COUNTRY = TableContract("daily_track_country_stats", ("date", "track_id", "country"),
                                     ("date", "track_id", "country", "plays", "listeners"),
                                     {"plays": (1, None), "listeners": (1, None), "skip_rate": (0, 1),

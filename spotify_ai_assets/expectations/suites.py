@@ -137,9 +137,9 @@ RECOMMENDATIONS = Suite(
     description="Served recommendations: one track per rank per user, no track twice for a user, every row scored "
                 "and traceable to the model that scored it.",
     expectations=(
-        *_not_null("user_id", "track_id", "rank", "score", "source", "model_sha256"),
-        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_id", "rank"]}),
-        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_id", "track_id"]}),
+        *_not_null("user_key", "track_id", "rank", "score", "source", "model_sha256"),
+        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_key", "rank"]}),
+        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_key", "track_id"]}),
         Expectation("ExpectColumnValuesToBeBetween", {"column": "rank", "min_value": 1, "max_value": 100}),
         Expectation("ExpectColumnValuesToMatchRegex", {"column": "track_id", "regex": SPOTIFY_ID}),
         Expectation("ExpectColumnValuesToBeInSet", {"column": "source",

@@ -64,7 +64,7 @@ class FeatureError(ValueError):
 
 
 def _window(cutoff_param: str = "$1") -> str:
-    return (f"SELECT user_id, track_id, artist_id, played_at::DATE AS d, skipped FROM events "
+    return (f"SELECT user_key, track_id, artist_id, played_at::DATE AS d, skipped FROM events "
             f"WHERE played_at >= ({cutoff_param}::DATE - {HISTORY_DAYS})::TIMESTAMPTZ "
             f"AND played_at < {cutoff_param}::DATE::TIMESTAMPTZ")
 
@@ -80,8 +80,8 @@ t AS (
          count(*) FILTER (WHERE d >= $1::DATE - 21 AND d < $1::DATE - 14) AS plays_w3,
          count(*) FILTER (WHERE d < $1::DATE - 21) AS plays_w4,
          count(*) AS plays_28d,
-         count(DISTINCT user_id) FILTER (WHERE d >= $1::DATE - 7) AS listeners_7d,
-         count(DISTINCT user_id) AS listeners_28d,
+         count(DISTINCT user_key) FILTER (WHERE d >= $1::DATE - 7) AS listeners_7d,
+         count(DISTINCT user_key) AS listeners_28d,
          avg(skipped::INT) AS skip_rate,
          $1::DATE - min(d) AS days_since_first_play
   FROM ev GROUP BY track_id
@@ -115,16 +115,16 @@ USER_SQL = f"""
 WITH ev AS ({_window()}),
 j AS (SELECT ev.*, tf.genre, tf.tempo_bpm, tf.energy_score, tf.valence FROM ev JOIN tf USING (track_id)),
 mix AS (
-  SELECT user_id, genre, count(*) / sum(count(*)) OVER (PARTITION BY user_id) AS share
-  FROM j WHERE genre IS NOT NULL GROUP BY user_id, genre
+  SELECT user_key, genre, count(*) / sum(count(*)) OVER (PARTITION BY user_key) AS share
+  FROM j WHERE genre IS NOT NULL GROUP BY user_key, genre
 ),
-g AS (SELECT * FROM mix QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY share DESC, genre) = 1),
+g AS (SELECT * FROM mix QUALIFY row_number() OVER (PARTITION BY user_key ORDER BY share DESC, genre) = 1),
 -- The whole mix: each genre's share of the user's plays of tracks with a known genre.
 gm AS (
-  SELECT user_id, map_from_entries(list({{'k': genre, 'v': round(share, 9)}} ORDER BY genre)) AS genre_mix
-  FROM mix GROUP BY user_id
+  SELECT user_key, map_from_entries(list({{'k': genre, 'v': round(share, 9)}} ORDER BY genre)) AS genre_mix
+  FROM mix GROUP BY user_key
 )
-SELECT $1::DATE AS cutoff, j.user_id,
+SELECT $1::DATE AS cutoff, j.user_key,
        count(*)::BIGINT AS user_plays_28d,
        count(*) FILTER (WHERE d >= $1::DATE - 7)::BIGINT AS user_plays_7d,
        count(DISTINCT d)::BIGINT AS user_active_days,
@@ -137,76 +137,76 @@ SELECT $1::DATE AS cutoff, j.user_id,
        avg((tempo_bpm IS NOT NULL)::INT)::DOUBLE AS audio_coverage,
        any_value(g.genre) AS top_genre, any_value(g.share)::DOUBLE AS top_genre_share,
        any_value(gm.genre_mix) AS genre_mix
-FROM j LEFT JOIN g USING (user_id) LEFT JOIN gm USING (user_id)
-GROUP BY j.user_id ORDER BY j.user_id
+FROM j LEFT JOIN g USING (user_key) LEFT JOIN gm USING (user_key)
+GROUP BY j.user_key ORDER BY j.user_key
 """
 
 CANDIDATE_SQL = f"""
 WITH ev AS ({_window()}),
 -- `$2` false lets already-played tracks through (a serving option; training always excludes them).
-played AS (SELECT DISTINCT user_id, track_id FROM ev WHERE $2),
-ua_all AS (SELECT user_id, artist_id, count(*)::DOUBLE AS n FROM ev GROUP BY user_id, artist_id),
-ut AS (SELECT user_id, sum(n) AS tot FROM ua_all GROUP BY user_id),
-eligible AS (SELECT user_id FROM ut WHERE tot >= {MIN_USER_PLAYS}),
-share AS (SELECT a.user_id, a.artist_id, a.n / ut.tot AS share FROM ua_all a JOIN ut USING (user_id)),
+played AS (SELECT DISTINCT user_key, track_id FROM ev WHERE $2),
+ua_all AS (SELECT user_key, artist_id, count(*)::DOUBLE AS n FROM ev GROUP BY user_key, artist_id),
+ut AS (SELECT user_key, sum(n) AS tot FROM ua_all GROUP BY user_key),
+eligible AS (SELECT user_key FROM ut WHERE tot >= {MIN_USER_PLAYS}),
+share AS (SELECT a.user_key, a.artist_id, a.n / ut.tot AS share FROM ua_all a JOIN ut USING (user_key)),
 ua AS (
-  SELECT s.* FROM share s JOIN eligible USING (user_id)
-  QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY share DESC, artist_id) <= {TOP_ARTISTS}
+  SELECT s.* FROM share s JOIN eligible USING (user_key)
+  QUALIFY row_number() OVER (PARTITION BY user_key ORDER BY share DESC, artist_id) <= {TOP_ARTISTS}
 ),
 an AS (SELECT artist_id, round(sqrt(sum(share * share)), 12) AS norm FROM ua GROUP BY artist_id),
 sim AS (
   SELECT x.artist_id AS a1, y.artist_id AS a2, round(sum(x.share * y.share), 12) AS dot
-  FROM ua x JOIN ua y USING (user_id) GROUP BY x.artist_id, y.artist_id
+  FROM ua x JOIN ua y USING (user_key) GROUP BY x.artist_id, y.artist_id
 ),
 simn AS (
   SELECT a1, a2, round(dot / (n1.norm * n2.norm), 12) AS s FROM sim
   JOIN an n1 ON n1.artist_id = a1 JOIN an n2 ON n2.artist_id = a2
 ),
 cf_all AS (
-  SELECT ua.user_id, simn.a2 AS artist_id, round(sum(ua.share * simn.s), 10) AS cf_score
-  FROM ua JOIN simn ON simn.a1 = ua.artist_id GROUP BY ua.user_id, simn.a2
+  SELECT ua.user_key, simn.a2 AS artist_id, round(sum(ua.share * simn.s), 10) AS cf_score
+  FROM ua JOIN simn ON simn.a1 = ua.artist_id GROUP BY ua.user_key, simn.a2
 ),
 cf_top AS (
   SELECT * FROM cf_all
-  QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY cf_score DESC, artist_id) <= {CF_ARTISTS}
+  QUALIFY row_number() OVER (PARTITION BY user_key ORDER BY cf_score DESC, artist_id) <= {CF_ARTISTS}
 ),
 cand_cf AS (
-  SELECT c.user_id, t.track_id FROM cf_top c JOIN tf t ON t.artist_id = c.artist_id
-  ANTI JOIN played p ON p.user_id = c.user_id AND p.track_id = t.track_id
-  QUALIFY row_number() OVER (PARTITION BY c.user_id ORDER BY c.cf_score * t.plays_28d DESC, t.track_id) <= {K_CF}
+  SELECT c.user_key, t.track_id FROM cf_top c JOIN tf t ON t.artist_id = c.artist_id
+  ANTI JOIN played p ON p.user_key = c.user_key AND p.track_id = t.track_id
+  QUALIFY row_number() OVER (PARTITION BY c.user_key ORDER BY c.cf_score * t.plays_28d DESC, t.track_id) <= {K_CF}
 ),
 ug AS (
-  SELECT ev.user_id, tf.genre, count(*) / sum(count(*)) OVER (PARTITION BY ev.user_id) AS share
-  FROM ev JOIN tf USING (track_id) WHERE tf.genre IS NOT NULL GROUP BY ev.user_id, tf.genre
+  SELECT ev.user_key, tf.genre, count(*) / sum(count(*)) OVER (PARTITION BY ev.user_key) AS share
+  FROM ev JOIN tf USING (track_id) WHERE tf.genre IS NOT NULL GROUP BY ev.user_key, tf.genre
 ),
 genre_top AS (
   SELECT genre, track_id FROM tf WHERE genre IS NOT NULL
   QUALIFY row_number() OVER (PARTITION BY genre ORDER BY plays_28d DESC, track_id) <= {K_GENRE}
 ),
 cand_genre AS (
-  SELECT ug.user_id, g.track_id FROM ug JOIN eligible USING (user_id) JOIN genre_top g USING (genre)
-  ANTI JOIN played p ON p.user_id = ug.user_id AND p.track_id = g.track_id
+  SELECT ug.user_key, g.track_id FROM ug JOIN eligible USING (user_key) JOIN genre_top g USING (genre)
+  ANTI JOIN played p ON p.user_key = ug.user_key AND p.track_id = g.track_id
   WHERE ug.share >= {MIN_GENRE_SHARE}
 ),
 pop AS (SELECT track_id FROM tf ORDER BY plays_28d DESC, track_id LIMIT {K_POP}),
 cand_pop AS (
-  SELECT e.user_id, pop.track_id FROM eligible e CROSS JOIN pop
-  ANTI JOIN played p ON p.user_id = e.user_id AND p.track_id = pop.track_id
+  SELECT e.user_key, pop.track_id FROM eligible e CROSS JOIN pop
+  ANTI JOIN played p ON p.user_key = e.user_key AND p.track_id = pop.track_id
 ),
 cand AS (
-  SELECT user_id, track_id, bool_or(src = 'cf') AS from_cf, bool_or(src = 'genre') AS from_genre,
+  SELECT user_key, track_id, bool_or(src = 'cf') AS from_cf, bool_or(src = 'genre') AS from_genre,
          bool_or(src = 'pop') AS from_pop
   FROM (SELECT *, 'cf' AS src FROM cand_cf UNION ALL SELECT *, 'genre' FROM cand_genre
         UNION ALL SELECT *, 'pop' FROM cand_pop)
-  GROUP BY user_id, track_id
+  GROUP BY user_key, track_id
 )
-SELECT $1::DATE AS cutoff, c.user_id, c.track_id, t.artist_id,
+SELECT $1::DATE AS cutoff, c.user_key, c.track_id, t.artist_id,
        {", ".join(f"t.{f}" for f in TRACK_FEATURES)},
        {", ".join(f"u.{f}" for f in USER_FEATURES)},
        coalesce(cf.cf_score, 0)::DOUBLE AS cf_score,
        (coalesce(cf.cf_score, 0) * t.plays_28d)::DOUBLE AS cf_prior,
        coalesce(s.share, 0)::DOUBLE AS artist_share,
-       CASE WHEN t.genre IS NULL OR NOT EXISTS (SELECT 1 FROM ug WHERE ug.user_id = c.user_id) THEN NULL
+       CASE WHEN t.genre IS NULL OR NOT EXISTS (SELECT 1 FROM ug WHERE ug.user_key = c.user_key) THEN NULL
             ELSE coalesce(ug.share, 0) END::DOUBLE AS genre_share,
        sqrt(power((t.tempo_bpm - u.taste_tempo) / 50.0, 2) + power(t.energy_score - u.taste_energy, 2)
             + power(t.valence - u.taste_valence, 2))::DOUBLE AS audio_distance,
@@ -214,17 +214,17 @@ SELECT $1::DATE AS cutoff, c.user_id, c.track_id, t.artist_id,
        t.has_audio
 FROM cand c
 JOIN tf t USING (track_id)
-JOIN uf u ON u.user_id = c.user_id
-LEFT JOIN cf_all cf ON cf.user_id = c.user_id AND cf.artist_id = t.artist_id
-LEFT JOIN share s ON s.user_id = c.user_id AND s.artist_id = t.artist_id
-LEFT JOIN ug ON ug.user_id = c.user_id AND ug.genre = t.genre
-ORDER BY c.user_id, c.track_id
+JOIN uf u ON u.user_key = c.user_key
+LEFT JOIN cf_all cf ON cf.user_key = c.user_key AND cf.artist_id = t.artist_id
+LEFT JOIN share s ON s.user_key = c.user_key AND s.artist_id = t.artist_id
+LEFT JOIN ug ON ug.user_key = c.user_key AND ug.genre = t.genre
+ORDER BY c.user_key, c.track_id
 """
 
 LABEL_SQL = f"""
-SELECT DISTINCT user_id, track_id FROM events
+SELECT DISTINCT user_key, track_id FROM events
 WHERE played_at >= $1::DATE::TIMESTAMPTZ AND played_at < ($1::DATE + {HORIZON_DAYS})::TIMESTAMPTZ
-ORDER BY user_id, track_id
+ORDER BY user_key, track_id
 """
 
 TARGET_SQL = f"""
@@ -233,7 +233,7 @@ WHERE played_at >= $1::DATE::TIMESTAMPTZ AND played_at < ($1::DATE + {HORIZON_DA
 GROUP BY track_id ORDER BY track_id
 """
 
-PLAYED_SQL = f"SELECT DISTINCT user_id, track_id FROM ({_window()}) ORDER BY user_id, track_id"
+PLAYED_SQL = f"SELECT DISTINCT user_key, track_id FROM ({_window()}) ORDER BY user_key, track_id"
 
 
 def track_features(events: Relation, cutoff: dt.date, audio: Relation | None = None,
@@ -268,7 +268,7 @@ def candidates(events: Relation, tracks: pa.Table, users: pa.Table, cutoff: dt.d
 
 
 def labels(events: Relation, cutoff: dt.date) -> pa.Table:
-    """(user_id, track_id) pairs played in the `HORIZON_DAYS` from `cutoff` on: the ranker's relevant items."""
+    """(user_key, track_id) pairs played in the `HORIZON_DAYS` from `cutoff` on: the ranker's relevant items."""
     return sql_to_arrow(LABEL_SQL, {"events": events}, [cutoff])
 
 
@@ -278,7 +278,7 @@ def targets(events: Relation, cutoff: dt.date) -> pa.Table:
 
 
 def played(events: Relation, cutoff: dt.date) -> pa.Table:
-    """(user_id, track_id) pairs played in the window before `cutoff` (what recommendations exclude)."""
+    """(user_key, track_id) pairs played in the window before `cutoff` (what recommendations exclude)."""
     return sql_to_arrow(PLAYED_SQL, {"events": events}, [cutoff])
 
 

@@ -17,20 +17,20 @@ from spotify_ai_assets.core.query import sql_to_arrow
 K = 10
 
 RANKING_SQL = f"""
-WITH top AS (SELECT user_id, track_id, rank FROM recs WHERE rank <= {K}),
-nrel AS (SELECT user_id, count(*) AS n FROM rel GROUP BY user_id),
+WITH top AS (SELECT user_key, track_id, rank FROM recs WHERE rank <= {K}),
+nrel AS (SELECT user_key, count(*) AS n FROM rel GROUP BY user_key),
 hits AS (
-  SELECT t.user_id, t.rank, (r.user_id IS NOT NULL)::INT AS hit FROM top t
-  LEFT JOIN rel r ON r.user_id = t.user_id AND r.track_id = t.track_id
+  SELECT t.user_key, t.rank, (r.user_key IS NOT NULL)::INT AS hit FROM top t
+  LEFT JOIN rel r ON r.user_key = t.user_key AND r.track_id = t.track_id
 ),
-cum AS (SELECT *, sum(hit) OVER (PARTITION BY user_id ORDER BY rank) AS cum FROM hits),
+cum AS (SELECT *, sum(hit) OVER (PARTITION BY user_key ORDER BY rank) AS cum FROM hits),
 per AS (
-  SELECT n.user_id, n.n,
+  SELECT n.user_key, n.n,
          coalesce(sum(c.hit / log2(c.rank + 1)), 0) AS dcg,
          coalesce(sum(c.hit), 0) AS hits,
          coalesce(sum(CASE WHEN c.hit = 1 THEN c.cum / c.rank END), 0) AS ap_num,
          (SELECT sum(1 / log2(i + 1)) FROM range(1, least(n.n, {K}) + 1) r(i)) AS idcg
-  FROM nrel n LEFT JOIN cum c USING (user_id) GROUP BY n.user_id, n.n
+  FROM nrel n LEFT JOIN cum c USING (user_key) GROUP BY n.user_key, n.n
 )
 SELECT avg(dcg / idcg) AS ndcg_at_10, avg(hits / n) AS recall_at_10, avg(ap_num / least(n, {K})) AS map_at_10,
        count(*) AS users
@@ -39,7 +39,7 @@ FROM per
 
 
 def ranking_metrics(recs: pa.Table, relevant: pa.Table) -> dict[str, float]:
-    """`recs`: user_id, track_id, rank (1 = best); `relevant`: user_id, track_id. Users are those of `relevant`."""
+    """`recs`: user_key, track_id, rank (1 = best); `relevant`: user_key, track_id. Users are those of `relevant`."""
     if relevant.num_rows == 0:
         raise ValueError("no relevant items: nothing to evaluate the ranking against")
     row = sql_to_arrow(RANKING_SQL, {"recs": recs, "rel": relevant}).to_pylist()[0]

@@ -8,21 +8,23 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
+from spotify_ai_assets.core.privacy import pseudonym
 from spotify_ai_assets.sandbox.world import GENRES, World
 
 EXPLORE = 0.1  # share of plays the sandbox draws from a random genre (see sandbox/events.py)
 
 
 def recommendations(world: World, users: list[str], played: pa.Table, start: dt.date, days: int,
-                    n: int) -> pa.Table:
-    """Top `n` unplayed tracks per user by true play probability over the `days` from `start` on."""
+                    n: int, salt: str | None = None) -> pa.Table:
+    """Top `n` unplayed tracks per user by true play probability over the `days` from `start` on. Users are keyed
+    as the feature tables key them: by pseudonym under `salt` (core/privacy.py), by raw id without one."""
     weights = np.mean([world.track_weights(start + dt.timedelta(days=k)) for k in range(days)], axis=0)
     genre_total = np.bincount(world.track_genre, weights=weights, minlength=len(GENRES))
     within = weights / np.maximum(genre_total[world.track_genre], 1e-12)
-    user_pos = {u: i for i, u in enumerate(world.user_ids)}
+    user_pos = {(pseudonym(salt, u) if salt else u): i for i, u in enumerate(world.user_ids)}
     track_pos = {t: i for i, t in enumerate(world.track_ids)}
     seen: dict[str, list[int]] = {}
-    for u, t in zip(played["user_id"].to_pylist(), played["track_id"].to_pylist(), strict=True):
+    for u, t in zip(played["user_key"].to_pylist(), played["track_id"].to_pylist(), strict=True):
         if t in track_pos:
             seen.setdefault(u, []).append(track_pos[t])
     out_u, out_t, out_r, out_s = [], [], [], []
@@ -38,5 +40,5 @@ def recommendations(world: World, users: list[str], played: pa.Table, start: dt.
         out_t += track_ids[top].tolist()
         out_r += list(range(1, len(top) + 1))
         out_s += p[top].tolist()
-    return pa.table({"user_id": pa.array(out_u, pa.string()), "track_id": pa.array(out_t, pa.string()),
+    return pa.table({"user_key": pa.array(out_u, pa.string()), "track_id": pa.array(out_t, pa.string()),
                      "rank": pa.array(out_r, pa.int64()), "score": pa.array(out_s, pa.float64())})

@@ -52,9 +52,9 @@ class Matrix:
 def with_labels(candidates: pa.Table, labels: pa.Table) -> pa.Table:
     """The candidate rows with `label` = 1 when the user played the track in the horizon after the cutoff."""
     return sql_to_arrow(
-        "SELECT c.*, (l.user_id IS NOT NULL)::INT AS label FROM c "
-        "LEFT JOIN (SELECT DISTINCT user_id, track_id FROM l) l USING (user_id, track_id) "
-        "ORDER BY c.cutoff, c.user_id, c.track_id", {"c": candidates, "l": labels})
+        "SELECT c.*, (l.user_key IS NOT NULL)::INT AS label FROM c "
+        "LEFT JOIN (SELECT DISTINCT user_key, track_id FROM l) l USING (user_key, track_id) "
+        "ORDER BY c.cutoff, c.user_key, c.track_id", {"c": candidates, "l": labels})
 
 
 def matrix(rows: pa.Table, features: tuple[str, ...] = RANKER_FEATURES) -> Matrix:
@@ -65,14 +65,14 @@ def matrix(rows: pa.Table, features: tuple[str, ...] = RANKER_FEATURES) -> Matri
     x = np.empty((rows.num_rows, len(features)), dtype=np.float32)
     for j, f in enumerate(features):
         x[:, j] = rows[f].to_numpy(zero_copy_only=False).astype(np.float32)  # nulls become NaN
-    key = rows["user_id"]
+    key = rows["user_key"]
     if "cutoff" in rows.column_names:
-        key = pc.binary_join_element_wise(rows["cutoff"].cast(pa.string()), rows["user_id"], "|")
+        key = pc.binary_join_element_wise(rows["cutoff"].cast(pa.string()), rows["user_key"], "|")
     codes = key.to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([], dtype=np.int64)
     groups = np.diff(np.r_[starts, len(codes)])
     y = rows["label"].to_numpy().astype(np.float32) if "label" in rows.column_names else None
-    return Matrix(x, y, groups, rows["user_id"].to_numpy(zero_copy_only=False)[starts])
+    return Matrix(x, y, groups, rows["user_key"].to_numpy(zero_copy_only=False)[starts])
 
 
 def train(rows: pa.Table, features: tuple[str, ...] = RANKER_FEATURES, rounds: int = ROUNDS,
@@ -111,40 +111,40 @@ def score(booster: lgb.Booster, rows: pa.Table) -> np.ndarray:
 
 
 def top_n(rows: pa.Table, scores: np.ndarray, n: int) -> pa.Table:
-    """Per user, the `n` best rows by score (ties by track id): user_id, track_id, rank, score."""
-    scored = pa.table({"user_id": rows["user_id"], "track_id": rows["track_id"], "score": pa.array(scores)})
+    """Per user, the `n` best rows by score (ties by track id): user_key, track_id, rank, score."""
+    scored = pa.table({"user_key": rows["user_key"], "track_id": rows["track_id"], "score": pa.array(scores)})
     return sql_to_arrow(
-        "SELECT user_id, track_id, rank::BIGINT AS rank, score FROM (SELECT *, row_number() OVER "
-        "(PARTITION BY user_id ORDER BY score DESC, track_id) AS rank FROM s) WHERE rank <= $1 "
-        "ORDER BY user_id, rank", {"s": scored}, [n])
+        "SELECT user_key, track_id, rank::BIGINT AS rank, score FROM (SELECT *, row_number() OVER "
+        "(PARTITION BY user_key ORDER BY score DESC, track_id) AS rank FROM s) WHERE rank <= $1 "
+        "ORDER BY user_key, rank", {"s": scored}, [n])
 
 
 def popularity(tracks: pa.Table, played: pa.Table, users: pa.Array | list[str], n: int) -> pa.Table:
     """The baseline: the most played tracks of the window that each user has not played, for every user given."""
-    u = pa.table({"user_id": pa.array(users, pa.string())})
+    u = pa.table({"user_key": pa.array(users, pa.string())})
     # The top n + 2000 tracks are enough unless a user played more than 2000 of them (they then get fewer than n).
     return sql_to_arrow(
         "WITH top AS (SELECT track_id, plays_28d FROM t ORDER BY plays_28d DESC, track_id LIMIT $1) "
-        "SELECT user_id, track_id, rank::BIGINT AS rank, plays_28d::DOUBLE AS score FROM ("
-        "  SELECT u.user_id, top.track_id, top.plays_28d, row_number() OVER (PARTITION BY u.user_id "
+        "SELECT user_key, track_id, rank::BIGINT AS rank, plays_28d::DOUBLE AS score FROM ("
+        "  SELECT u.user_key, top.track_id, top.plays_28d, row_number() OVER (PARTITION BY u.user_key "
         "  ORDER BY top.plays_28d DESC, top.track_id) AS rank FROM u CROSS JOIN top "
-        "  ANTI JOIN p ON p.user_id = u.user_id AND p.track_id = top.track_id) WHERE rank <= $2 "
-        "ORDER BY user_id, rank", {"t": tracks, "p": played, "u": u}, [n + 2000, n])
+        "  ANTI JOIN p ON p.user_key = u.user_key AND p.track_id = top.track_id) WHERE rank <= $2 "
+        "ORDER BY user_key, rank", {"t": tracks, "p": played, "u": u}, [n + 2000, n])
 
 
 def relevant(labels: pa.Table, played: pa.Table, users: pa.Array | list[str]) -> pa.Table:
     """What counts as a hit on held-out days: tracks the user played then but not in the history window."""
-    u = pa.table({"user_id": pa.array(users, pa.string())})
-    return sql_to_arrow("SELECT l.user_id, l.track_id FROM l SEMI JOIN u ON u.user_id = l.user_id "
-                        "ANTI JOIN p ON p.user_id = l.user_id AND p.track_id = l.track_id "
-                        "ORDER BY l.user_id, l.track_id", {"l": labels, "p": played, "u": u})
+    u = pa.table({"user_key": pa.array(users, pa.string())})
+    return sql_to_arrow("SELECT l.user_key, l.track_id FROM l SEMI JOIN u ON u.user_key = l.user_key "
+                        "ANTI JOIN p ON p.user_key = l.user_key AND p.track_id = l.track_id "
+                        "ORDER BY l.user_key, l.track_id", {"l": labels, "p": played, "u": u})
 
 
 def evaluate(booster: lgb.Booster, candidates: pa.Table, tracks: pa.Table, played: pa.Table, labels: pa.Table,
              oracle: pa.Table | None = None) -> dict[str, dict[str, float]]:
     """NDCG@10, recall@10 and MAP of the model, the popularity baseline and (when given) the oracle's lists, all on
     the same users: those with personal candidates and at least one new track played in the held-out days."""
-    users = pc.unique(candidates["user_id"])
+    users = pc.unique(candidates["user_key"])
     rel = relevant(labels, played, users)
     if rel.num_rows == 0:
         raise TrainingDataError(f"no user with candidates played a new track in the held-out days after "

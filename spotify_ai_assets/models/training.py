@@ -53,7 +53,7 @@ def evaluate_ranker(boosters: dict[str, lgb.Booster], features_at: FeaturesAt, e
                            "held_out": [str(eval_cutoff), str(eval_cutoff + dt.timedelta(days=F.HORIZON_DAYS - 1))]}
     for name, booster in boosters.items():
         result = ranker.evaluate(booster, feats.candidates, feats.tracks, played, labels,
-                                 oracle(sorted(set(feats.candidates["user_id"].to_pylist())), played)
+                                 oracle(sorted(set(feats.candidates["user_key"].to_pylist())), played)
                                  if oracle and "oracle" not in out else None)
         out[name] = result["model"]
         out.setdefault("popularity", result["popularity"])

@@ -18,7 +18,8 @@ model_retraining_job = dg.define_asset_job(
 
 daily_recommendations_job = dg.define_asset_job(
     "daily_recommendations_job",
-    selection=dg.AssetSelection.assets("track_features", "user_features", "user_track_features", "recommendations"),
+    selection=dg.AssetSelection.assets("pseudonymous_events", "track_features", "user_features", "user_track_features",
+                                       "recommendations"),
     description="The day's feature tables, then recommendations from the current ranker champion.",
     tags={"spotify_ai/job": "daily_recommendations"},
 )

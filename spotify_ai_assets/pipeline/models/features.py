@@ -9,13 +9,14 @@ import pyarrow as pa
 from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.core.quality import TableContract
 from spotify_ai_assets.models import features as F
+from spotify_ai_assets.pipeline.models.pseudonymous_events import NAME as PSEUDONYMOUS_EVENTS
 from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
 from spotify_ai_assets.pipeline.resources import LakeResource
 from spotify_ai_assets.pipeline.tables import contract_check_specs, publish
 
 GROUP = "models"
 OWNERS = ["team:ml"]
-EVENTS = "listening_events"
+EVENTS = PSEUDONYMOUS_EVENTS  # keyed by pseudonym: no model table holds a raw user id
 CATALOG = "spotify_tracks"
 AUDIO = "audio_features_all"
 TRACKS = "track_features"
@@ -27,9 +28,9 @@ WINDOW = dg.TimeWindowPartitionMapping(start_offset=-(F.HISTORY_DAYS - 1), end_o
 CONTRACTS = {
     TRACKS: TableContract(TRACKS, ("track_id",), ("cutoff", "track_id", "artist_id", "plays_28d"),
                           {"plays_28d": (1, None), "skip_rate": (0, 1), "days_since_first_play": (1, F.HISTORY_DAYS)}),
-    USERS: TableContract(USERS, ("user_id",), ("cutoff", "user_id", "user_plays_28d"),
+    USERS: TableContract(USERS, ("user_key",), ("cutoff", "user_key", "user_plays_28d"),
                          {"user_plays_28d": (1, None), "user_skip_rate": (0, 1), "top_genre_share": (0, 1)}),
-    CANDIDATES: TableContract(CANDIDATES, ("user_id", "track_id"), ("cutoff", "user_id", "track_id", "cf_score"),
+    CANDIDATES: TableContract(CANDIDATES, ("user_key", "track_id"), ("cutoff", "user_key", "track_id", "cf_score"),
                               {"artist_share": (0, 1), "genre_share": (0, 1), "cf_score": (0, None)}),
 }
 
@@ -115,7 +116,7 @@ def user_track_features(context: dg.AssetExecutionContext, lake: LakeResource) -
     day = partition_day(context)
     store = lake.lake()
     table = F.candidates(_history(store, day), _need(store, TRACKS, day), _need(store, USERS, day), cutoff_of(day))
-    users = len(set(table["user_id"].to_pylist()))
+    users = len(set(table["user_key"].to_pylist()))
     return publish(store, CANDIDATES, table, day, CONTRACTS[CANDIDATES], asset_key=context.asset_key,
                    cutoff=str(cutoff_of(day)), users_with_candidates=users,
                    candidates_per_user=round(table.num_rows / users, 1) if users else 0)

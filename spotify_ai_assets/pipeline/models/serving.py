@@ -26,9 +26,9 @@ from spotify_ai_assets.pipeline.tables import contract_check_specs, publish
 
 TABLE = "recommendations"
 MAX_N = 100
-CONTRACT = TableContract(TABLE, ("user_id", "rank"), ("user_id", "track_id", "rank", "score", "source"),
+CONTRACT = TableContract(TABLE, ("user_key", "rank"), ("user_key", "track_id", "rank", "score", "source"),
                          {"rank": (1, MAX_N)})
-SCHEMA = pa.schema([("date", pa.date32()), ("user_id", pa.string()), ("rank", pa.int64()), ("track_id", pa.string()),
+SCHEMA = pa.schema([("date", pa.date32()), ("user_key", pa.string()), ("rank", pa.int64()), ("track_id", pa.string()),
                     ("score", pa.float64()), ("source", pa.string()), ("why", pa.string()),
                     ("model_sha256", pa.string())])
 
@@ -68,15 +68,15 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     scores = booster.predict(x, num_threads=ranker.THREADS) if len(x) else np.array([])
     top = ranker.top_n(cand, scores, config.top_n)
     why = _why(booster, cand, scores, top, config.explain_top)
-    personal = set(top["user_id"].to_pylist())
-    others = sorted(set(users["user_id"].to_pylist()) - personal)
+    personal = set(top["user_key"].to_pylist())
+    others = sorted(set(users["user_key"].to_pylist()) - personal)
     played = F.played(events, cutoff_of(day))
     fallback = ranker.popularity(tracks, played if config.exclude_played else played.slice(0, 0), others,
                                  config.top_n)
     table = sql_to_arrow(
-        "SELECT $1::DATE AS date, user_id, rank, track_id, score, 'model' AS source, why, $2 AS model_sha256 FROM t "
-        "UNION ALL SELECT $1::DATE, user_id, rank, track_id, score, 'popularity_fallback', NULL, $2 FROM f "
-        "ORDER BY user_id, rank", {"t": why, "f": fallback}, [day, champion.sha256]).cast(SCHEMA)
+        "SELECT $1::DATE AS date, user_key, rank, track_id, score, 'model' AS source, why, $2 AS model_sha256 FROM t "
+        "UNION ALL SELECT $1::DATE, user_key, rank, track_id, score, 'popularity_fallback', NULL, $2 FROM f "
+        "ORDER BY user_key, rank", {"t": why, "f": fallback}, [day, champion.sha256]).cast(SCHEMA)
     return publish(store, TABLE, table, day, CONTRACT, asset_key=context.asset_key,
                    model_sha256=champion.sha256, users_personal=len(personal), users_fallback=len(others),
                    exclude_played=config.exclude_played, top_n=config.top_n,
@@ -87,18 +87,18 @@ def _why(booster, cand: pa.Table, scores: np.ndarray, top: pa.Table, k: int) -> 
     """The top rows with their `k` largest contributions ("feature +0.12, ..."), from pred_contrib."""
     if k == 0 or top.num_rows == 0:
         return top.append_column("why", pa.nulls(top.num_rows, pa.string()))
-    index = {(u, t): i for i, (u, t) in enumerate(zip(cand["user_id"].to_pylist(), cand["track_id"].to_pylist(),
+    index = {(u, t): i for i, (u, t) in enumerate(zip(cand["user_key"].to_pylist(), cand["track_id"].to_pylist(),
                                                       strict=True))}
-    rows = [index[(u, t)] for u, t in zip(top["user_id"].to_pylist(), top["track_id"].to_pylist(), strict=True)]
+    rows = [index[(u, t)] for u, t in zip(top["user_key"].to_pylist(), top["track_id"].to_pylist(), strict=True)]
     x = ranker.matrix(cand.take(pa.array(rows, pa.int64())), tuple(booster.feature_name())).x
     named = explain.top_features(booster, x, k)
     return top.append_column("why", pa.array([", ".join(f"{f} {v:+.3f}" for f, v in r) for r in named]))
 
 
 def _markdown(table: pa.Table, users: int = 3, per_user: int = 5) -> str:
-    shown = sorted(set(table.filter(pa.compute.equal(table["source"], "model"))["user_id"].to_pylist()))[:users]
+    shown = sorted(set(table.filter(pa.compute.equal(table["source"], "model"))["user_key"].to_pylist()))[:users]
     lines = ["| user | rank | track | score | why |", "| --- | ---: | --- | ---: | --- |"]
     for r in table.to_pylist():
-        if r["user_id"] in shown and r["rank"] <= per_user:
-            lines.append(f"| `{r['user_id']}` | {r['rank']} | `{r['track_id']}` | {r['score']:.3f} | {r['why']} |")
+        if r["user_key"] in shown and r["rank"] <= per_user:
+            lines.append(f"| `{r['user_key']}` | {r['rank']} | `{r['track_id']}` | {r['score']:.3f} | {r['why']} |")
     return "\n".join(lines) if len(lines) > 2 else "no personal recommendations"

@@ -15,8 +15,10 @@ import pyarrow as pa
 from pydantic import Field
 
 from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.privacy import pseudonym
 from spotify_ai_assets.models import explain, forecast, ranker, registry, training
 from spotify_ai_assets.models import features as F
+from spotify_ai_assets.pipeline.maintenance.resources import ComplianceResource
 from spotify_ai_assets.pipeline.models.features import (
     CANDIDATES,
     EVENTS,
@@ -113,19 +115,20 @@ def _importance_md(booster: Any, kind: str) -> str:
     return explain.importance_markdown(gains) + f"\n\n![importance]({chart})"
 
 
-def _oracle(spotify: SpotifyResource, eval_cutoff: dt.date):
-    """The sandbox's truth-based lists, when the sandbox is the source."""
+def _oracle(spotify: SpotifyResource, salt: str, eval_cutoff: dt.date):
+    """The sandbox's truth-based lists, when the sandbox is the source (users keyed by pseudonym, as the features
+    key them)."""
     if not isinstance(spotify, SandboxSpotifyResource):
         return None
     from spotify_ai_assets.models import oracle
 
     world = sandbox_world(spotify.seed, spotify.scale)
-    known = set(world.user_ids)
+    known = {pseudonym(salt, u) for u in world.user_ids}
 
     def lists(users: list[str], played: Any) -> Any:
         if sum(u in known for u in users) < 0.9 * len(users):
             return None  # the lake's users are not this world's: no truth to compare with
-        return oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10)
+        return oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10, salt)
 
     return lists
 
@@ -201,7 +204,7 @@ def _model_assets(kind: str) -> list[dg.AssetsDefinition]:
                     f"{baseline} baseline" + (" and the sandbox oracle" if kind == "ranker" else "") + ".",
     )
     def evaluation(context: dg.AssetExecutionContext, config: GateConfig, model: registry.ModelRef,
-                   lake: LakeResource, spotify: SpotifyResource):
+                   lake: LakeResource, spotify: SpotifyResource, compliance: ComplianceResource):
         store = lake.lake()
         eval_cutoff = dt.date.fromisoformat(model.manifest["eval_cutoff"])
         train_cutoffs = [dt.date.fromisoformat(c) for c in model.manifest["training_range"]["cutoffs"]]
@@ -221,7 +224,8 @@ def _model_assets(kind: str) -> list[dg.AssetsDefinition]:
         feats = lake_features(store, kind)
         try:
             if kind == "ranker":
-                metrics = training.evaluate_ranker(boosters, feats, events, eval_cutoff, _oracle(spotify, eval_cutoff))
+                truth = _oracle(spotify, compliance.salt, eval_cutoff)
+                metrics = training.evaluate_ranker(boosters, feats, events, eval_cutoff, truth)
             else:
                 metrics = training.evaluate_forecaster(boosters, feats, events, eval_cutoff)
         except ranker.TrainingDataError as exc:
