@@ -71,6 +71,8 @@ def _maintenance(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         # The DSN carries a key: an EnvVar, resolved in the process that sends, never stored in config.
         "observability": ObservabilityResource(
             sentry_dsn=dg.EnvVar("SENTRY_DSN") if settings.sentry_enabled else "", environment=settings.env,
+            pagerduty_routing_key=dg.EnvVar("PAGERDUTY_ROUTING_KEY") if settings.paging_enabled else "",
+            pagerduty_url=settings.pagerduty_url,
             webserver_url=settings.webserver_url, metrics_textfile=settings.metrics_textfile,
             pushgateway_url=settings.pushgateway_url, otlp_endpoint=settings.otlp_endpoint),
     }

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from spotify_ai_assets.observability.paging import EVENTS_URL as PAGERDUTY_EVENTS_URL
+
 ENVIRONMENTS = ("local", "branch", "prod")
 DEFAULT_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com/"
@@ -52,6 +54,9 @@ class Settings:
     celery_backend: str = DEFAULT_CELERY_BROKER
     # Observability (issue 8): Sentry is on when SENTRY_DSN is set (the DSN itself is resolved as an EnvVar).
     sentry_enabled: bool = False
+    # Paging is on when PAGERDUTY_ROUTING_KEY is set (resolved as an EnvVar); PAGERDUTY_EVENTS_URL for a proxy.
+    paging_enabled: bool = False
+    pagerduty_url: str = PAGERDUTY_EVENTS_URL
     webserver_url: str = "http://127.0.0.1:3000"
     metrics_textfile: str = ""
     pushgateway_url: str = ""
@@ -115,6 +120,8 @@ class Settings:
             celery_broker=_celery_broker(environ),
             celery_backend=environ.get("SPOTIFY_AI_CELERY_BACKEND") or _celery_backend(_celery_broker(environ)),
             sentry_enabled=bool(environ.get("SENTRY_DSN", "").strip()),
+            paging_enabled=bool(environ.get("PAGERDUTY_ROUTING_KEY", "").strip()),
+            pagerduty_url=environ.get("PAGERDUTY_EVENTS_URL") or PAGERDUTY_EVENTS_URL,
             webserver_url=environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/"),
             # Set to an empty value to turn the textfile off.
             metrics_textfile=environ.get("SPOTIFY_AI_METRICS_TEXTFILE", str(Path(home, "metrics", "spotify_ai.prom"))),

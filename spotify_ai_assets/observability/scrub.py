@@ -21,7 +21,7 @@ EMAIL = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
 CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 # Environment variables whose values are secrets wherever they appear.
 SECRET_ENV = ("SPOTIFY_CLIENT_SECRET", "SPOTIFY_AI_TOKEN_DB", "SENTRY_DSN", "SPOTIFY_AI_ERASURE_SALT",
-              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DAGSTER_PG_PASSWORD")
+              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DAGSTER_PG_PASSWORD", "PAGERDUTY_ROUTING_KEY")
 
 
 class Scrubber:

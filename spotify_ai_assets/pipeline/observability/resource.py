@@ -1,13 +1,19 @@
+import os
+
 import dagster as dg
 
-from spotify_ai_assets.observability import metrics, sentry
+from spotify_ai_assets.observability import metrics, paging, sentry
+from spotify_ai_assets.observability.scrub import Scrubber, secrets_from
 from spotify_ai_assets.version import code_version
 
 
 class ObservabilityResource(dg.ConfigurableResource):
-    """Where alerts go: Sentry when a DSN is configured (an EnvVar in deployments), nowhere otherwise."""
+    """Where alerts go: Sentry when a DSN is configured, PagerDuty (Events API v2) when a routing key is (both
+    EnvVars in deployments), nowhere otherwise; and where metrics go."""
 
     sentry_dsn: str = ""
+    pagerduty_routing_key: str = ""
+    pagerduty_url: str = paging.EVENTS_URL
     environment: str = "local"
     webserver_url: str = "http://127.0.0.1:3000"
     metrics_textfile: str = ""  # a .prom file for node exporter's textfile collector
@@ -16,6 +22,15 @@ class ObservabilityResource(dg.ConfigurableResource):
 
     def sentry_on(self) -> bool:
         return sentry.init(self.sentry_dsn, self.environment, release=f"spotify_ai_assets@{code_version()}")
+
+    def paging_on(self) -> bool:
+        return bool(self.pagerduty_routing_key)
+
+    def page(self, report: sentry.FailureReport) -> str:
+        """Trigger a page for `report`; returns its dedup key."""
+        scrubber = Scrubber([*secrets_from(dict(os.environ)), self.pagerduty_routing_key, self.sentry_dsn])
+        body = paging.event(report, self.pagerduty_routing_key, f"spotify_ai_assets ({self.environment})", scrubber)
+        return paging.send(self.pagerduty_url, body)
 
     def run_url(self, run_id: str) -> str:
         return f"{self.webserver_url}/runs/{run_id}"

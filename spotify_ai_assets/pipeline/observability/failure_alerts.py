@@ -1,9 +1,11 @@
-"""Failed runs and failed blocking checks become Sentry events (when SENTRY_DSN is set)."""
+"""Failed runs and failed blocking checks become Sentry events (when SENTRY_DSN is set) and, the critical ones,
+pages (when PAGERDUTY_ROUTING_KEY is set; observability/paging.py says which)."""
 
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from spotify_ai_assets.observability import paging
 from spotify_ai_assets.observability.sentry import FailureReport, send
 from spotify_ai_assets.pipeline.observability.resource import ObservabilityResource
 from spotify_ai_assets.pipeline.observability.trace import trace_id_of
@@ -44,10 +46,16 @@ def _root_cause(error: "SerializableErrorInfo") -> str:
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False,
                        description="Sends each failed run, and each failed blocking check in it, to Sentry with the "
-                                   "run id, job, asset, partition, trace id and a link to the run. Does nothing "
-                                   "without SENTRY_DSN.")
-def sentry_failure_sensor(context: dg.RunFailureSensorContext, observability: ObservabilityResource) -> None:
-    if not observability.sentry_on():
+                                   "run id, job, asset, partition, trace id and a link to the run, and pages "
+                                   "PagerDuty for failed blocking checks and failed unattended runs (schedule, "
+                                   "sensor, backfill). Does nothing without SENTRY_DSN or PAGERDUTY_ROUTING_KEY.")
+def failure_alerts_sensor(context: dg.RunFailureSensorContext, observability: ObservabilityResource) -> None:
+    sentry_on, paging_on = observability.sentry_on(), observability.paging_on()
+    if not (sentry_on or paging_on):
         return
-    for report in failure_reports(context, observability.run_url(context.dagster_run.run_id)):
-        send(report)
+    run = context.dagster_run
+    for report in failure_reports(context, observability.run_url(run.run_id)):
+        if sentry_on:
+            send(report)
+        if paging_on and paging.should_page(report, run.tags):
+            context.log.info(f"paged: {observability.page(report)}")

@@ -1,4 +1,5 @@
-"""Sentry alerts: a failed run and its failed blocking check arrive at a local Sentry endpoint, scrubbed."""
+"""Failure alerts: a failed run and its failed blocking check arrive at a local Sentry endpoint, scrubbed; the
+critical ones page a local PagerDuty Events API v2 endpoint, scrubbed, once each."""
 
 import gzip
 import json
@@ -9,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.observability import sentry
+from spotify_ai_assets.observability import paging, sentry
 from spotify_ai_assets.observability.scrub import REDACTED, Scrubber
+from spotify_ai_assets.pipeline.observability.failure_alerts import failure_alerts_sensor
 from spotify_ai_assets.pipeline.observability.resource import ObservabilityResource
-from spotify_ai_assets.pipeline.observability.sentry_alerts import sentry_failure_sensor
 from spotify_ai_assets.pipeline.observability.trace import TRACE_TAG
 
 SECRET = "planted-client-secret-7f3a9c"
@@ -67,10 +68,10 @@ def test_a_failed_run_and_its_blocking_check_reach_sentry_scrubbed(sentry_endpoi
         assert not result.success
         run = instance.get_run_by_id(result.run_id)
         context = dg.build_run_status_sensor_context(
-            sensor_name="sentry_failure_sensor", dagster_instance=instance, dagster_run=run,
+            sensor_name="failure_alerts_sensor", dagster_instance=instance, dagster_run=run,
             dagster_event=result.get_run_failure_event(), resources={"observability": resource},
         ).for_run_failure()
-        sentry_failure_sensor(context)
+        failure_alerts_sensor(context)
         sentry.flush()
 
     events = _events()
@@ -118,3 +119,92 @@ def test_the_scrubber_removes_secrets_and_personal_data_wherever_they_hide() -> 
     assert clean["request"]["headers"] == {"Authorization": REDACTED, "Accept": "json"}
     assert clean["tags"] == {"job": "daily_refresh_job", "count": 3}
     assert scrub("a short word") == "a short word"  # values under 6 characters are not treated as secrets
+
+
+class _PagerDuty(BaseHTTPRequestHandler):
+    events: list[dict] = []
+    fail_first: int = 0
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if _PagerDuty.fail_first:
+            _PagerDuty.fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        if body.get("event_action") != "trigger" or not body.get("routing_key"):
+            self.send_response(400)
+            self.end_headers()
+            self.wfile.write(b'{"status":"invalid event","errors":["routing_key missing"]}')
+            return
+        _PagerDuty.events.append(body)
+        self.send_response(202)
+        self.end_headers()
+        self.wfile.write(json.dumps({"status": "success", "dedup_key": body["dedup_key"]}).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def pagerduty() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PagerDuty)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _PagerDuty.events, _PagerDuty.fail_first = [], 0
+    yield f"http://127.0.0.1:{server.server_address[1]}/v2/enqueue"
+    server.shutdown()
+
+
+ROUTING_KEY = "R0UT1NGKEYplanted0000000000000"
+
+
+def _fail_and_alert(instance: dg.DagsterInstance, resource: ObservabilityResource, tags: dict[str, str]) -> str:
+    result = dg.materialize([plays_by_user], partition_key="2026-01-05", instance=instance, raise_on_error=False,
+                            tags=tags)
+    assert not result.success
+    context = dg.build_run_status_sensor_context(
+        sensor_name="failure_alerts_sensor", dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(result.run_id), dagster_event=result.get_run_failure_event(),
+        resources={"observability": resource},
+    ).for_run_failure()
+    failure_alerts_sensor(context)
+    return result.run_id
+
+
+def test_critical_failures_page_once_each_scrubbed(pagerduty: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", SECRET)
+    resource = ObservabilityResource(pagerduty_routing_key=ROUTING_KEY, pagerduty_url=pagerduty, environment="prod",
+                                     webserver_url="http://dagster.example:3000")
+    with dg.instance_for_test() as instance:
+        # Launched by hand: the person sees the failed run; only the failed blocking check pages.
+        manual = _fail_and_alert(instance, resource, {TRACE_TAG: "trace-manual"})
+        assert [e["payload"]["class"] for e in _PagerDuty.events] == ["blocking_check"]
+        # Started by a schedule: nobody is watching, the run failure pages too.
+        scheduled = _fail_and_alert(instance, resource, {"dagster/schedule_name": "daily_refresh_schedule"})
+    check_page, run_page, scheduled_check = _PagerDuty.events
+    assert [e["payload"]["class"] for e in _PagerDuty.events[1:]] == ["run_failure", "blocking_check"]
+    assert check_page["routing_key"] == ROUTING_KEY and check_page["event_action"] == "trigger"
+    assert check_page["payload"]["severity"] == "critical" and run_page["payload"]["severity"] == "error"
+    assert check_page["payload"]["summary"] == "blocking check plays_by_user:rows_present failed (2026-01-05)"
+    assert check_page["payload"]["custom_details"]["trace_id"] == "trace-manual"
+    assert check_page["links"] == [{"href": f"http://dagster.example:3000/runs/{manual}", "text": "Dagster run"}]
+    assert run_page["payload"]["custom_details"]["run_id"] == scheduled
+    assert len({e["dedup_key"] for e in _PagerDuty.events}) == 3 and scheduled in scheduled_check["dedup_key"]
+    payloads = json.dumps([e["payload"] for e in _PagerDuty.events])
+    for leak in (SECRET, USER, "example.com", ROUTING_KEY):
+        assert leak not in payloads, leak
+    assert run_page["payload"]["custom_details"]["errors"] == [
+        f"RuntimeError: token refresh failed with {REDACTED} for {REDACTED}"]
+
+
+def test_paging_retries_an_outage_and_names_a_refusal(pagerduty: str) -> None:
+    report = sentry.FailureReport(title="blocking check a:b failed", run_id="r1", job="j", trace_id="t",
+                                  run_url="http://x/runs/r1", asset="a", check="b")
+    body = paging.event(report, ROUTING_KEY, "test", Scrubber())
+    _PagerDuty.fail_first = 2
+    assert paging.send(pagerduty, body) == paging.dedup_key(report)
+    assert len(_PagerDuty.events) == 1
+    with pytest.raises(paging.PagingError, match=r"HTTP 400.*routing_key missing") as refused:
+        paging.send(pagerduty, {**body, "routing_key": ""})
+    assert ROUTING_KEY not in str(refused.value)
+    assert not ObservabilityResource().paging_on()
