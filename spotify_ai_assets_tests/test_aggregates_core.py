@@ -1,0 +1,62 @@
+"""The daily aggregates' SQL on hand-made plays whose answers are known."""
+
+import datetime as dt
+
+import pyarrow as pa
+
+from spotify_ai_assets.core.aggregates import ARTIST_SQL, TRACK_COUNTRY_SQL, USER_SQL, aggregate
+
+DAY = dt.date(2026, 1, 5)
+SCHEMA = pa.schema([("user_id", pa.string()), ("track_id", pa.string()), ("artist_id", pa.string()),
+                    ("played_at", pa.timestamp("us", tz="UTC")), ("ms_played", pa.int64()),
+                    ("skipped", pa.bool_()), ("country", pa.string())])
+
+
+def _at(hh: int, mm: int) -> dt.datetime:
+    return dt.datetime(2026, 1, 5, hh, mm, tzinfo=dt.UTC)
+
+
+MIN = 60_000
+PLAYS = pa.Table.from_pylist([
+    # ana: 10:00 + 3 min, 10:32 starts 29 min after that end (same session), 11:10 starts 35 min after 10:35 (new);
+    # listed out of order, as a file may hold them.
+    {"user_id": "ana", "track_id": "t2", "artist_id": "a1", "played_at": _at(11, 10), "ms_played": 2 * MIN,
+     "skipped": True, "country": "DE"},
+    {"user_id": "ana", "track_id": "t1", "artist_id": "a1", "played_at": _at(10, 0), "ms_played": 3 * MIN,
+     "skipped": False, "country": "DE"},
+    {"user_id": "ana", "track_id": "t1", "artist_id": "a1", "played_at": _at(10, 32), "ms_played": 3 * MIN,
+     "skipped": False, "country": "DE"},
+    # bo: a recently-played row has no ms_played: it counts as a zero-length play. 10:00 and 10:31 (gap 31: new).
+    {"user_id": "bo", "track_id": "t1", "artist_id": "a1", "played_at": _at(10, 0), "ms_played": None,
+     "skipped": None, "country": None},
+    {"user_id": "bo", "track_id": "t3", "artist_id": "a2", "played_at": _at(10, 31), "ms_played": MIN,
+     "skipped": False, "country": "DE"},
+    # cy: two plays starting at the same second, one long (ends 10:40), one short (ends 10:01); the next play at
+    # 10:35 is 34 min after the short one ends but inside the long one: ties sort by length, the long one is last.
+    {"user_id": "cy", "track_id": "t1", "artist_id": "a1", "played_at": _at(10, 0), "ms_played": 40 * MIN,
+     "skipped": False, "country": "FR"},
+    {"user_id": "cy", "track_id": "t3", "artist_id": "a2", "played_at": _at(10, 0), "ms_played": MIN,
+     "skipped": True, "country": "FR"},
+    {"user_id": "cy", "track_id": "t2", "artist_id": "a1", "played_at": _at(10, 35), "ms_played": MIN,
+     "skipped": False, "country": "FR"},
+], schema=SCHEMA)
+
+
+def _rows(sql: str, key: str) -> dict:
+    return {r[key]: r for r in aggregate(sql, PLAYS, DAY).to_pylist()}
+
+
+def test_sessions_follow_the_gap_from_the_end_of_the_previous_play() -> None:
+    users = _rows(USER_SQL, "user_id")
+    assert {u: (r["sessions"], r["plays"], r["minutes"]) for u, r in users.items()} == {
+        "ana": (2, 3, 8.0), "bo": (2, 2, 1.0), "cy": (1, 3, 42.0)}
+    assert all(r["date"] == DAY for r in users.values())
+
+
+def test_track_country_and_artist_counts_distinct_listeners_and_rates_over_known_plays() -> None:
+    tc = {(r["track_id"], r["country"]): r for r in aggregate(TRACK_COUNTRY_SQL, PLAYS, DAY).to_pylist()}
+    assert (tc["t1", "DE"]["plays"], tc["t1", "DE"]["listeners"], tc["t1", "DE"]["ms_played"]) == (2, 1, 6 * MIN)
+    assert (tc["t1", "XX"]["plays"], tc["t1", "XX"]["ms_played"], tc["t1", "XX"]["skip_rate"]) == (1, 0, None)
+    artists = _rows(ARTIST_SQL, "artist_id")
+    assert (artists["a1"]["plays"], artists["a1"]["listeners"], artists["a1"]["tracks_played"]) == (6, 3, 2)
+    assert artists["a2"]["skip_rate"] == 0.5
