@@ -2,9 +2,24 @@
 
 import datetime as dt
 
+import duckdb
 import pyarrow as pa
+import pytest
 
-from spotify_ai_assets.core.aggregates import ARTIST_SQL, TRACK_COUNTRY_SQL, USER_SQL, aggregate
+from spotify_ai_assets.core.aggregates import (
+    ARTIST_EXACT_SQL,
+    ARTIST_SQL,
+    COLLISION,
+    TRACK_COUNTRY_EXACT_SQL,
+    TRACK_COUNTRY_SQL,
+    USER_SQL,
+    aggregate,
+    artist_sql,
+    track_country_sql,
+)
+from spotify_ai_assets.sandbox.world import EPOCH, World
+
+from .sandbox_lake import day_events
 
 DAY = dt.date(2026, 1, 5)
 SCHEMA = pa.schema([("user_id", pa.string()), ("track_id", pa.string()), ("artist_id", pa.string()),
@@ -60,3 +75,26 @@ def test_track_country_and_artist_counts_distinct_listeners_and_rates_over_known
     artists = _rows(ARTIST_SQL, "artist_id")
     assert (artists["a1"]["plays"], artists["a1"]["listeners"], artists["a1"]["tracks_played"]) == (6, 3, 2)
     assert artists["a2"]["skip_rate"] == 0.5
+
+
+def _sorted(table: pa.Table) -> list[dict]:
+    return sorted(table.to_pylist(), key=lambda r: tuple(str(v) for v in r.values()))
+
+
+def test_listeners_counted_per_user_equal_count_distinct_on_a_sandbox_day() -> None:
+    events = day_events(World(seed=7, scale="tiny"), EPOCH)
+    for fast, exact in ((TRACK_COUNTRY_SQL, TRACK_COUNTRY_EXACT_SQL), (ARTIST_SQL, ARTIST_EXACT_SQL)):
+        rows = _sorted(aggregate(fast, events, EPOCH))
+        assert len(rows) > 20 and rows == _sorted(aggregate(exact, events, EPOCH))
+
+
+def test_a_group_key_hash_collision_falls_back_to_the_exact_query() -> None:
+    # A hash with two values must collide on this day's groups: the guard stops the fast query...
+    weak_tc, weak_artist = track_country_sql("hash(track_id, country) % 2"), artist_sql("hash(artist_id) % 2")
+    with pytest.raises(duckdb.InvalidInputException, match=COLLISION):
+        aggregate(weak_tc, PLAYS, DAY, exact=None)
+    # ... and the exact form answers, so no listener count is ever merged across groups.
+    assert _sorted(aggregate(weak_tc, PLAYS, DAY, exact=TRACK_COUNTRY_EXACT_SQL)) == _sorted(
+        aggregate(TRACK_COUNTRY_SQL, PLAYS, DAY))
+    assert _sorted(aggregate(weak_artist, PLAYS, DAY, exact=ARTIST_EXACT_SQL)) == _sorted(
+        aggregate(ARTIST_SQL, PLAYS, DAY))
