@@ -3,9 +3,8 @@ critical ones page a local PagerDuty Events API v2 endpoint, scrubbed, once each
 
 import gzip
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import dagster as dg
 import pytest
@@ -15,6 +14,8 @@ from spotify_ai_assets.observability.scrub import REDACTED, Scrubber
 from spotify_ai_assets.pipeline.observability.failure_alerts import failure_alerts_sensor
 from spotify_ai_assets.pipeline.observability.resource import ObservabilityResource
 from spotify_ai_assets.pipeline.observability.trace import TRACE_TAG
+
+from .local_http import serving
 
 SECRET = "planted-client-secret-7f3a9c"
 USER = "userq2xk8d1m0z"
@@ -38,12 +39,10 @@ class _Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def sentry_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     _Recorder.envelopes = []
     monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", SECRET)
-    yield f"http://public0key@127.0.0.1:{server.server_address[1]}/42"
-    server.shutdown()
+    with serving(_Recorder) as url:
+        yield url.replace("http://", "http://public0key@") + "/42"
 
 
 @dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2026-01-01"),
@@ -148,11 +147,9 @@ class _PagerDuty(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def pagerduty() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PagerDuty)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     _PagerDuty.events, _PagerDuty.fail_first = [], 0
-    yield f"http://127.0.0.1:{server.server_address[1]}/v2/enqueue"
-    server.shutdown()
+    with serving(_PagerDuty) as url:
+        yield f"{url}/v2/enqueue"
 
 
 ROUTING_KEY = "R0UT1NGKEYplanted0000000000000"

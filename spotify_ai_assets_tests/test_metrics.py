@@ -1,8 +1,7 @@
 """Run and asset metrics read back from a Prometheus textfile, a pushgateway and an OTLP/HTTP collector."""
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +17,7 @@ from spotify_ai_assets.pipeline.observability.run_metrics import run_metrics
 from spotify_ai_assets.settings import Settings
 
 from .conftest import DAY
+from .local_http import serving
 
 
 class _Collector(BaseHTTPRequestHandler):
@@ -38,11 +38,9 @@ class _Collector(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def collector() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     _Collector.received = []
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(_Collector) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
