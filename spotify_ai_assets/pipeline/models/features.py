@@ -94,7 +94,7 @@ def track_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
 
 
 @dg.asset(name=USERS, deps=[dg.AssetDep(EVENTS, partition_mapping=WINDOW), TRACKS],
-          code_version="user-features-v1", check_specs=contract_check_specs(USERS, CONTRACTS[USERS], False),
+          code_version="user-features-v2", check_specs=contract_check_specs(USERS, CONTRACTS[USERS], False),
           **_COMMON)
 def user_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Per user who played in the 28 days ending on the partition day: activity, skip rate, the audio profile of
@@ -108,7 +108,7 @@ def user_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
 
 
 @dg.asset(name=CANDIDATES, deps=[dg.AssetDep(EVENTS, partition_mapping=WINDOW), TRACKS, USERS],
-          code_version="user-track-features-v1",
+          code_version="user-track-features-v2",
           check_specs=contract_check_specs(CANDIDATES, CONTRACTS[CANDIDATES], False), **_COMMON)
 def user_track_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Candidate tracks per user with every ranker feature (co-listening, popular in the user's genres, popular;

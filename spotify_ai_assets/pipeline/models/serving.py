@@ -43,7 +43,7 @@ class RecommendationsConfig(dg.Config):
     name=TABLE, group_name=GROUP, owners=OWNERS, kinds={"lightgbm", "parquet"}, partitions_def=daily_partitions,
     ins={"champion": dg.AssetIn("ranker_champion")},
     deps=[CANDIDATES, USERS, TRACKS, dg.AssetDep(EVENTS, partition_mapping=WINDOW)],
-    code_version="recommendations-v1", check_specs=contract_check_specs(TABLE, CONTRACT, quarantine=False),
+    code_version="recommendations-v2", check_specs=contract_check_specs(TABLE, CONTRACT, quarantine=False),
     automation_condition=dg.AutomationCondition.eager(),
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, champion: registry.ModelRef,
