@@ -88,6 +88,16 @@ def test_listeners_counted_per_user_equal_count_distinct_on_a_sandbox_day() -> N
         assert len(rows) > 20 and rows == _sorted(aggregate(exact, events, EPOCH))
 
 
+def test_plays_without_a_user_count_no_listener_in_either_form() -> None:
+    anonymous = pa.Table.from_pylist([{"user_id": None, "track_id": "t9", "artist_id": "a9", "played_at": _at(9, 0),
+                                       "ms_played": MIN, "skipped": False, "country": "DE"}], schema=SCHEMA)
+    plays = pa.concat_tables([PLAYS, anonymous])
+    for fast, exact in ((TRACK_COUNTRY_SQL, TRACK_COUNTRY_EXACT_SQL), (ARTIST_SQL, ARTIST_EXACT_SQL)):
+        rows = _sorted(aggregate(fast, plays, DAY))
+        assert rows == _sorted(aggregate(exact, plays, DAY))
+        assert [r["listeners"] for r in rows if "t9" in r.values() or "a9" in r.values()] == [0]
+
+
 def test_a_group_key_hash_collision_falls_back_to_the_exact_query() -> None:
     # A hash with two values must collide on this day's groups: the guard stops the fast query...
     weak_tc, weak_artist = track_country_sql("hash(track_id, country) % 2"), artist_sql("hash(artist_id) % 2")
