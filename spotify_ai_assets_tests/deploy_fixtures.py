@@ -59,6 +59,14 @@ def dagster_home(path: Path, config: Path | None = None, extra: str = "") -> Pat
     return path
 
 
+def migrate(env: Mapping[str, str]) -> None:
+    """Create the instance's tables once before any process starts, as the README's deployment does: processes that
+    meet an empty database at the same moment all try to create them, and the losers die."""
+    done = subprocess.run([cli("dagster"), "instance", "migrate"], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
 def workspace(path: Path, *modules: str) -> Path:
     lines = ["load_from:"]
     for module in modules:

@@ -24,6 +24,7 @@ from spotify_ai_assets_tests.deploy_fixtures import (
     assert_same_lake,
     cli,
     dagster_home,
+    migrate,
     pg_environ,  # noqa: F401
     start,
     stop,
@@ -83,6 +84,7 @@ def test_jobs_run_on_celery_workers_by_queue_and_match_an_in_process_run(pg_envi
     env = {**pg_environ, "DAGSTER_HOME": str(home), "SPOTIFY_AI_HOME": str(tmp_path / "celery_home"),
            "SPOTIFY_AI_LANDING": landing, "SPOTIFY_AI_SANDBOX_SCALE": "tiny", "SPOTIFY_AI_EXECUTOR": "celery",
            "SPOTIFY_AI_CELERY_BROKER": url}
+    migrate(env)
     base = [cli("dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(celery_yaml)]
     workers = [start([*base, "-q", "dagster", "-n", "light", "--", "--concurrency=2"], env, tmp_path / "light.log"),
                start([*base, "-q", "cpu_heavy", "-n", "heavy", "--", "--concurrency=1"], env, tmp_path / "heavy.log")]
