@@ -38,7 +38,7 @@ def main() -> int:
 
     import pyarrow as pa
 
-    from spotify_ai_assets.core.privacy import pseudonymize
+    from spotify_ai_assets.core.privacy import pseudonym, pseudonymize
     from spotify_ai_assets.models import features as F
     from spotify_ai_assets.models import forecast, oracle, ranker, training
     from spotify_ai_assets.sandbox.events import generate_day
@@ -60,11 +60,12 @@ def main() -> int:
     def features_at(cutoff: dt.date) -> F.CutoffFeatures:
         return F.build(events, cutoff)
 
+    keys = [pseudonym(SALT, u) for u in world.user_ids]  # the world's users as the features key them
     train_cutoffs, eval_cutoff = ranker.default_cutoffs(as_of)
     trained = training.train_ranker(features_at, events, train_cutoffs)
     m = training.evaluate_ranker(
         {"model": trained.booster}, features_at, events, eval_cutoff,
-        lambda users, played: oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10, SALT))
+        lambda users, played: oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10, keys))
     print(f"\nranker: trained on cutoffs {[str(c) for c in train_cutoffs]} ({trained.manifest['rows']:,} rows), "
           f"held out {m['held_out'][0]}..{m['held_out'][1]}, {m['model']['users']} users")
     print(f"{'':12s} {'NDCG@10':>8s} {'recall@10':>10s} {'MAP@10':>8s}")

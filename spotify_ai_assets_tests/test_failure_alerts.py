@@ -58,19 +58,25 @@ def _events() -> list[dict]:
     return [item for env in _Recorder.envelopes for item in env if "message" in item or "tags" in item]
 
 
+def _fail_and_alert(instance: dg.DagsterInstance, resource: ObservabilityResource, tags: dict[str, str]) -> str:
+    """Run plays_by_user into its failure, then give that failure to the sensor; returns the run id."""
+    result = dg.materialize([plays_by_user], partition_key="2026-01-05", instance=instance, raise_on_error=False,
+                            tags=tags)
+    assert not result.success
+    context = dg.build_run_status_sensor_context(
+        sensor_name="failure_alerts_sensor", dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(result.run_id), dagster_event=result.get_run_failure_event(),
+        resources={"observability": resource},
+    ).for_run_failure()
+    failure_alerts_sensor(context)
+    return result.run_id
+
+
 def test_a_failed_run_and_its_blocking_check_reach_sentry_scrubbed(sentry_endpoint: str) -> None:
     resource = ObservabilityResource(sentry_dsn=sentry_endpoint, environment="test",
                                      webserver_url="http://dagster.example:3000")
     with dg.instance_for_test() as instance:
-        result = dg.materialize([plays_by_user], partition_key="2026-01-05", instance=instance, raise_on_error=False,
-                                tags={TRACE_TAG: "trace-abc123"})
-        assert not result.success
-        run = instance.get_run_by_id(result.run_id)
-        context = dg.build_run_status_sensor_context(
-            sensor_name="failure_alerts_sensor", dagster_instance=instance, dagster_run=run,
-            dagster_event=result.get_run_failure_event(), resources={"observability": resource},
-        ).for_run_failure()
-        failure_alerts_sensor(context)
+        run_id = _fail_and_alert(instance, resource, {TRACE_TAG: "trace-abc123"})
         sentry.flush()
 
     events = _events()
@@ -81,9 +87,9 @@ def test_a_failed_run_and_its_blocking_check_reach_sentry_scrubbed(sentry_endpoi
     check_event = by_title["blocking check plays_by_user:rows_present failed"]
     for event in (run_event, check_event):
         tags = event["tags"]
-        assert tags["run_id"] == result.run_id and tags["trace_id"] == "trace-abc123"
+        assert tags["run_id"] == run_id and tags["trace_id"] == "trace-abc123"
         assert tags["partition"] == "2026-01-05" and tags["job"] == "__ephemeral_asset_job__"
-        assert f"http://dagster.example:3000/runs/{result.run_id}" in event["message"]
+        assert f"http://dagster.example:3000/runs/{run_id}" in event["message"]
         assert event["environment"] == "test" and event["level"] == "error"
     assert check_event["tags"]["asset"] == "plays_by_user" and check_event["tags"]["check"] == "rows_present"
     assert run_event["contexts"]["dagster"]["failed_steps"] == ["plays_by_user"]
@@ -153,19 +159,6 @@ def pagerduty() -> Iterator[str]:
 
 
 ROUTING_KEY = "R0UT1NGKEYplanted0000000000000"
-
-
-def _fail_and_alert(instance: dg.DagsterInstance, resource: ObservabilityResource, tags: dict[str, str]) -> str:
-    result = dg.materialize([plays_by_user], partition_key="2026-01-05", instance=instance, raise_on_error=False,
-                            tags=tags)
-    assert not result.success
-    context = dg.build_run_status_sensor_context(
-        sensor_name="failure_alerts_sensor", dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(result.run_id), dagster_event=result.get_run_failure_event(),
-        resources={"observability": resource},
-    ).for_run_failure()
-    failure_alerts_sensor(context)
-    return result.run_id
 
 
 def test_critical_failures_page_once_each_scrubbed(pagerduty: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,20 +8,20 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from spotify_ai_assets.core.privacy import pseudonym
 from spotify_ai_assets.sandbox.world import GENRES, World
 
 EXPLORE = 0.1  # share of plays the sandbox draws from a random genre (see sandbox/events.py)
 
 
 def recommendations(world: World, users: list[str], played: pa.Table, start: dt.date, days: int,
-                    n: int, salt: str | None = None) -> pa.Table:
+                    n: int, keys: list[str] | None = None) -> pa.Table:
     """Top `n` unplayed tracks per user by true play probability over the `days` from `start` on. Users are keyed
-    as the feature tables key them: by pseudonym under `salt` (core/privacy.py), by raw id without one."""
+    as the feature tables key them: `keys` names the world's users in order (their pseudonyms, core/privacy.py);
+    without it, their raw ids."""
     weights = np.mean([world.track_weights(start + dt.timedelta(days=k)) for k in range(days)], axis=0)
     genre_total = np.bincount(world.track_genre, weights=weights, minlength=len(GENRES))
     within = weights / np.maximum(genre_total[world.track_genre], 1e-12)
-    user_pos = {(pseudonym(salt, u) if salt else u): i for i, u in enumerate(world.user_ids)}
+    user_pos = {u: i for i, u in enumerate(keys or world.user_ids)}
     track_pos = {t: i for i, t in enumerate(world.track_ids)}
     seen: dict[str, list[int]] = {}
     for u, t in zip(played["user_key"].to_pylist(), played["track_id"].to_pylist(), strict=True):

@@ -67,6 +67,15 @@ def to_check_results(asset: str | dg.AssetKey, outcomes: Iterable[CheckOutcome])
     ]
 
 
+def require_partition(lake: Lake, table: str, day: dt.date) -> str:
+    """`day`'s partition key, once `table` is known to have it: a missing upstream partition fails the step with
+    what to do about it."""
+    key = day.isoformat()
+    if not lake.exists(table, key):
+        raise dg.Failure(f"{table} has no partition for {day}: materialize it first")
+    return key
+
+
 def check_table(lake: Lake, table: str, contract: TableContract, day: dt.date) -> list[CheckOutcome]:
     """The contract, evaluated on the partition as stored (not on what the step meant to write)."""
     previous = lake.row_count(table, (day - dt.timedelta(days=1)).isoformat())

@@ -8,7 +8,7 @@ from spotify_ai_assets.core.playlist_changes import CHANGES_SCHEMA, EFFECT_DAYS,
 from spotify_ai_assets.core.quality import TableContract
 from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
 from spotify_ai_assets.pipeline.resources import LakeResource
-from spotify_ai_assets.pipeline.tables import contract_check_specs, publish
+from spotify_ai_assets.pipeline.tables import contract_check_specs, publish, require_partition
 
 TABLE = "playlist_changes"
 UPSTREAM = "playlist_snapshots"
@@ -31,8 +31,7 @@ def playlist_changes(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     day = partition_day(context)
     store = lake.lake()
     previous_key = (day - dt.timedelta(days=1)).isoformat()
-    if not store.exists(UPSTREAM, day.isoformat()):
-        raise dg.Failure(f"{UPSTREAM} has no partition for {day}: materialize it first")
+    require_partition(store, UPSTREAM, day)
     has_previous = store.exists(UPSTREAM, previous_key)
     if has_previous:
         changes = diff_snapshots(store.scan(UPSTREAM, [previous_key]), store.scan(UPSTREAM, [day.isoformat()]), day)

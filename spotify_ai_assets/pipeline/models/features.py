@@ -12,7 +12,7 @@ from spotify_ai_assets.models import features as F
 from spotify_ai_assets.pipeline.models.pseudonymous_events import NAME as PSEUDONYMOUS_EVENTS
 from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
 from spotify_ai_assets.pipeline.resources import LakeResource
-from spotify_ai_assets.pipeline.tables import contract_check_specs, publish
+from spotify_ai_assets.pipeline.tables import contract_check_specs, publish, require_partition
 
 GROUP = "models"
 OWNERS = ["team:ml"]
@@ -52,15 +52,12 @@ def events_scan(store: Lake, days: list[dt.date]):
 
 
 def _history(store: Lake, day: dt.date):
-    if not store.exists(EVENTS, day.isoformat()):
-        raise dg.Failure(f"{EVENTS} has no partition for {day}: materialize it first")
+    require_partition(store, EVENTS, day)
     return events_scan(store, F.window_days(cutoff_of(day)))
 
 
 def _need(store: Lake, table: str, day: dt.date) -> pa.Table:
-    if not store.exists(table, day.isoformat()):
-        raise dg.Failure(f"{table} has no partition for {day}: materialize it first")
-    return store.read(table, day.isoformat())
+    return store.read(table, require_partition(store, table, day))
 
 
 # Eager on the latest day, except that the catalog snapshot and the audio table are optional inputs: a day without

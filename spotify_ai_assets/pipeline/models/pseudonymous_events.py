@@ -9,7 +9,7 @@ from spotify_ai_assets.core.privacy import pseudonymize
 from spotify_ai_assets.pipeline.maintenance.resources import ComplianceResource
 from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
 from spotify_ai_assets.pipeline.resources import LakeResource
-from spotify_ai_assets.pipeline.tables import contract_check_specs, publish
+from spotify_ai_assets.pipeline.tables import contract_check_specs, publish, require_partition
 
 RAW = "listening_events"
 NAME = contracts.PSEUDONYMOUS_EVENTS.name
@@ -30,9 +30,7 @@ def pseudonymous_events(context: dg.AssetExecutionContext, lake: LakeResource,
     id), without `event_id`. An erasure removes a user's rows by that key."""
     day = partition_day(context)
     store = lake.lake()
-    if not store.exists(RAW, day.isoformat()):
-        raise dg.Failure(f"{RAW} has no partition for {day}: materialize it first")
-    raw = store.read(RAW, day.isoformat())
+    raw = store.read(RAW, require_partition(store, RAW, day))
     table = pseudonymize(raw.drop_columns([c for c in DROPPED if c in raw.column_names]), compliance.salt)
     return publish(store, NAME, table, day, contracts.PSEUDONYMOUS_EVENTS, asset_key=context.asset_key,
                    users=len(table["user_key"].unique()))

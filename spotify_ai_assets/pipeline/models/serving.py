@@ -22,7 +22,7 @@ from spotify_ai_assets.pipeline.models.features import (
 )
 from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
 from spotify_ai_assets.pipeline.resources import LakeResource
-from spotify_ai_assets.pipeline.tables import contract_check_specs, publish
+from spotify_ai_assets.pipeline.tables import contract_check_specs, publish, require_partition
 
 TABLE = "recommendations"
 MAX_N = 100
@@ -55,8 +55,7 @@ def recommendations(context: dg.AssetExecutionContext, config: RecommendationsCo
     key = day.isoformat()
     store = lake.lake()
     for table in (TRACKS, USERS, CANDIDATES):
-        if not store.exists(table, key):
-            raise dg.Failure(f"{table} has no partition for {day}: materialize it first")
+        require_partition(store, table, day)
     tracks, users = store.read(TRACKS, key), store.read(USERS, key)
     events = events_scan(store, F.window_days(cutoff_of(day)))
     if config.exclude_played:

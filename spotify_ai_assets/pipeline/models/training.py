@@ -123,12 +123,13 @@ def _oracle(spotify: SpotifyResource, salt: str, eval_cutoff: dt.date):
     from spotify_ai_assets.models import oracle
 
     world = sandbox_world(spotify.seed, spotify.scale)
-    known = {pseudonym(salt, u) for u in world.user_ids}
+    keys = [pseudonym(salt, u) for u in world.user_ids]
+    known = set(keys)
 
     def lists(users: list[str], played: Any) -> Any:
         if sum(u in known for u in users) < 0.9 * len(users):
             return None  # the lake's users are not this world's: no truth to compare with
-        return oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10, salt)
+        return oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10, keys)
 
     return lists
 
