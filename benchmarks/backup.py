@@ -31,7 +31,7 @@ from harness import peak_rss_mib, run_in_workdir  # noqa: E402
 def build_lake(root: Path, scale: str, days: int) -> object:
     import pyarrow as pa
 
-    from spotify_ai_assets.core.aggregates import ARTIST_SQL, TRACK_COUNTRY_SQL, USER_SQL, aggregate
+    from spotify_ai_assets.core.aggregates import daily_aggregates
     from spotify_ai_assets.core.lake import Lake
     from spotify_ai_assets.sandbox.events import generate_day
     from spotify_ai_assets.sandbox.world import World
@@ -43,9 +43,10 @@ def build_lake(root: Path, scale: str, days: int) -> object:
         events = events.cast(pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
                                         for f in events.schema]))
         lake.write("listening_events", events, day.isoformat())
-        for table, sql in (("daily_track_country_stats", TRACK_COUNTRY_SQL), ("daily_artist_stats", ARTIST_SQL),
-                           ("daily_user_stats", USER_SQL)):
-            lake.write(table, aggregate(sql, events, day), day.isoformat())
+        tables = daily_aggregates(events, day).tables
+        for table, name in (("daily_track_country_stats", "track_country"), ("daily_artist_stats", "artist"),
+                            ("daily_user_stats", "user")):
+            lake.write(table, tables[name], day.isoformat())
     return lake
 
 

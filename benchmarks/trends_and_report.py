@@ -54,7 +54,7 @@ def _days(day: dt.date) -> list[dt.date]:
 def phase_history(args: argparse.Namespace) -> dict[str, Any]:
     import pyarrow as pa
 
-    from spotify_ai_assets.core.aggregates import ARTIST_SQL, TRACK_COUNTRY_SQL, aggregate
+    from spotify_ai_assets.core.aggregates import daily_aggregates
     from spotify_ai_assets.core.catalog import ARTISTS_SCHEMA
     from spotify_ai_assets.core.lake import Lake
     from spotify_ai_assets.sandbox.world import World
@@ -67,8 +67,9 @@ def phase_history(args: argparse.Namespace) -> dict[str, Any]:
         if all(lake.exists(t, day.isoformat()) for t in STATS):
             continue
         events = day_events(world, day)
-        lake.write("daily_track_country_stats", aggregate(TRACK_COUNTRY_SQL, events, day), day.isoformat())
-        lake.write("daily_artist_stats", aggregate(ARTIST_SQL, events, day), day.isoformat())
+        tables = daily_aggregates(events, day, only=("track_country", "artist")).tables
+        lake.write("daily_track_country_stats", tables["track_country"], day.isoformat())
+        lake.write("daily_artist_stats", tables["artist"], day.isoformat())
         built += 1
         del events
     watched = world.watchlist()["artists"]

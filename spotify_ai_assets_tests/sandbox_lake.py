@@ -6,12 +6,12 @@ import datetime as dt
 
 import pyarrow as pa
 
-from spotify_ai_assets.core.aggregates import ARTIST_SQL, TRACK_COUNTRY_SQL, aggregate
+from spotify_ai_assets.core.aggregates import daily_aggregates
 from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.sandbox.events import generate_day
 from spotify_ai_assets.sandbox.world import World
 
-SQL = {"daily_track_country_stats": TRACK_COUNTRY_SQL, "daily_artist_stats": ARTIST_SQL}
+AGGREGATE = {"daily_track_country_stats": "track_country", "daily_artist_stats": "artist"}
 
 
 def day_events(world: World, day: dt.date) -> pa.Table:
@@ -24,6 +24,7 @@ def write_daily_stats(world: World, lake: Lake, first: dt.date, last: dt.date, t
     day = first
     while day <= last:
         events = day_events(world, day)
+        computed = daily_aggregates(events, day, only=[AGGREGATE[t] for t in tables]).tables
         for table in tables:
-            lake.write(table, aggregate(SQL[table], events, day), day.isoformat())
+            lake.write(table, computed[AGGREGATE[table]], day.isoformat())
         day += dt.timedelta(days=1)

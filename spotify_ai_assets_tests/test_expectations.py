@@ -8,7 +8,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spotify_ai_assets.core.aggregates import TRACK_COUNTRY_SQL, aggregate
+from spotify_ai_assets.core.aggregates import daily_aggregates
 from spotify_ai_assets.core.lake import Lake
 from spotify_ai_assets.expectations.runner import markdown, run_suite
 from spotify_ai_assets.expectations.suites import DAILY_TRACK_COUNTRY, LISTENING_EVENTS, SUITES
@@ -74,7 +74,8 @@ def test_every_suite_names_real_gx_expectations_and_columns_of_its_table() -> No
 def _stats_with_a_bad_row(context: dg.AssetExecutionContext, lake: LakeResource) -> None:
     """Test upstream: the day's real aggregates, then one row claims more listeners than plays."""
     day = dt.date.fromisoformat(context.partition_key)
-    stats = aggregate(TRACK_COUNTRY_SQL, day_events(World(seed=7, scale="tiny"), day), day)
+    stats = daily_aggregates(day_events(World(seed=7, scale="tiny"), day), day, only=["track_country"]).tables[
+        "track_country"]
     listeners = stats["listeners"].to_pylist()
     listeners[0] = stats["plays"][0].as_py() + 5
     lake.lake().write("daily_track_country_stats", stats.set_column(
