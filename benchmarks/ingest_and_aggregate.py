@@ -5,8 +5,13 @@
     python benchmarks/ingest_and_aggregate.py --events 2000000 --keep --workdir /tmp/bench
 
 Phases: generate (the day's 24 hourly Parquet exports), ingest (`ingest_day` + `Lake.write` of the
-partition and its quarantine), aggregates with DuckDB (`aggregate` over `Lake.dataset`), the same three
-aggregates in plain pandas, then a row-by-row comparison of the two results.
+partition and its quarantine), the three aggregates with DuckDB as the `daily_aggregates` asset computes them
+(`core.aggregates.daily_aggregates`: one pass over `Lake.scan`), the same three as plain DuckDB SQL (the reference
+queries, one read each), in plain pandas and in tuned pandas, then a row-by-row comparison of the results.
+
+The machine is shared and its speed drifts by +-20% within minutes, so the four aggregate phases run `--repeat`
+rounds (default 3) interleaved, DuckDB and pandas taking turns, and each reports its fastest round (all rounds are
+printed, and the ratio of medians next to the ratio of bests).
 
 Each phase runs in a fresh child process (this script re-invoked with `--phase`): `ru_maxrss` is a
 high-water mark for the process's whole life, so phases sharing one process would report the worst
@@ -21,6 +26,7 @@ import datetime as dt
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -51,11 +57,13 @@ SPEEDUP_TARGET = 5.0
 RSS_TARGET_MIB = 3072
 # Only the columns the three aggregates use; DuckDB prunes to the same set through the Arrow dataset.
 AGG_COLUMNS = ["user_id", "track_id", "artist_id", "played_at", "ms_played", "skipped", "country"]
-PHASES = ("generate", "ingest", "agg_duckdb", "agg_pandas", "agg_pandas_tuned", "verify")
+AGG_PHASES = ("agg_duckdb", "agg_duckdb_plain", "agg_pandas", "agg_pandas_tuned")
+PHASES = ("generate", "ingest", *AGG_PHASES, "verify")
 PHASE_LABELS = {
     "generate": "generate exports",
     "ingest": "ingest + lake write",
     "agg_duckdb": "aggregates (duckdb)",
+    "agg_duckdb_plain": "aggregates (sql)",
     "agg_pandas": "aggregates (pandas)",
     "agg_pandas_tuned": "aggregates (pandas+)",
     "verify": "verify",
@@ -153,32 +161,43 @@ def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_agg_duckdb(args: argparse.Namespace) -> dict[str, Any]:
+    """The production path: what the `daily_aggregates` asset runs, one pass for the three tables."""
     import pyarrow.parquet as pq
 
-    from spotify_ai_assets.core.aggregates import ARTIST_SQL, TRACK_COUNTRY_SQL, USER_SQL, aggregate
+    from spotify_ai_assets.core.aggregates import daily_aggregates
     from spotify_ai_assets.core.lake import Lake
 
-    sqls = {"track_country": TRACK_COUNTRY_SQL, "artist": ARTIST_SQL, "user": USER_SQL}
     lake = Lake(str(lake_root(args.workdir)))
     rows = partition_rows(args.workdir, args.day)
     rss_before = current_rss_mib()
-    timings: dict[str, float] = {}
-    results = {}
     t0 = time.perf_counter()
-    for name in AGGREGATES:
-        t = time.perf_counter()
-        # A fresh dataset per aggregate, as each Dagster asset opens its own; exactly the production path.
-        events = lake.scan(EVENTS_TABLE, [args.day.isoformat()])
-        results[name] = aggregate(sqls[name], events, args.day)
-        timings[name] = time.perf_counter() - t
+    result = daily_aggregates(lake.scan(EVENTS_TABLE, [args.day.isoformat()]), args.day)
     wall = time.perf_counter() - t0
-    for name, table in results.items():  # outside the timed region: only needed for verification
+    for name, table in result.tables.items():  # outside the timed region: only needed for verification
         pq.write_table(table, results_dir(args.workdir) / f"duckdb_{name}.parquet")
     return {
         "wall_s": wall, "events": rows,
-        "details": {**{f"{k}_s": round(v, 2) for k, v in timings.items()},
-                    **{f"{k}_rows": t.num_rows for k, t in results.items()}, "rss_before_mib": round(rss_before)},
+        "details": {**{f"{k}_rows": t.num_rows for k, t in result.tables.items()},
+                    "fallbacks": result.fallbacks or "none", "rss_before_mib": round(rss_before)},
     }
+
+
+def phase_agg_duckdb_plain(args: argparse.Namespace) -> dict[str, Any]:
+    """The plain DuckDB form: each table its own reference query over its own read, as three assets would."""
+    from spotify_ai_assets.core.aggregates import REFERENCE_SQL
+    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.core.query import sql_to_arrow
+
+    lake = Lake(str(lake_root(args.workdir)))
+    rows = partition_rows(args.workdir, args.day)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for name in AGGREGATES:
+        t = time.perf_counter()
+        sql_to_arrow(REFERENCE_SQL[name], {"events": lake.scan(EVENTS_TABLE, [args.day.isoformat()])}, [args.day])
+        timings[name] = time.perf_counter() - t
+    return {"wall_s": time.perf_counter() - t0, "events": rows,
+            "details": {f"{k}_s": round(v, 2) for k, v in timings.items()}}
 
 
 def pandas_track_country(df: pd.DataFrame, day: dt.date) -> pd.DataFrame:
@@ -382,6 +401,7 @@ PHASE_FUNCS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "generate": phase_generate,
     "ingest": phase_ingest,
     "agg_duckdb": phase_agg_duckdb,
+    "agg_duckdb_plain": phase_agg_duckdb_plain,
     "agg_pandas": phase_agg_pandas,
     "agg_pandas_tuned": phase_agg_pandas_tuned,
     "verify": phase_verify,
@@ -421,6 +441,17 @@ def machine_facts() -> list[tuple[str, str]]:
 
     return [*harness.machine_facts(), ("duckdb", duckdb.__version__), ("pandas", pandas.__version__),
             ("pyarrow", pyarrow.__version__), ("numpy", numpy.__version__)]
+
+
+def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest round, with every round's wall time and the highest peak RSS of any round."""
+    best = dict(min(runs, key=lambda r: r["wall_s"]))
+    walls = [r["wall_s"] for r in runs]
+    best["rounds_s"] = walls
+    best["median_s"] = statistics.median(walls)
+    best["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+    best["details"] = {**best["details"], "rounds_s": [round(w, 2) for w in walls]}
+    return best
 
 
 def fmt_int(n: float) -> str:
@@ -463,17 +494,24 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> bool
     print(f"results: {'MATCH' if verify['match'] else 'MISMATCH'}")
     print()
 
-    speedup = results["agg_pandas"]["wall_s"] / results["agg_duckdb"]["wall_s"]
-    tuned = results["agg_pandas_tuned"]["wall_s"] / results["agg_duckdb"]["wall_s"]
-    print(f"aggregates speed-up vs pandas+ (one shared read, whole-column shift): {tuned:.1f}x")
+    def ratio(baseline: str, key: str = "wall_s") -> float:
+        return results[baseline][key] / results["agg_duckdb"][key]
+
+    rounds = len(results["agg_duckdb"].get("rounds_s", [0]))
+    print(f"aggregates, one pass ({rounds} rounds; fastest, and medians in brackets):")
+    for baseline, label in (("agg_duckdb_plain", "plain DuckDB SQL, one read per table"),
+                            ("agg_pandas_tuned", "pandas+ (one shared read, whole-column shift)")):
+        print(f"  speed-up vs {label}: {ratio(baseline):.1f}x ({ratio(baseline, 'median_s'):.1f}x)")
+    # The target is judged on the less flattering of the two ratios.
+    speedup = min(ratio("agg_pandas"), ratio("agg_pandas", "median_s"))
+    print(f"  speed-up vs pandas: {ratio('agg_pandas'):.1f}x ({ratio('agg_pandas', 'median_s'):.1f}x); "
+          f"target >= {SPEEDUP_TARGET:.0f}x -> {'met' if speedup >= SPEEDUP_TARGET else 'MISSED'}")
     ours = ("generate", "ingest", "agg_duckdb")  # the pandas phases are baselines, not the pipeline
     peak = max(results[p]["peak_rss_mib"] for p in ours)
     worst = max(ours, key=lambda p: results[p]["peak_rss_mib"])
-    print(f"aggregates speed-up vs pandas: {speedup:.1f}x (target >= {SPEEDUP_TARGET:.0f}x)"
-          f" -> {'met' if speedup >= SPEEDUP_TARGET else 'MISSED'}")
     print(f"peak RSS max over phases: {fmt_int(peak)} MiB in {PHASE_LABELS[worst]} (target < {RSS_TARGET_MIB} MiB)"
           f" -> {'met' if peak < RSS_TARGET_MIB else 'MISSED'}")
-    total = sum(results[p]["wall_s"] for p in PHASES)
+    total = sum(sum(results[p].get("rounds_s", [results[p]["wall_s"]])) for p in PHASES)
     print(f"total measured wall time: {total:.1f} s")
     return bool(verify["match"])
 
@@ -489,6 +527,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="sandbox world size (medium: ~1M events a day, a quick smoke run)")
     parser.add_argument("--workdir", type=Path, default=None, help="working directory (default: a new one in /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (exports, lake, results)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of the aggregate phases, interleaved; each reports its fastest (default 3)")
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -501,7 +541,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> bool:
         results_dir(args.workdir).mkdir(parents=True)
-        return report(args, {phase: run_phase_in_child(args, phase) for phase in PHASES})
+        results = {phase: run_phase_in_child(args, phase) for phase in ("generate", "ingest")}
+        rounds: dict[str, list[dict[str, Any]]] = {phase: [] for phase in AGG_PHASES}
+        for _ in range(args.repeat):
+            for phase in AGG_PHASES:  # interleaved, so a slow spell of the machine hits every side alike
+                rounds[phase].append(run_phase_in_child(args, phase))
+        results.update({phase: fastest(runs) for phase, runs in rounds.items()})
+        results["verify"] = run_phase_in_child(args, "verify")
+        return report(args, results)
 
     return run_in_workdir(args, "bench-ingest-",
                           lambda w: [landing_dir(w), lake_root(w), results_dir(w)], run)
