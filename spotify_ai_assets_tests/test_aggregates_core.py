@@ -94,6 +94,7 @@ def test_one_pass_equals_the_reference_sql_on_a_sandbox_day() -> None:
 
 def test_only_the_requested_aggregates_are_computed() -> None:
     assert set(daily_aggregates(PLAYS, DAY, only=["user"]).tables) == {"user"}
+    assert daily_aggregates(PLAYS, DAY, only=[]).tables == {}
     assert _fast(PLAYS, only=("artist", "track_country")) == {
         k: v for k, v in _reference(PLAYS).items() if k != "user"}
     with pytest.raises(ValueError, match="unknown aggregates \\['users'\\]"):

@@ -99,9 +99,9 @@ FROM events GROUP BY user_id
 """
 
 
-PER_GROUP_SQL = """
+PER_GROUP_SQL = f"""
 CREATE TEMP TABLE per_group AS
-SELECT track_id, coalesce(country, 'XX') AS country, artist_id, count(*) AS plays, count(user_id) AS user_plays,
+SELECT track_id, {_COUNTRY} AS country, artist_id, count(*) AS plays, count(user_id) AS user_plays,
        sum(ms_played) AS ms, sum(skipped::INT) AS skips, count(skipped) AS skips_known
 FROM events GROUP BY ALL
 """
@@ -170,6 +170,8 @@ def daily_aggregates(events: Relation, day: dt.date, only: Iterable[str] = AGGRE
         raise ValueError(f"unknown aggregates {sorted(unknown)}; known: {list(AGGREGATES)}")
     wanted = [a for a in AGGREGATES if a in requested]
     result = DailyAggregates(tables={})
+    if not wanted:
+        return result
     con = connect(threads=threads)
     try:
         bind(con, "events", events)
