@@ -11,7 +11,9 @@ queries, one read each), in plain pandas and in tuned pandas, then a row-by-row 
 
 The machine is shared and its speed drifts by +-20% within minutes, so the four aggregate phases run `--repeat`
 rounds (default 3) interleaved, DuckDB and pandas taking turns, and each reports its fastest round (all rounds are
-printed, and the ratio of medians next to the ratio of bests).
+printed, and the ratio of medians next to the ratio of bests). The CPU steal column is the share of the VM's CPU
+time the host gave to other guests while the phase ran (/proc/stat): DuckDB's two threads lose more to it than
+single-threaded pandas, so read a ratio next to its steal.
 
 Each phase runs in a fresh child process (this script re-invoked with `--phase`): `ru_maxrss` is a
 high-water mark for the process's whole life, so phases sharing one process would report the worst
@@ -427,10 +429,13 @@ def run_phase_in_child(args: argparse.Namespace, phase: str) -> dict[str, Any]:
     print(f"  running {PHASE_LABELS[phase]} ...", file=sys.stderr, flush=True)
     # cwd = workdir: an in-memory DuckDB that spills writes its temp files under the current directory,
     # which must not be the repository.
+    before = harness.cpu_jiffies()
     proc = subprocess.run(cmd, cwd=args.workdir, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"phase {phase} failed with exit status {proc.returncode}")
-    return json.loads((results_dir(args.workdir) / f"{phase}.json").read_text())
+    result = json.loads((results_dir(args.workdir) / f"{phase}.json").read_text())
+    result["steal_pct"] = harness.steal_pct(before, harness.cpu_jiffies())
+    return result
 
 
 def machine_facts() -> list[tuple[str, str]]:
@@ -450,7 +455,8 @@ def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
     best["rounds_s"] = walls
     best["median_s"] = statistics.median(walls)
     best["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
-    best["details"] = {**best["details"], "rounds_s": [round(w, 2) for w in walls]}
+    best["details"] = {**best["details"], "rounds_s": [round(w, 2) for w in walls],
+                       "steal_pct": [round(r["steal_pct"], 1) for r in runs]}
     return best
 
 
@@ -469,13 +475,14 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> bool
           f"{fmt_int(gen['records'])} exported records ({gen['bad']} bad, {gen['duplicates']} duplicates) "
           f"in {gen['files']} Parquet files, {gen['bytes'] / 2**20:.0f} MiB")
     print()
-    header = f"{'phase':<22} {'wall s':>8} {'events/s':>12} {'peak RSS MiB':>13}"
+    header = f"{'phase':<22} {'wall s':>8} {'events/s':>12} {'peak RSS MiB':>13} {'CPU steal':>10}"
     print(header)
     print("-" * len(header))
     for phase in PHASES[:-1]:
         r = results[phase]
         rate = r["events"] / r["wall_s"] if r["wall_s"] else float("nan")
-        print(f"{PHASE_LABELS[phase]:<22} {r['wall_s']:>8.2f} {fmt_int(rate):>12} {fmt_int(r['peak_rss_mib']):>13}")
+        print(f"{PHASE_LABELS[phase]:<22} {r['wall_s']:>8.2f} {fmt_int(rate):>12} {fmt_int(r['peak_rss_mib']):>13}"
+              f" {r['steal_pct']:>9.1f}%")
     print()
     for phase in PHASES[:-1]:
         details = ", ".join(f"{k}={v}" for k, v in results[phase]["details"].items())

@@ -88,23 +88,24 @@ def _tc_key(key_hash: str, country: str) -> str:
     return key_hash.format(f"track_id, {country}")
 
 
-def _per_user_sql(wanted: list[str], key_hash: str) -> str:
+def _stage_sql(wanted: list[str], key_hash: str) -> str:
+    """One read of the day feeding both groupings (DuckDB fans the scan out to the two branches), kept as one
+    temp table that the `per_user` and `per_group` views split again."""
     lists = {"user": f"list({_PACKED_PLAY}) AS packed_plays",
              "track_country": f"list({_tc_key(key_hash, _COUNTRY)}) AS tc_keys",
              "artist": f"list({key_hash.format('artist_id')}) FILTER (WHERE artist_id IS NOT NULL) AS artist_keys"}
-    return f"""
-CREATE TEMP TABLE per_user AS
-SELECT user_id, count(*) AS plays, sum(coalesce(ms_played, 0)) AS ms, {", ".join(lists[a] for a in wanted)}
-FROM events GROUP BY user_id
-"""
+    branches = [f"SELECT 'user' AS part, user_id, count(*) AS plays, sum(coalesce(ms_played, 0)) AS ms, "
+                f"{', '.join(lists[a] for a in wanted)} FROM day_events GROUP BY user_id"]
+    if {"track_country", "artist"} & set(wanted):
+        branches.append(f"SELECT 'group' AS part, track_id, {_COUNTRY} AS country, artist_id, count(*) AS plays, "
+                        "count(user_id) AS user_plays, sum(ms_played) AS ms, sum(skipped::INT) AS skips, "
+                        "count(skipped) AS skips_known FROM day_events GROUP BY ALL")
+    return ("CREATE TEMP TABLE staged AS WITH day_events AS (SELECT * FROM events) "
+            + " UNION ALL BY NAME ".join(branches))
 
 
-PER_GROUP_SQL = f"""
-CREATE TEMP TABLE per_group AS
-SELECT track_id, {_COUNTRY} AS country, artist_id, count(*) AS plays, count(user_id) AS user_plays,
-       sum(ms_played) AS ms, sum(skipped::INT) AS skips, count(skipped) AS skips_known
-FROM events GROUP BY ALL
-"""
+STAGE_VIEWS = ("CREATE TEMP VIEW per_user AS SELECT * FROM staged WHERE part = 'user'",
+               "CREATE TEMP VIEW per_group AS SELECT * FROM staged WHERE part = 'group'")
 
 
 def _repeats(keys: str) -> str:
@@ -122,6 +123,10 @@ WHERE (SELECT CASE WHEN count(DISTINCT k) = count(*) THEN true ELSE error('{COLL
 """
 
 
+# The partition is written in (user, time) order, so most users' plays arrive sorted: only the others are sorted.
+_SORTED_PLAYS = ("CASE WHEN len(list_filter(range(2, len(packed_plays) + 1), "
+                 "lambda i: packed_plays[i] < packed_plays[i - 1])) = 0 THEN packed_plays "
+                 "ELSE list_sort(packed_plays) END")
 _SUMS = ("sum(plays)::BIGINT AS plays, sum(user_plays) AS user_plays, coalesce(sum(ms), 0)::BIGINT AS ms_played, "
          "(sum(skips) / sum(skips_known))::DOUBLE AS skip_rate")
 _LISTENERS = "(user_plays - coalesce(repeats, 0))::BIGINT AS listeners"
@@ -145,7 +150,7 @@ SELECT CAST($1 AS DATE) AS date, user_id,
           (p[i] >> {_LENGTH_BITS}) - (p[i - 1] >> {_LENGTH_BITS}) - (p[i - 1] & {_LENGTH_MASK}) > {GAP_MS})))::BIGINT
          AS sessions,
        plays::BIGINT AS plays, round(ms / 60000.0, 3)::DOUBLE AS minutes
-FROM (SELECT user_id, plays, ms, list_sort(packed_plays) AS p FROM per_user)
+FROM (SELECT user_id, plays, ms, {_SORTED_PLAYS} AS p FROM per_user)
 """,
     }
 
@@ -176,9 +181,9 @@ def daily_aggregates(events: Relation, day: dt.date, only: Iterable[str] = AGGRE
     try:
         bind(con, "events", events)
         try:
-            con.execute(_per_user_sql(wanted, key_hash), [day] if "user" in requested else [])
-            if {"track_country", "artist"} & requested:
-                con.execute(PER_GROUP_SQL)
+            con.execute(_stage_sql(wanted, key_hash), [day] if "user" in requested else [])
+            for view in STAGE_VIEWS:
+                con.execute(view)
             fast = fast_sql(key_hash)
         except duckdb.InvalidInputException as exc:
             if GUARD not in str(exc):

@@ -33,6 +33,8 @@ def connect(threads: int | None = None, memory_limit: str | None = None,
 
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    # A step's stdout is its compute log: no progress bars in it.
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
