@@ -9,7 +9,7 @@ partition and its quarantine), the three aggregates with DuckDB as the `daily_ag
 (`core.aggregates.daily_aggregates`: one pass over `Lake.scan`), the same three as plain DuckDB SQL (the reference
 queries, one read each), in plain pandas and in tuned pandas, then a row-by-row comparison of the results.
 
-The machine is shared and its speed drifts by +-20% within minutes, so the four aggregate phases run `--repeat`
+The machine is shared and its speed drifts by up to 30% within minutes, so the four aggregate phases run `--repeat`
 rounds (default 3) interleaved, DuckDB and pandas taking turns, and each reports its fastest round (all rounds are
 printed, and the ratio of medians next to the ratio of bests). The CPU steal column is the share of the VM's CPU
 time the host gave to other guests while the phase ran (/proc/stat): DuckDB's two threads lose more to it than

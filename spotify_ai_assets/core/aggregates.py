@@ -180,32 +180,35 @@ def daily_aggregates(events: Relation, day: dt.date, only: Iterable[str] = AGGRE
     if not wanted:
         return result
     con = connect(threads=threads)
+
+    def run(sql: str) -> pa.Table:
+        return con.sql(sql, params=[day]).to_arrow_table()
+
     try:
         bind(con, "events", events)
+        fast = fast_sql(key_hash)
         try:
             con.execute(_stage_sql(wanted, key_hash), [day] if "user" in requested else [])
             for view in STAGE_VIEWS:
                 con.execute(view)
-            fast = fast_sql(key_hash)
         except duckdb.InvalidInputException as exc:
-            if GUARD not in str(exc):
-                raise
             fast = {}
-            result.fallbacks.update(dict.fromkeys(wanted, _reason(exc)))
+            result.fallbacks.update(dict.fromkeys(wanted, _guard_reason(exc)))
         for name in wanted:
             if name in fast:
                 try:
-                    result.tables[name] = con.sql(fast[name], params=[day]).to_arrow_table()
+                    result.tables[name] = run(fast[name])
                     continue
                 except duckdb.InvalidInputException as exc:
-                    if GUARD not in str(exc):
-                        raise
-                    result.fallbacks[name] = _reason(exc)
-            result.tables[name] = con.sql(REFERENCE_SQL[name], params=[day]).to_arrow_table()
+                    result.fallbacks[name] = _guard_reason(exc)
+            result.tables[name] = run(REFERENCE_SQL[name])
         return result
     finally:
         con.close()
 
 
-def _reason(exc: Exception) -> str:
+def _guard_reason(exc: Exception) -> str:
+    """What the guard that stopped a fast query said; any other error goes on up."""
+    if GUARD not in str(exc):
+        raise exc
     return str(exc).split(GUARD, 1)[1].lstrip(": ").splitlines()[0]
