@@ -57,7 +57,7 @@ EVENTS_TABLE = "listening_events"
 AGGREGATES = ("track_country", "artist", "user")
 SPEEDUP_TARGET = 5.0
 RSS_TARGET_MIB = 3072
-# Only the columns the three aggregates use; DuckDB prunes to the same set through the Arrow dataset.
+# Only the columns the three aggregates use; DuckDB reads the same set (projection pushdown in its Parquet scan).
 AGG_COLUMNS = ["user_id", "track_id", "artist_id", "played_at", "ms_played", "skipped", "country"]
 AGG_PHASES = ("agg_duckdb", "agg_duckdb_plain", "agg_pandas", "agg_pandas_tuned")
 PHASES = ("generate", "ingest", *AGG_PHASES, "verify")
