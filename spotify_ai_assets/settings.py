@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from spotify_ai_assets.observability.paging import EVENTS_URL as PAGERDUTY_EVENTS_URL
+from spotify_ai_assets.core.observability.paging import EVENTS_URL as PAGERDUTY_EVENTS_URL
 
 ENVIRONMENTS = ("local", "branch", "prod")
 DEFAULT_API_URL = "https://api.spotify.com/v1/"

@@ -7,10 +7,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.pipeline.audio.features import audio_accuracy, audio_features, audio_features_all
-from spotify_ai_assets.pipeline.partitions import audio_tracks
-from spotify_ai_assets.pipeline.resources import LakeResource, SandboxAudioLandingResource
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.defs.audio.features import audio_accuracy, audio_features, audio_features_all
+from spotify_ai_assets.lib.partitions import audio_tracks
+from spotify_ai_assets.lib.resources.core import LakeResource, SandboxAudioLandingResource
 from spotify_ai_assets.sandbox import audio
 from spotify_ai_assets.sandbox.world import World
 

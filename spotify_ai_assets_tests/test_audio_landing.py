@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.audio.landing import file_for, name_problem, plan
-from spotify_ai_assets.pipeline.audio.sensor import audio_landing_sensor
-from spotify_ai_assets.pipeline.partitions import audio_tracks
-from spotify_ai_assets.pipeline.resources import AudioLandingResource
+from spotify_ai_assets.core.audio.landing import file_for, name_problem, plan
+from spotify_ai_assets.defs.audio.landing_sensor import audio_landing_sensor
+from spotify_ai_assets.lib.partitions import audio_tracks
+from spotify_ai_assets.lib.resources.core import AudioLandingResource
 
 TRACK_A = "4uLU6hMCjMI75M1A2tKUQC"
 TRACK_B = "0OdUWJ0sBjDrqHygGUXeCF"
@@ -94,7 +94,7 @@ def test_sensor_runs_each_file_version_once(tmp_path: Path) -> None:
 
 
 def test_the_sandbox_delivers_the_days_clips_once(tmp_path: Path) -> None:
-    from spotify_ai_assets.pipeline.resources import SandboxAudioLandingResource
+    from spotify_ai_assets.lib.resources.core import SandboxAudioLandingResource
 
     landing = SandboxAudioLandingResource(root=str(tmp_path), seed=7, scale="tiny", per_day=3)
     with dg.instance_for_test() as instance:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -35,12 +35,12 @@ def _dagster(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str
 
 
 def test_definitions_validate(tmp_path):
-    out = _dagster(["definitions", "validate", "-m", "spotify_ai_assets"], tmp_path)
+    out = _dagster(["definitions", "validate", "-m", "spotify_ai_assets.definitions"], tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
 def test_readme_job_command_runs_a_sandbox_day_in_separate_processes(tmp_path):
-    out = _dagster(["job", "execute", "-m", "spotify_ai_assets", "-j", "daily_refresh_job",
+    out = _dagster(["job", "execute", "-m", "spotify_ai_assets.definitions", "-j", "daily_refresh_job",
                     "--tags", '{"dagster/partition": "2026-01-05"}'], tmp_path)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]

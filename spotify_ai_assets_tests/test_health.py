@@ -10,11 +10,11 @@ import socket
 import dagster as dg
 import pytest
 
+from spotify_ai_assets.core.maintenance import health
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.maintenance import health
-from spotify_ai_assets.pipeline.maintenance.health import platform_health
-from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource, HealthResource
-from spotify_ai_assets.pipeline.resources import LakeResource, SpotifyResource
+from spotify_ai_assets.defs.maintenance.health import platform_health
+from spotify_ai_assets.lib.resources.core import LakeResource, SpotifyResource
+from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource, HealthResource
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, str]]:

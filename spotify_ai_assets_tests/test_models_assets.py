@@ -13,12 +13,12 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.privacy import pseudonym
-from spotify_ai_assets.environments import build_resources
-from spotify_ai_assets.models import features as F
-from spotify_ai_assets.models import registry
-from spotify_ai_assets.pipeline.models import features, pseudonymous_events, serving, training
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.privacy import pseudonym
+from spotify_ai_assets.core.models import features as F
+from spotify_ai_assets.core.models import registry
+from spotify_ai_assets.defs.models import features, pseudonymous_events, serving, training
+from spotify_ai_assets.lib.environments import build_resources
 from spotify_ai_assets.sandbox.world import EPOCH, World
 from spotify_ai_assets.settings import Settings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spotify_ai_assets.core.quality import TableContract
+from spotify_ai_assets.core.quality.table_contract import TableContract
 
 DAY_MS = 86_400_000
 
