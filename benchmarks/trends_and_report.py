@@ -84,7 +84,7 @@ def phase_history(args: argparse.Namespace) -> dict[str, Any]:
 def _materialize(args: argparse.Namespace, assets: list[Any]) -> dict[str, float]:
     import dagster as dg
 
-    from spotify_ai_assets.lib.resources.core import LakeResource
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     result = dg.materialize(assets, partition_key=args.day.isoformat(),
                             resources={"lake": LakeResource(root=str(lake_root(args.workdir)))})

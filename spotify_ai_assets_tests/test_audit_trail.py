@@ -13,7 +13,7 @@ from spotify_ai_assets.defs.analytics.reports import platform_daily_report
 from spotify_ai_assets.defs.analytics.trends import track_trends
 from spotify_ai_assets.defs.observability.audit_trail import audit_run
 from spotify_ai_assets.defs.observability.finished_runs import finished_run_success_sensor, trace_id_sensor
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.observability import ObservabilityResource
 from spotify_ai_assets.lib.trace import TRACE_TAG, trace_id_of
 from spotify_ai_assets.sandbox.world import EPOCH, World

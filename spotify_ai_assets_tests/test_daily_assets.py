@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 import spotify_ai_assets
-from spotify_ai_assets.core import contracts
+from spotify_ai_assets.core.analytics import contracts as analytics_contracts
+from spotify_ai_assets.core.ingestion import contracts as ingestion_contracts
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.kernel.privacy import pseudonym
 from spotify_ai_assets.core.quality.table_contract import TableContract
@@ -25,12 +26,15 @@ from spotify_ai_assets.defs.ingestion.playlists import playlist_snapshots
 from spotify_ai_assets.emulator import Fault, SpotifyEmulator
 from spotify_ai_assets.lib.environments import build_resources
 from spotify_ai_assets.lib.ingestion import WatchlistConfig
-from spotify_ai_assets.lib.resources.core import LandingResource, SpotifyResource, sandbox_world
+from spotify_ai_assets.lib.resources.landing import LiveLandingResource
+from spotify_ai_assets.lib.resources.sandbox_world import SandboxWorldResource
+from spotify_ai_assets.lib.resources.spotify import LiveSpotifyResource
 from spotify_ai_assets.settings import Settings
 
 from .conftest import DAY
 
-CONTRACTS = {c.name: c for c in vars(contracts).values() if isinstance(c, TableContract)}
+CONTRACTS = {c.name: c for module in (ingestion_contracts, analytics_contracts) for c in vars(module).values()
+             if isinstance(c, TableContract)}
 TABLES = ("spotify_artists", "spotify_albums", "spotify_tracks", "playlist_snapshots", "listening_events",
           "daily_track_country_stats", "daily_artist_stats", "daily_user_stats")
 
@@ -163,7 +167,7 @@ def test_rematerializing_a_partition_replaces_it(first_run):
 
 def test_expired_refresh_token_is_reported_and_skipped(first_run):
     _, result = first_run
-    world = sandbox_world(7, "tiny")
+    world = SandboxWorldResource(seed=7, scale="tiny").world()
     md = materializations(result)["listening_events"]
     assert md["users_needing_reconnect"].value == [world.user_ids[world.expired_token_user]]
 
@@ -187,7 +191,7 @@ def test_both_event_sources_land_deduplicated(tmp_path):
     events_asset = [a for a in assets if dg.AssetKey("listening_events") in a.keys]
     lake = lake_of(environ)
     # Exports not delivered yet: only connected users' recently-played plays can land.
-    empty = {**resources, "landing": LandingResource(root=str(tmp_path / "nothing"))}
+    empty = {**resources, "landing": LiveLandingResource(root=str(tmp_path / "nothing"))}
     assert dg.materialize(events_asset, resources=empty, partition_key=DAY.isoformat()).success
     only_recent = lake.read("listening_events", DAY.isoformat())
     assert only_recent.num_rows > 0 and set(only_recent["source"].to_pylist()) == {"recently_played"}
@@ -207,7 +211,7 @@ def test_both_event_sources_land_deduplicated(tmp_path):
 def test_a_backfill_that_runs_a_later_day_first_still_captures_the_earlier_days_plays(tmp_path):
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
-    resources = {**resources, "landing": LandingResource(root=str(tmp_path / "nothing"))}  # recently-played only
+    resources = {**resources, "landing": LiveLandingResource(root=str(tmp_path / "nothing"))}  # recently-played only
     events_asset = [a for a in load_defs_folder().assets if dg.AssetKey("listening_events") in a.keys]
     later = DAY + dt.timedelta(days=1)
     for day in (later, DAY):  # out of order, as a queued backfill may run them
@@ -224,7 +228,7 @@ def test_a_backfill_that_runs_a_later_day_first_still_captures_the_earlier_days_
 def live_resources(tmp_path, emulator: SpotifyEmulator) -> dict[str, object]:
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
-    resources["spotify"] = SpotifyResource(client_id="sandbox-client", client_secret="sandbox-secret",
+    resources["spotify"] = LiveSpotifyResource(client_id="sandbox-client", client_secret="sandbox-secret",
                                            api_url=emulator.api_url, accounts_url=emulator.accounts_url,
                                            max_attempts=3)
     return resources
@@ -252,8 +256,8 @@ def test_a_malformed_track_record_is_quarantined_and_the_rest_lands(world, emula
 
 def test_a_long_429_asks_dagster_to_retry_later(world, emulator, live_resources):
     emulator.inject(Fault(kind="429", path=r"^/v1/artists", retry_after=7200, times=-1))
-    context = dg.build_asset_context(partition_key=DAY.isoformat(), resources=live_resources)
-    with pytest.raises(dg.RetryRequested) as info:
+    with (dg.build_asset_context(partition_key=DAY.isoformat(), resources=live_resources) as context,
+          pytest.raises(dg.RetryRequested) as info):
         list(spotify_catalog(context, config=WatchlistConfig(artist_ids=world.watchlist()["artists"])))
     assert info.value.seconds_to_wait == 7200
 
@@ -302,7 +306,7 @@ def test_the_exports_sensor_starts_one_run_per_new_or_changed_day(sandbox_enviro
     day_dir.mkdir(parents=True)
     (day_dir / "events-2026-02-03T00.jsonl").write_text('{"a": 1}\n')
     (day_dir / "_manifest.json").write_text("{}")
-    resources = {"landing": LandingResource(root=str(landing_root))}
+    resources = {"landing": LiveLandingResource(root=str(landing_root))}
     with dg.instance_for_test() as instance:
         first = sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert [r.partition_key for r in first.run_requests] == ["2026-02-03"]
@@ -374,7 +378,7 @@ def test_a_module_dropped_into_a_domain_package_is_discovered(tmp_path, sandbox_
 
 
 def test_exports_sensor_ignores_temp_files(tmp_path):
-    landing = LandingResource(root=str(tmp_path))
+    landing = LiveLandingResource(root=str(tmp_path))
     d = landing.day_dir(dt.date(2026, 2, 3))
     d.mkdir(parents=True)
     (d / ".events-2026-02-03T00.parquet.123.tmp").write_bytes(b"partial")

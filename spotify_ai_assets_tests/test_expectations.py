@@ -14,7 +14,7 @@ from spotify_ai_assets.core.quality.runner import markdown, run_suite
 from spotify_ai_assets.core.quality.suites import DAILY_TRACK_COUNTRY, LISTENING_EVENTS, SUITES
 from spotify_ai_assets.defs.analytics.trends import track_trends
 from spotify_ai_assets.defs.quality.expectation_checks import daily_track_country_stats_suite
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.sandbox.world import EPOCH, World
 
 from .sandbox_lake import day_events

@@ -81,7 +81,7 @@ def test_the_asset_writes_one_traceable_insight_per_watched_artist(tmp_path) -> 
     from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA
     from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.defs.analytics.insights import artist_insights
-    from spotify_ai_assets.lib.resources.core import LakeResource
+    from spotify_ai_assets.lib.resources.lake import LakeResource
     from spotify_ai_assets.sandbox.world import EPOCH, World
 
     from .sandbox_lake import write_daily_stats

@@ -62,7 +62,7 @@ def test_the_asset_diffs_yesterday_and_today_from_the_lake(tmp_path) -> None:
 
     from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.defs.analytics.playlist_changes import playlist_changes
-    from spotify_ai_assets.lib.resources.core import LakeResource
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     lake = Lake(str(tmp_path / "lake"))
     yesterday = DAY - dt.timedelta(days=1)
@@ -86,7 +86,7 @@ def test_the_effect_of_an_add_compares_the_week_after_with_the_week_before(tmp_p
 
     from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.defs.analytics.playlist_changes import playlist_add_effects
-    from spotify_ai_assets.lib.resources.core import LakeResource
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     lake = Lake(str(tmp_path / "lake"))
     added_on = DAY - dt.timedelta(days=7)

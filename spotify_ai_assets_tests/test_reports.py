@@ -15,7 +15,7 @@ from spotify_ai_assets.core.analytics.insights import artist_insights
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.kernel.query import scalar
 from spotify_ai_assets.defs.analytics.reports import TABLE, platform_daily_report
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.sandbox.world import EPOCH, World
 
 from .sandbox_lake import write_daily_stats

@@ -138,7 +138,7 @@ def test_the_track_trends_asset_flags_a_planted_breakout_from_the_lake(tmp_path)
 
     from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.defs.analytics.trends import track_trends
-    from spotify_ai_assets.lib.resources.core import LakeResource
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     from .sandbox_lake import write_daily_stats
 
@@ -167,7 +167,8 @@ def test_artist_monitoring_reports_releases_and_breakouts_and_alerts_once(tmp_pa
     from spotify_ai_assets.core.kernel.alerts import LocalAlertLog
     from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.defs.analytics.artist_monitoring import artist_monitoring, artist_monitoring_sensor
-    from spotify_ai_assets.lib.resources.core import AlertsResource, LakeResource
+    from spotify_ai_assets.lib.resources.alerts import AlertsResource
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     day, yesterday = dt.date(2026, 2, 10), dt.date(2026, 2, 9)
     lake = Lake(str(tmp_path / "lake"))

@@ -3,7 +3,7 @@ import dagster as dg
 
 from spotify_ai_assets.core.ingestion.watchlist import Watchlist
 from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
-from spotify_ai_assets.lib.resources.core import SpotifyResource
+from spotify_ai_assets.lib.resources.spotify import SpotifyResource
 
 GROUP = "ingestion"
 OWNERS = ["team:data-platform"]

@@ -39,14 +39,17 @@ def table_metadata(table: str, written: WriteResult, **extra: object) -> dict[st
     }
 
 
-def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract, quarantine: bool = True,
+def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract,
+                         partitions_def: dg.PartitionsDefinition | None, quarantine: bool = True,
                          ) -> list[dg.AssetCheckSpec]:
+    """The contract's checks on `asset`. With the asset's `partitions_def`, each result belongs to the partition the
+    step wrote, so the UI shows every day's result and its history, not one result for the whole table."""
     key = dg.AssetKey(asset) if isinstance(asset, str) else asset
-    specs = [dg.AssetCheckSpec(name, asset=key, blocking=name in BLOCKING_CHECKS,
+    specs = [dg.AssetCheckSpec(name, asset=key, blocking=name in BLOCKING_CHECKS, partitions_def=partitions_def,
                                description=_DESCRIPTIONS[name].format(c=contract))
              for name in CHECK_NAMES]
     if quarantine:
-        specs.append(dg.AssetCheckSpec("quarantine", asset=key, description=(
+        specs.append(dg.AssetCheckSpec("quarantine", asset=key, partitions_def=partitions_def, description=(
             "Records that failed validation, kept aside with the file/record, field, reason and raw payload "
             "(lake table quarantine/<asset>). Warns when any exist.")))
     return specs

@@ -63,10 +63,11 @@ def landed_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def plan(directory: Path, previous: Cursor) -> Plan:
-    """Compare the folder with `previous`: the deliveries to analyse, the names rejected, the next cursor."""
+def plan(directory: Path, previous: Cursor, files: list[Path] | None = None) -> Plan:
+    """Compare the folder (or `files`, its listing) with `previous`: the deliveries to analyse, the names rejected,
+    the next cursor."""
     out = Plan(cursor={})
-    for path in landed_files(directory):
+    for path in landed_files(directory) if files is None else files:
         problem = name_problem(path.name)
         if problem:
             out.rejected[path.name] = problem

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from spotify_ai_assets.core.kernel.query import Relation
 from spotify_ai_assets.core.models import features as F
-from spotify_ai_assets.core.models import forecast, ranker
+from spotify_ai_assets.core.models import forecast, ranker, registry
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -84,3 +84,53 @@ def evaluate_forecaster(boosters: dict[str, lgb.Booster], features_at: FeaturesA
         out[name] = result["model"]
         out.setdefault("naive", result["naive"])
     return out
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What differs between the models the platform trains, gates and serves: the Dagster factory reads it, never
+    the model's name."""
+
+    kind: str  # names the assets (`<kind>_challenger`, ...) and the registry folder
+    feature_tables: tuple[str, ...]  # the feature assets a cutoff's features come from
+    features: tuple[str, ...]  # default feature columns
+    params: dict[str, Any]
+    rounds: int
+    default_train_cutoffs: int
+    cutoffs: Callable[[dt.date, int], tuple[list[dt.date], dt.date]]  # (as_of, n) -> (train cutoffs, eval cutoff)
+    rows: Callable[[F.CutoffFeatures, Relation, dt.date], pa.Table]  # labelled training rows of one cutoff
+    fit: Callable[[pa.Table, tuple[str, ...], int, dict[str, Any]], lgb.Booster]
+    # (boosters, features_at, events, eval_cutoff, oracle) -> metrics of each booster and the baseline(s)
+    evaluate: Callable[..., dict[str, Any]]
+    uses_oracle: bool = False  # evaluated against the sandbox's truth-based lists when there is one
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric the gate compares (the registry's rule for this kind)."""
+        return registry.PRIMARY[self.kind][0]
+
+    @property
+    def baseline(self) -> str:
+        return registry.BASELINE[self.kind]
+
+    def training_rows(self, features_at: FeaturesAt, events: Relation, cutoffs: list[dt.date]) -> pa.Table:
+        return pa.concat_tables([self.rows(features_at(c), events, c) for c in cutoffs])
+
+
+RANKER = ModelSpec(
+    kind="ranker", feature_tables=("track_features", "user_features", "user_track_features"),
+    features=F.RANKER_FEATURES, params=ranker.PARAMS, rounds=ranker.ROUNDS, default_train_cutoffs=2,
+    cutoffs=ranker.default_cutoffs,
+    rows=lambda feats, events, c: ranker.with_labels(feats.candidates, F.labels(events, c)),
+    fit=ranker.train, evaluate=evaluate_ranker, uses_oracle=True,
+)
+FORECASTER = ModelSpec(
+    kind="forecaster", feature_tables=("track_features",), features=forecast.FEATURES, params=forecast.PARAMS,
+    rounds=forecast.ROUNDS, default_train_cutoffs=forecast.TRAIN_CUTOFFS,
+    cutoffs=forecast.default_cutoffs,
+    rows=lambda feats, events, c: forecast.with_targets(feats.tracks, F.targets(events, c)),
+    fit=forecast.train,
+    evaluate=lambda boosters, features_at, events, eval_cutoff, oracle: evaluate_forecaster(
+        boosters, features_at, events, eval_cutoff),
+)
+MODELS = (RANKER, FORECASTER)

@@ -43,6 +43,8 @@ class Suite:
     critical: bool
     expectations: tuple[Expectation, ...]
     description: str
+    # The table holds one partition per day (checked per day); False: checked whole.
+    daily: bool = True
 
     @property
     def columns(self) -> list[str]:
@@ -103,7 +105,7 @@ SPOTIFY_TRACKS = Suite(
 )
 
 AUDIO_FEATURES = Suite(
-    "audio_features_suite", "audio_features_all", critical=False,
+    "audio_features_suite", "audio_features_all", critical=False, daily=False,
     description="Audio features within their physical ranges (null tempo/key allowed: silence, short clips).",
     expectations=(
         *_not_null("track_id", "content_sha256", "duration_s", "loudness_dbfs"),

@@ -3,16 +3,16 @@ import json
 
 import dagster as dg
 
+from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.artist_monitoring import alerts_for, monitor
 from spotify_ai_assets.core.ingestion.catalog import ALBUMS_SCHEMA
-from spotify_ai_assets.core.quality.table_contract import TableContract
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import AlertsResource, LakeResource
+from spotify_ai_assets.lib.resources.alerts import AlertsResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish
 
 TABLE = "artist_monitoring"
-CONTRACT = TableContract(TABLE, ("date", "artist_id"), ("date", "artist_id", "plays", "listeners", "new_releases"),
-                         {"plays": (0, None), "listeners": (0, None), "new_releases": (0, None)})
+CONTRACT = contracts.ARTIST_MONITORING
 TODAY = dg.TimeWindowPartitionMapping(start_offset=0, end_offset=0)
 WITH_YESTERDAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
 UPSTREAM = ("spotify_artists", "spotify_albums", "daily_artist_stats", "artist_trends")
@@ -26,7 +26,7 @@ UPSTREAM = ("spotify_artists", "spotify_albums", "daily_artist_stats", "artist_t
           dg.AssetDep("spotify_albums", partition_mapping=WITH_YESTERDAY),
           dg.AssetDep("daily_artist_stats", partition_mapping=TODAY),
           dg.AssetDep("artist_trends", partition_mapping=TODAY)],
-    check_specs=contract_check_specs(TABLE, CONTRACT, quarantine=False),
+    check_specs=contract_check_specs(TABLE, CONTRACT, daily_partitions, quarantine=False),
 )
 def artist_monitoring(context: dg.AssetExecutionContext, lake: LakeResource,
                       alerts: AlertsResource) -> dg.MaterializeResult:

@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from spotify_ai_assets.core import contracts
+from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics import daily_aggregates as aggregates
 from spotify_ai_assets.core.kernel.privacy import pseudonymize
 from spotify_ai_assets.core.quality.table_contract import TableContract
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.maintenance import ComplianceResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish, require_partition
 
@@ -32,7 +32,7 @@ TABLES: dict[str, tuple[str, TableContract, str, str]] = {
                         automation_condition=dg.AutomationCondition.eager())
            for name, _, version, description in TABLES.values()],
     check_specs=[s for name, contract, _, _ in TABLES.values()
-                 for s in contract_check_specs(name, contract, quarantine=False)],
+                 for s in contract_check_specs(name, contract, daily_partitions, quarantine=False)],
     partitions_def=daily_partitions,
     # Selecting one table computes only what it needs; all three (the usual run) share one read of the day.
     can_subset=True,

@@ -3,18 +3,17 @@ import json
 import dagster as dg
 import pyarrow as pa
 
+from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.generated_playlists import TRACKS_SCHEMA, describe, playlist_facts
 from spotify_ai_assets.core.kernel.query import sql_to_arrow
-from spotify_ai_assets.core.quality.table_contract import TableContract
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish
 
 TABLE = "generated_playlists"
 SIZE = 25
 TITLES = {"en": "Rising this week", "fr": "En pleine ascension", "de": "Im Aufwind"}
-CONTRACT = TableContract(TABLE, ("date", "name", "language"), ("date", "name", "language", "description"),
-                         min_ratio=0.0, max_ratio=float("inf"))
+CONTRACT = contracts.GENERATED_PLAYLISTS
 SCHEMA = pa.schema([("date", pa.date32()), ("name", pa.string()), ("language", pa.string()),
                     ("description", pa.string()), ("track_ids", pa.list_(pa.string())), ("facts", pa.string())])
 
@@ -23,7 +22,7 @@ SCHEMA = pa.schema([("date", pa.date32()), ("name", pa.string()), ("language", p
     name=TABLE, group_name="analytics", owners=["team:analytics"], kinds={"duckdb", "parquet"},
     partitions_def=daily_partitions, code_version="generated-playlists-v1",
     deps=["track_trends", dg.AssetDep("spotify_tracks"), dg.AssetDep("audio_features_all")],
-    check_specs=contract_check_specs(TABLE, CONTRACT, quarantine=False),
+    check_specs=contract_check_specs(TABLE, CONTRACT, daily_partitions, quarantine=False),
 )
 def generated_playlists(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """The "Rising this week" playlist: the day's most strongly rising tracks, with a description in English,

@@ -2,16 +2,15 @@ import datetime as dt
 
 import dagster as dg
 
+from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.insights import artist_insights as write_insights
 from spotify_ai_assets.core.kernel.query import sql_to_arrow
-from spotify_ai_assets.core.quality.table_contract import TableContract
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish
 
 TABLE = "artist_insights"
-CONTRACT = TableContract(TABLE, ("date", "artist_id"), ("date", "artist_id", "track_id", "language", "text", "facts"),
-                         min_ratio=0.0, max_ratio=float("inf"))
+CONTRACT = contracts.ARTIST_INSIGHTS
 TWO_WEEKS = dg.TimeWindowPartitionMapping(start_offset=-13, end_offset=0)
 TODAY = dg.TimeWindowPartitionMapping(start_offset=0, end_offset=0)
 
@@ -22,7 +21,7 @@ TODAY = dg.TimeWindowPartitionMapping(start_offset=0, end_offset=0)
     deps=[dg.AssetDep("daily_track_country_stats", partition_mapping=TWO_WEEKS),
           dg.AssetDep("spotify_artists", partition_mapping=TODAY),
           dg.AssetDep("spotify_tracks", partition_mapping=TODAY)],
-    check_specs=contract_check_specs(TABLE, CONTRACT, quarantine=False),
+    check_specs=contract_check_specs(TABLE, CONTRACT, daily_partitions, quarantine=False),
 )
 def artist_insights(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """One sentence per watched artist about its best-moving track this week versus last (growth, the countries

@@ -4,25 +4,22 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.playlist_changes import CHANGES_SCHEMA, EFFECT_DAYS, add_effects, diff_snapshots
-from spotify_ai_assets.core.quality.table_contract import TableContract
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish, require_partition
 
 TABLE = "playlist_changes"
 UPSTREAM = "playlist_snapshots"
-CONTRACT = TableContract(TABLE, ("playlist_id", "change", "track_id", "old_position", "new_position"),
-                         ("snapshot_date", "playlist_id", "change", "track_id", "snapshot_id"),
-                         {"old_position": (0, 10_000), "new_position": (0, 10_000)},
-                         min_ratio=0.0, max_ratio=float("inf"))
+CONTRACT = contracts.PLAYLIST_CHANGES
 
 
 @dg.asset(
     name=TABLE, group_name="analytics", owners=["team:analytics"], kinds={"duckdb", "parquet"},
     partitions_def=daily_partitions, code_version="playlist-changes-v1",
     deps=[dg.AssetDep(UPSTREAM, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0))],
-    check_specs=contract_check_specs(TABLE, CONTRACT, quarantine=False),
+    check_specs=contract_check_specs(TABLE, CONTRACT, daily_partitions, quarantine=False),
     automation_condition=dg.AutomationCondition.eager(),
 )
 def playlist_changes(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -45,10 +42,7 @@ def playlist_changes(context: dg.AssetExecutionContext, lake: LakeResource) -> d
 
 
 EFFECTS = "playlist_add_effects"
-EFFECTS_CONTRACT = TableContract(EFFECTS, ("added_on", "playlist_id", "track_id"),
-                                 ("added_on", "playlist_id", "track_id"),
-                                 {"listeners_per_day_before": (0, None), "listeners_per_day_after": (0, None)},
-                                 min_ratio=0.0, max_ratio=float("inf"))
+EFFECTS_CONTRACT = contracts.PLAYLIST_ADD_EFFECTS
 
 
 @dg.asset(
@@ -58,7 +52,7 @@ EFFECTS_CONTRACT = TableContract(EFFECTS, ("added_on", "playlist_id", "track_id"
               start_offset=-EFFECT_DAYS, end_offset=-EFFECT_DAYS)),
           dg.AssetDep("daily_track_country_stats", partition_mapping=dg.TimeWindowPartitionMapping(
               start_offset=-2 * EFFECT_DAYS, end_offset=0))],
-    check_specs=contract_check_specs(EFFECTS, EFFECTS_CONTRACT, quarantine=False),
+    check_specs=contract_check_specs(EFFECTS, EFFECTS_CONTRACT, daily_partitions, quarantine=False),
 )
 def playlist_add_effects(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """The listening effect of playlist adds, a week on: for the tracks added on the day 7 days before this partition,

@@ -12,7 +12,7 @@ from spotify_ai_assets.core.analytics.trends import TRENDS_SCHEMA
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.kernel.query import sql_to_arrow
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 
 WINDOW = dg.TimeWindowPartitionMapping(start_offset=-(reports.REPORT_DAYS - 1), end_offset=0)
 TODAY = dg.TimeWindowPartitionMapping(start_offset=0, end_offset=0)

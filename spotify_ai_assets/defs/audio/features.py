@@ -2,11 +2,14 @@
 import dagster as dg
 import pyarrow as pa
 
+from spotify_ai_assets.core.audio.contracts import AUDIO_FEATURES
 from spotify_ai_assets.core.kernel.records import QUARANTINE_SCHEMA
-from spotify_ai_assets.core.quality.table_contract import TableContract, evaluate
+from spotify_ai_assets.core.quality.table_contract import evaluate
 from spotify_ai_assets.lib.executors import queue_op_tags
 from spotify_ai_assets.lib.partitions import audio_tracks
-from spotify_ai_assets.lib.resources.core import AudioLandingResource, LakeResource
+from spotify_ai_assets.lib.resources.audio_landing import AudioLandingResource
+from spotify_ai_assets.lib.resources.ground_truth import GroundTruthResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.tables import column_schema, contract_check_specs, table_metadata, to_check_results
 
 GROUP = "audio"
@@ -15,12 +18,6 @@ LIBROSA_POOL = "librosa"
 PER_TRACK = "audio_features"
 COMBINED = "audio_features_all"
 
-AUDIO_FEATURES = TableContract(
-    COMBINED, ("track_id",), ("track_id", "content_sha256", "duration_s", "sample_rate"),
-    {"duration_s": (0, 4 * 3600), "tempo_bpm": (20, 320), "tempo_confidence": (0, 1), "key": (0, 11),
-     "key_confidence": (0, 1), "danceability": (0, 1), "energy_score": (0, 1), "valence": (0, 1)},
-    min_ratio=0.5, max_ratio=1000.0,
-)
 
 
 @dg.asset(
@@ -84,7 +81,7 @@ def audio_features(context: dg.AssetExecutionContext, audio_landing: AudioLandin
 @dg.asset(
     name=COMBINED, group_name=GROUP, owners=OWNERS, kinds={"duckdb", "parquet"}, deps=[PER_TRACK],
     code_version="audio-features-all-v1", automation_condition=dg.AutomationCondition.eager(),
-    check_specs=contract_check_specs(COMBINED, AUDIO_FEATURES),
+    check_specs=contract_check_specs(COMBINED, AUDIO_FEATURES, partitions_def=None),
 )
 def audio_features_all(context: dg.AssetExecutionContext, lake: LakeResource,
                        audio_landing: AudioLandingResource) -> dg.MaterializeResult:
@@ -122,10 +119,14 @@ def audio_features_all(context: dg.AssetExecutionContext, lake: LakeResource,
 @dg.asset_check(asset=COMBINED, description=(
     "Share of tracks whose extracted tempo is within 4% of the known truth (an octave error is wrong) and whose "
     "key and mode are exact; targets tempo >= 95%, key >= 85%. Runs where a ground truth exists (the sandbox)."))
-def audio_accuracy(lake: LakeResource, audio_landing: AudioLandingResource) -> dg.AssetCheckResult:
+def audio_accuracy(lake: LakeResource, audio_landing: AudioLandingResource,
+                   ground_truth: GroundTruthResource) -> dg.AssetCheckResult:
     from spotify_ai_assets.core.audio.accuracy import KEY_TARGET, TEMPO_TARGET, score
+    from spotify_ai_assets.core.audio.landing import landed_files, name_problem
 
-    truth = audio_landing.truth()
+    # Every landed track counts: one whose file could not be analysed is a miss, not left out.
+    landed = [p.stem for p in landed_files(audio_landing.directory()) if name_problem(p.name) is None]
+    truth = ground_truth.audio(landed)
     if truth is None:
         return dg.AssetCheckResult(passed=True, description="no ground truth in this environment: not evaluated",
                                    metadata={"evaluated": 0})

@@ -6,7 +6,7 @@ import dagster as dg
 from spotify_ai_assets.core.audio.landing import plan
 from spotify_ai_assets.defs.audio.features import PER_TRACK
 from spotify_ai_assets.lib.partitions import audio_tracks
-from spotify_ai_assets.lib.resources.core import AudioLandingResource
+from spotify_ai_assets.lib.resources.audio_landing import AudioLandingResource
 
 
 @dg.sensor(
@@ -17,10 +17,9 @@ from spotify_ai_assets.lib.resources.core import AudioLandingResource
 )
 def audio_landing_sensor(context: dg.SensorEvaluationContext, audio_landing: AudioLandingResource,
                          ) -> dg.SensorResult:
-    # The sandbox delivers today's clips here; a real landing folder is filled by its partners.
-    audio_landing.deliver(dt.datetime.now(dt.UTC).date())
     previous = json.loads(context.cursor) if context.cursor else {"files": {}, "rejected": []}
-    result = plan(audio_landing.directory(), previous["files"])
+    result = plan(audio_landing.directory(), previous["files"],
+                  audio_landing.landed_files(dt.datetime.now(dt.UTC)))
     newly_rejected = sorted(set(result.rejected) - set(previous["rejected"]))
     for name in newly_rejected:
         context.log.warning(f"audio landing: rejected {result.rejected[name]}")

@@ -9,7 +9,7 @@ import os
 import dagster as dg
 
 from spotify_ai_assets.lib.partitions import daily_partitions
-from spotify_ai_assets.lib.resources.core import LandingResource
+from spotify_ai_assets.lib.resources.landing import LandingResource
 
 daily_refresh_job = dg.define_asset_job(
     "daily_refresh_job",

@@ -3,14 +3,17 @@ import datetime as dt
 
 import dagster as dg
 
-from spotify_ai_assets.core import contracts
+from spotify_ai_assets.core.ingestion import contracts
 from spotify_ai_assets.core.ingestion.connected_users import open_user_sessions
 from spotify_ai_assets.core.ingestion.listening_events import ingest_day, recent_plays_rows
 from spotify_ai_assets.core.kernel.records import Quarantined
 from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded, SpotifyApiError
 from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, retry_later
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource, LandingResource, SpotifyResource, TokenStoreResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.landing import LandingResource
+from spotify_ai_assets.lib.resources.spotify import SpotifyResource
+from spotify_ai_assets.lib.resources.tokens import TokenStoreResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish
 
 TABLE = "listening_events"
@@ -18,7 +21,7 @@ TABLE = "listening_events"
 
 @dg.asset(
     group_name=GROUP, owners=OWNERS, kinds={"spotify", "duckdb", "parquet"}, partitions_def=daily_partitions,
-    check_specs=contract_check_specs(TABLE, contracts.LISTENING_EVENTS),
+    check_specs=contract_check_specs(TABLE, contracts.LISTENING_EVENTS, daily_partitions),
     pool=SPOTIFY_POOL, code_version="listening-events-v1", op_tags={"spotify_ai/uses": "spotify_api"},
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=30)),
 )
@@ -30,9 +33,8 @@ def listening_events(context: dg.AssetExecutionContext, spotify: SpotifyResource
     reason; users with expired refresh tokens are reported and skipped. Plays captured from recently-played
     in an earlier run of this partition are kept, since Spotify only ever shows the latest 50."""
     day = partition_day(context)
-    spotify.see_world_at_end_of(day)
     files = landing.export_files(day)
-    gw = spotify.gateway()
+    gw = spotify.gateway(day)
     store = token_store.store()
     sessions = open_user_sessions(gw, store)
     needs_reconnect = store.expired_user_ids()

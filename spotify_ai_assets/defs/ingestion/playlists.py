@@ -1,19 +1,21 @@
 
 import dagster as dg
 
-from spotify_ai_assets.core import contracts
+from spotify_ai_assets.core.ingestion import contracts
 from spotify_ai_assets.core.ingestion.connected_users import open_user_sessions
 from spotify_ai_assets.core.ingestion.playlists import snapshot_playlists
 from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
 from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource, SpotifyResource, TokenStoreResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.spotify import SpotifyResource
+from spotify_ai_assets.lib.resources.tokens import TokenStoreResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish
 
 
 @dg.asset(
     group_name=GROUP, owners=OWNERS, kinds={"spotify", "parquet"}, partitions_def=daily_partitions,
-    check_specs=contract_check_specs("playlist_snapshots", contracts.PLAYLIST_SNAPSHOTS),
+    check_specs=contract_check_specs("playlist_snapshots", contracts.PLAYLIST_SNAPSHOTS, daily_partitions),
     pool=SPOTIFY_POOL, code_version="playlists-v1", op_tags={"spotify_ai/uses": "spotify_api"},
 )
 def playlist_snapshots(context: dg.AssetExecutionContext, config: WatchlistConfig, spotify: SpotifyResource,
@@ -22,8 +24,7 @@ def playlist_snapshots(context: dg.AssetExecutionContext, config: WatchlistConfi
     diffs see adds, removals and moves. Development-mode apps read items only as the playlist's owner, so
     the owner's connected-user token is used when we have it; other playlists are quarantined with the 403."""
     day = partition_day(context)
-    spotify.see_world_at_end_of(day)
-    gw = spotify.gateway()
+    gw = spotify.gateway(day)
     sessions = open_user_sessions(gw, token_store.store())
     try:
         rows, bad = snapshot_playlists(gw, list(config.resolve(spotify).playlists), day,

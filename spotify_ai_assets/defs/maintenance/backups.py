@@ -12,7 +12,7 @@ from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.maintenance import backup as backups_core
 from spotify_ai_assets.core.maintenance import restore, retention
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource, ComplianceResource
 from spotify_ai_assets.version import code_version
 
@@ -22,7 +22,8 @@ DRILL = "restore_drill"
 @dg.asset(
     group_name="maintenance", owners=["team:platform"], kinds={"s3", "parquet"}, partitions_def=daily_partitions,
     code_version="lake-backup-v1", pool="backup",
-    check_specs=[dg.AssetCheckSpec(DRILL, asset="lake_backup", blocking=True, description=(
+    check_specs=[dg.AssetCheckSpec(DRILL, asset="lake_backup", blocking=True, partitions_def=daily_partitions,
+                                   description=(
         "Restores the new backup into a scratch folder and compares every file's SHA-256 and every Parquet file's "
         "row count with the manifest; a corrupted or missing object is named. Blocking: retention never runs after "
         "a backup that does not restore."))],

@@ -9,8 +9,9 @@ import dagster as dg
 
 from spotify_ai_assets.core.maintenance import health
 from spotify_ai_assets.defs.maintenance.gdpr import erasure_deadline
-from spotify_ai_assets.lib.resources.core import LakeResource, SpotifyResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource, HealthResource
+from spotify_ai_assets.lib.resources.spotify import SpotifyResource
 
 T = TypeVar("T")
 ASSET = "platform_health"
@@ -59,7 +60,8 @@ def _guarded(name: str, connect: Callable[[], T], probe: Callable[[T], health.Pr
 
 
 def health_probe_spotify(spotify: SpotifyResource) -> health.Probe:
-    return _guarded("spotify_api", spotify.gateway, _probe.spotify_api)
+    # The probe asks about now: the day only matters to the sandbox, whose world it points at the end of today.
+    return _guarded("spotify_api", lambda: spotify.gateway(dt.datetime.now(dt.UTC).date()), _probe.spotify_api)
 
 
 def _guarded_backup(backup: BackupTargetResource) -> health.Probe:

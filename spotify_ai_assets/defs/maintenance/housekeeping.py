@@ -9,7 +9,8 @@ import dagster as dg
 from pydantic import Field
 
 from spotify_ai_assets.core.maintenance import housekeeping
-from spotify_ai_assets.lib.resources.core import LakeResource, LandingResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.landing import LandingResource
 
 
 class HousekeepingConfig(dg.Config):

@@ -7,11 +7,11 @@ import dagster as dg
 import pyarrow as pa
 
 from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.models import contracts
 from spotify_ai_assets.core.models import features as F
-from spotify_ai_assets.core.quality.table_contract import TableContract
 from spotify_ai_assets.defs.models.pseudonymous_events import NAME as PSEUDONYMOUS_EVENTS
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish, require_partition
 
 GROUP = "models"
@@ -25,14 +25,7 @@ CANDIDATES = "user_track_features"
 # The 28 days of plays a partition reads: the lineage the UI shows and backfills follow.
 WINDOW = dg.TimeWindowPartitionMapping(start_offset=-(F.HISTORY_DAYS - 1), end_offset=0)
 
-CONTRACTS = {
-    TRACKS: TableContract(TRACKS, ("track_id",), ("cutoff", "track_id", "artist_id", "plays_28d"),
-                          {"plays_28d": (1, None), "skip_rate": (0, 1), "days_since_first_play": (1, F.HISTORY_DAYS)}),
-    USERS: TableContract(USERS, ("user_key",), ("cutoff", "user_key", "user_plays_28d"),
-                         {"user_plays_28d": (1, None), "user_skip_rate": (0, 1), "top_genre_share": (0, 1)}),
-    CANDIDATES: TableContract(CANDIDATES, ("user_key", "track_id"), ("cutoff", "user_key", "track_id", "cf_score"),
-                              {"artist_share": (0, 1), "genre_share": (0, 1), "cf_score": (0, None)}),
-}
+CONTRACTS = {c.name: c for c in (contracts.TRACK_FEATURES, contracts.USER_FEATURES, contracts.USER_TRACK_FEATURES)}
 
 
 def cutoff_of(day: dt.date) -> dt.date:
@@ -69,7 +62,8 @@ _COMMON = dict(group_name=GROUP, owners=OWNERS, kinds={"duckdb", "parquet"}, par
 
 
 @dg.asset(name=TRACKS, deps=[dg.AssetDep(EVENTS, partition_mapping=WINDOW), CATALOG, AUDIO],
-          code_version="track-features-v1", check_specs=contract_check_specs(TRACKS, CONTRACTS[TRACKS], False),
+          code_version="track-features-v1",
+          check_specs=contract_check_specs(TRACKS, CONTRACTS[TRACKS], daily_partitions, False),
           **_COMMON)
 def track_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Per track played in the 28 days ending on the partition day: plays over 1/3/7/28 days and by week, listeners,
@@ -91,7 +85,8 @@ def track_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
 
 
 @dg.asset(name=USERS, deps=[dg.AssetDep(EVENTS, partition_mapping=WINDOW), TRACKS],
-          code_version="user-features-v2", check_specs=contract_check_specs(USERS, CONTRACTS[USERS], False),
+          code_version="user-features-v2",
+          check_specs=contract_check_specs(USERS, CONTRACTS[USERS], daily_partitions, False),
           **_COMMON)
 def user_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Per user who played in the 28 days ending on the partition day: activity, skip rate, the audio profile of
@@ -106,7 +101,7 @@ def user_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
 
 @dg.asset(name=CANDIDATES, deps=[dg.AssetDep(EVENTS, partition_mapping=WINDOW), TRACKS, USERS],
           code_version="user-track-features-v2",
-          check_specs=contract_check_specs(CANDIDATES, CONTRACTS[CANDIDATES], False), **_COMMON)
+          check_specs=contract_check_specs(CANDIDATES, CONTRACTS[CANDIDATES], daily_partitions, False), **_COMMON)
 def user_track_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Candidate tracks per user with every ranker feature (co-listening, popular in the user's genres, popular;
     see spotify_ai_assets/models/features.py). Tracks the user played in the window are excluded."""

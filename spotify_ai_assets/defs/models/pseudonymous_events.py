@@ -4,10 +4,10 @@ and the GDPR path see raw ids."""
 
 import dagster as dg
 
-from spotify_ai_assets.core import contracts
 from spotify_ai_assets.core.kernel.privacy import pseudonymize
+from spotify_ai_assets.core.models import contracts
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.maintenance import ComplianceResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish, require_partition
 
@@ -21,7 +21,7 @@ DROPPED = ("event_id",)
 @dg.asset(
     name=NAME, deps=[RAW], group_name="models", owners=["team:ml", "team:platform"], kinds={"parquet"},
     partitions_def=daily_partitions, code_version="pseudonymous-events-v1",
-    check_specs=contract_check_specs(NAME, contracts.PSEUDONYMOUS_EVENTS, quarantine=False),
+    check_specs=contract_check_specs(NAME, contracts.PSEUDONYMOUS_EVENTS, daily_partitions, quarantine=False),
     automation_condition=dg.AutomationCondition.eager(),
 )
 def pseudonymous_events(context: dg.AssetExecutionContext, lake: LakeResource,

@@ -6,9 +6,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from spotify_ai_assets.core.kernel.query import sql_to_arrow
-from spotify_ai_assets.core.models import explain, ranker, registry
+from spotify_ai_assets.core.models import contracts, explain, ranker, registry
 from spotify_ai_assets.core.models import features as F
-from spotify_ai_assets.core.quality.table_contract import TableContract
 from spotify_ai_assets.defs.models.features import (
     CANDIDATES,
     EVENTS,
@@ -21,13 +20,12 @@ from spotify_ai_assets.defs.models.features import (
     events_scan,
 )
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.tables import contract_check_specs, publish, require_partition
 
 TABLE = "recommendations"
-MAX_N = 100
-CONTRACT = TableContract(TABLE, ("user_key", "rank"), ("user_key", "track_id", "rank", "score", "source"),
-                         {"rank": (1, MAX_N)})
+MAX_N = contracts.MAX_RECOMMENDATIONS
+CONTRACT = contracts.RECOMMENDATIONS
 SCHEMA = pa.schema([("date", pa.date32()), ("user_key", pa.string()), ("rank", pa.int64()), ("track_id", pa.string()),
                     ("score", pa.float64()), ("source", pa.string()), ("why", pa.string()),
                     ("model_sha256", pa.string())])
@@ -43,7 +41,8 @@ class RecommendationsConfig(dg.Config):
     name=TABLE, group_name=GROUP, owners=OWNERS, kinds={"lightgbm", "parquet"}, partitions_def=daily_partitions,
     ins={"champion": dg.AssetIn("ranker_champion")},
     deps=[CANDIDATES, USERS, TRACKS, dg.AssetDep(EVENTS, partition_mapping=WINDOW)],
-    code_version="recommendations-v2", check_specs=contract_check_specs(TABLE, CONTRACT, quarantine=False),
+    code_version="recommendations-v2",
+    check_specs=contract_check_specs(TABLE, CONTRACT, daily_partitions, quarantine=False),
     automation_condition=dg.AutomationCondition.eager(),
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecommendationsConfig, champion: registry.ModelRef,

@@ -11,11 +11,9 @@ from functools import cache
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 from pydantic import Field
 
 from spotify_ai_assets.core.kernel.lake import Lake
-from spotify_ai_assets.core.kernel.privacy import pseudonym
 from spotify_ai_assets.core.models import explain, forecast, ranker, registry, training
 from spotify_ai_assets.core.models import features as F
 from spotify_ai_assets.defs.models.features import (
@@ -29,7 +27,8 @@ from spotify_ai_assets.defs.models.features import (
     partition_of,
 )
 from spotify_ai_assets.lib.executors import queue_op_tags
-from spotify_ai_assets.lib.resources.core import LakeResource, SandboxSpotifyResource, SpotifyResource, sandbox_world
+from spotify_ai_assets.lib.resources.ground_truth import GroundTruthResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.maintenance import ComplianceResource
 
 AutomationCondition = dg.AutomationCondition
@@ -71,16 +70,14 @@ def as_of_day(store: Lake, config: TrainConfig) -> dt.date:
     return dt.date.fromisoformat(days[-1]) + dt.timedelta(days=1)
 
 
-def cutoffs(kind: str, as_of: dt.date, n: int) -> tuple[list[dt.date], dt.date]:
-    if kind == "ranker":
-        return ranker.default_cutoffs(as_of, n or 2)
-    return forecast.default_cutoffs(as_of, n or forecast.TRAIN_CUTOFFS)
+def cutoffs(spec: training.ModelSpec, as_of: dt.date, n: int) -> tuple[list[dt.date], dt.date]:
+    return spec.cutoffs(as_of, n or spec.default_train_cutoffs)
 
 
-def lake_features(store: Lake, kind: str) -> training.FeaturesAt:
+def lake_features(store: Lake, spec: training.ModelSpec) -> training.FeaturesAt:
     """Feature tables of a cutoff, read from the feature assets' partitions (a missing one is an error that says
     which partitions to materialize)."""
-    tables = (TRACKS,) if kind == "forecaster" else (TRACKS, USERS, CANDIDATES)
+    tables = spec.feature_tables
 
     @cache
     def at(cutoff: dt.date) -> F.CutoffFeatures:
@@ -116,31 +113,12 @@ def _importance_md(booster: Any, kind: str) -> str:
     return explain.importance_markdown(gains) + f"\n\n![importance]({chart})"
 
 
-def _oracle(spotify: SpotifyResource, salt: str, eval_cutoff: dt.date):
-    """The sandbox's truth-based lists, when the sandbox is the source (users keyed by pseudonym, as the features
-    key them)."""
-    if not isinstance(spotify, SandboxSpotifyResource):
-        return None
-    from spotify_ai_assets.core.models import oracle
-
-    world = sandbox_world(spotify.seed, spotify.scale)
-    keys = [pseudonym(salt, u) for u in world.user_ids]
-    known = set(keys)
-
-    def lists(users: list[str], played: Any) -> Any:
-        if sum(u in known for u in users) < 0.9 * len(users):
-            return None  # the lake's users are not this world's: no truth to compare with
-        return oracle.recommendations(world, users, played, eval_cutoff, F.HORIZON_DAYS, 10, keys)
-
-    return lists
-
-
-def _model_assets(kind: str) -> list[dg.AssetsDefinition]:
+def model_assets(spec: training.ModelSpec) -> list[dg.AssetsDefinition]:
+    kind = spec.kind
     challenger_name, evaluation_name, champion_name = f"{kind}_challenger", f"{kind}_evaluation", f"{kind}_champion"
     gate_name = f"{kind}_gate"
-    feature_deps = [TRACKS] if kind == "forecaster" else [TRACKS, USERS, CANDIDATES]
-    metric, _ = registry.PRIMARY[kind]
-    baseline = registry.BASELINE[kind]
+    feature_deps = list(spec.feature_tables)
+    metric, baseline = spec.primary_metric, spec.baseline
 
     @dg.asset(
         name=challenger_name, group_name=GROUP, owners=OWNERS, kinds={"lightgbm"}, pool=POOL,
@@ -162,27 +140,18 @@ def _model_assets(kind: str) -> list[dg.AssetsDefinition]:
     def challenger(context: dg.AssetExecutionContext, config: TrainConfig, lake: LakeResource) -> dg.Output:
         store = lake.lake()
         as_of = as_of_day(store, config)
-        train_cutoffs, eval_cutoff = cutoffs(kind, as_of, config.train_cutoffs)
+        train_cutoffs, eval_cutoff = cutoffs(spec, as_of, config.train_cutoffs)
         events = _events_for(store, train_cutoffs, eval_cutoff)
-        feats = lake_features(store, kind)
+        feats = lake_features(store, spec)
         params = {"num_threads": config.threads}
+        chosen, rounds = tuple(config.features or spec.features), config.rounds or spec.rounds
         try:
-            if kind == "ranker":
-                chosen = tuple(config.features or F.RANKER_FEATURES)
-                rows = pa.concat_tables([ranker.with_labels(feats(c).candidates, F.labels(events, c))
-                                         for c in train_cutoffs])
-                booster = ranker.train(rows, chosen, config.rounds or ranker.ROUNDS, params)
-                base_params, rounds = ranker.PARAMS, config.rounds or ranker.ROUNDS
-            else:
-                chosen = tuple(config.features or forecast.FEATURES)
-                rows = pa.concat_tables([forecast.with_targets(feats(c).tracks, F.targets(events, c))
-                                         for c in train_cutoffs])
-                booster = forecast.train(rows, chosen, config.rounds or forecast.ROUNDS, params)
-                base_params, rounds = forecast.PARAMS, config.rounds or forecast.ROUNDS
+            rows = spec.training_rows(feats, events, train_cutoffs)
+            booster = spec.fit(rows, chosen, rounds, params)
         except (ranker.TrainingDataError, forecast.TrainingDataError) as exc:
             raise dg.Failure(f"{challenger_name}: {exc}") from exc
         ref = registry.save(
-            store, kind, booster, code_version=CODE_VERSION[kind], params={**base_params, **params}, rounds=rounds,
+            store, kind, booster, code_version=CODE_VERSION[kind], params={**spec.params, **params}, rounds=rounds,
             rows=rows.num_rows, as_of=str(as_of), eval_cutoff=str(eval_cutoff),
             training_range={"history_from": str(min(train_cutoffs) - dt.timedelta(days=F.HISTORY_DAYS)),
                             "cutoffs": [str(c) for c in train_cutoffs],
@@ -204,10 +173,10 @@ def _model_assets(kind: str) -> list[dg.AssetsDefinition]:
             f"champion's beyond the tolerance, all on the same held-out days. Blocks promotion."))],
         automation_condition=AutomationCondition.eager(),
         description=f"Held-out metrics of the {kind} challenger given as input, of the current champion and of the "
-                    f"{baseline} baseline" + (" and the sandbox oracle" if kind == "ranker" else "") + ".",
+                    f"{baseline} baseline" + (" and the sandbox oracle" if spec.uses_oracle else "") + ".",
     )
     def evaluation(context: dg.AssetExecutionContext, config: GateConfig, model: registry.ModelRef,
-                   lake: LakeResource, spotify: SpotifyResource, compliance: ComplianceResource):
+                   lake: LakeResource, ground_truth: GroundTruthResource, compliance: ComplianceResource):
         store = lake.lake()
         eval_cutoff = dt.date.fromisoformat(model.manifest["eval_cutoff"])
         train_cutoffs = [dt.date.fromisoformat(c) for c in model.manifest["training_range"]["cutoffs"]]
@@ -217,20 +186,16 @@ def _model_assets(kind: str) -> list[dg.AssetsDefinition]:
         note = "no champion yet"
         if current is not None:
             champ = registry.load(store, kind, current["sha256"])
-            if champ.feature_name() and set(champ.feature_name()) <= set(
-                    F.RANKER_FEATURES if kind == "ranker" else forecast.FEATURES):
+            if champ.feature_name() and set(champ.feature_name()) <= set(spec.features):
                 boosters["champion"] = champ
                 note = f"champion {current['sha256'][:12]} re-scored on the same days"
             else:
                 note = (f"champion {current['sha256'][:12]} uses features no longer computed: compared with the "
                         "baseline only")
-        feats = lake_features(store, kind)
+        feats = lake_features(store, spec)
+        oracle = ground_truth.ranker_oracle(compliance.salt, eval_cutoff) if spec.uses_oracle else None
         try:
-            if kind == "ranker":
-                truth = _oracle(spotify, compliance.salt, eval_cutoff)
-                metrics = training.evaluate_ranker(boosters, feats, events, eval_cutoff, truth)
-            else:
-                metrics = training.evaluate_forecaster(boosters, feats, events, eval_cutoff)
+            metrics = spec.evaluate(boosters, feats, events, eval_cutoff, oracle)
         except ranker.TrainingDataError as exc:
             raise dg.Failure(f"{evaluation_name}: {exc}") from exc
         decision = registry.gate(kind, metrics["challenger"][metric], metrics[baseline][metric],
@@ -270,5 +235,5 @@ def _model_assets(kind: str) -> list[dg.AssetsDefinition]:
     return [challenger, evaluation, champion]
 
 
-ranker_challenger, ranker_evaluation, ranker_champion = _model_assets("ranker")
-forecaster_challenger, forecaster_evaluation, forecaster_champion = _model_assets("forecaster")
+ranker_challenger, ranker_evaluation, ranker_champion = model_assets(training.RANKER)
+forecaster_challenger, forecaster_evaluation, forecaster_champion = model_assets(training.FORECASTER)

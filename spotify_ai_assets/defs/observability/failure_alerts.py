@@ -1,7 +1,7 @@
 """Failed runs and failed blocking checks become Sentry events (when SENTRY_DSN is set) and, the critical ones,
 pages (when PAGERDUTY_ROUTING_KEY is set; observability/paging.py says which)."""
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import dagster as dg
 
@@ -9,9 +9,6 @@ from spotify_ai_assets.core.observability import paging
 from spotify_ai_assets.core.observability.sentry import FailureReport, send
 from spotify_ai_assets.lib.resources.observability import ObservabilityResource
 from spotify_ai_assets.lib.trace import trace_id_of
-
-if TYPE_CHECKING:
-    from dagster._utils.error import SerializableErrorInfo
 
 
 def failure_reports(context: dg.RunFailureSensorContext, run_url: str) -> list[FailureReport]:
@@ -36,7 +33,15 @@ def failure_reports(context: dg.RunFailureSensorContext, run_url: str) -> list[F
     return reports
 
 
-def _root_cause(error: "SerializableErrorInfo") -> str:
+class ErrorInfo(Protocol):
+    """The fields of Dagster's serialized step error that we read (its class is not public API)."""
+
+    message: str
+    cls_name: str | None
+    cause: "ErrorInfo | None"
+
+
+def _root_cause(error: ErrorInfo) -> str:
     """The innermost error (Dagster wraps user code errors): the first line of its message (`Type: text`)."""
     while error.cause is not None:
         error = error.cause

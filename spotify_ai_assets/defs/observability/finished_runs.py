@@ -4,7 +4,7 @@ import dagster as dg
 
 from spotify_ai_assets.defs.observability.audit_trail import audit_run
 from spotify_ai_assets.defs.observability.run_metrics import run_metrics
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.observability import ObservabilityResource
 from spotify_ai_assets.lib.trace import TRACE_TAG, trace_id_of
 

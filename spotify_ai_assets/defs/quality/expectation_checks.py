@@ -5,12 +5,14 @@ import datetime as dt
 import dagster as dg
 
 from spotify_ai_assets.core.quality.suites import SUITES, Suite
-from spotify_ai_assets.lib.resources.core import LakeResource
+from spotify_ai_assets.lib.partitions import daily_partitions
+from spotify_ai_assets.lib.resources.lake import LakeResource
 
 
 def _check(suite: Suite) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         name=suite.name, asset=suite.table, blocking=suite.critical,
+        partitions_def=daily_partitions if suite.daily else None,
         description=f"Great Expectations suite: {suite.description}"
                     + (" Blocking: a failure stops the assets downstream." if suite.critical else ""),
     )

@@ -6,6 +6,7 @@ import dagster as dg
 
 from spotify_ai_assets.core.maintenance.retention import Policy
 from spotify_ai_assets.core.maintenance.storage import LocalStore, ObjectStore, S3Store, split_s3_url
+from spotify_ai_assets.settings import DEFAULT_BACKUP_RETENTION, DEFAULT_MIN_FREE_DISK_GIB
 
 
 class BackupTargetResource(dg.ConfigurableResource):
@@ -14,9 +15,9 @@ class BackupTargetResource(dg.ConfigurableResource):
 
     url: str
     s3_endpoint_url: str | None = None
-    keep_daily: int = 7
-    keep_weekly: int = 4
-    keep_monthly: int = 6
+    keep_daily: int = DEFAULT_BACKUP_RETENTION[0]
+    keep_weekly: int = DEFAULT_BACKUP_RETENTION[1]
+    keep_monthly: int = DEFAULT_BACKUP_RETENTION[2]
 
     def store(self) -> ObjectStore:
         if not self.url.startswith("s3://"):
@@ -42,4 +43,4 @@ class HealthResource(dg.ConfigurableResource):
     """Thresholds of the health checks."""
 
     disk_path: str
-    min_free_disk_gib: float = 1.0
+    min_free_disk_gib: float = DEFAULT_MIN_FREE_DISK_GIB

@@ -4,6 +4,7 @@ import dagster as dg
 
 from spotify_ai_assets.core.observability import metrics, paging, sentry
 from spotify_ai_assets.core.observability.scrub import Scrubber, secrets_from
+from spotify_ai_assets.settings import DEFAULT_WEBSERVER_URL
 from spotify_ai_assets.version import code_version
 
 
@@ -15,7 +16,7 @@ class ObservabilityResource(dg.ConfigurableResource):
     pagerduty_routing_key: str = ""
     pagerduty_url: str = paging.EVENTS_URL
     environment: str = "local"
-    webserver_url: str = "http://127.0.0.1:3000"
+    webserver_url: str = DEFAULT_WEBSERVER_URL
     metrics_textfile: str = ""  # a .prom file for node exporter's textfile collector
     pushgateway_url: str = ""
     otlp_endpoint: str = ""  # OTLP/HTTP base, e.g. http://collector:4318

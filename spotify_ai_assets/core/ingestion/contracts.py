@@ -1,4 +1,4 @@
-"""Each lake table's contract: its key, required columns and value bounds."""
+"""Contracts of the ingestion tables: each table's key, required columns and value bounds."""
 
 from __future__ import annotations
 
@@ -18,13 +18,3 @@ PLAYLIST_SNAPSHOTS = TableContract("playlist_snapshots", ("playlist_id", "positi
 LISTENING_EVENTS = TableContract("listening_events", ("user_id", "track_id", "played_at"),
                                  ("event_id", "user_id", "track_id", "played_at", "source"),
                                  {"ms_played": (0, DAY_MS)})
-PSEUDONYMOUS_EVENTS = TableContract("pseudonymous_events", ("user_key", "track_id", "played_at"),
-                                    ("user_key", "track_id", "played_at"), {"ms_played": (0, DAY_MS)})
-DAILY_TRACK_COUNTRY = TableContract("daily_track_country_stats", ("date", "track_id", "country"),
-                                    ("date", "track_id", "country", "plays", "listeners"),
-                                    {"plays": (1, None), "listeners": (1, None), "skip_rate": (0, 1),
-                                     "ms_played": (0, None)})
-DAILY_ARTIST = TableContract("daily_artist_stats", ("date", "artist_id"), ("date", "artist_id", "plays", "listeners"),
-                             {"plays": (1, None), "listeners": (1, None), "skip_rate": (0, 1)})
-DAILY_USER = TableContract("daily_user_stats", ("date", "user_key"), ("date", "user_key", "sessions", "minutes"),
-                           {"sessions": (1, None), "minutes": (0, 24 * 60 * 4)})
