@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 NDCG_RATIO_TARGET = 1.5
 MAE_REDUCTION_TARGET = 0.15
-SALT = "benchmark-salt"  # the models key users by pseudonym (core/privacy.py)
+SALT = "benchmark-salt"  # the models key users by pseudonym (core/kernel/privacy.py)
 
 
 def main() -> int:

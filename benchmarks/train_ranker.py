@@ -42,7 +42,7 @@ ROUNDS = 100
 THREADS = "1,2"
 TIME_TARGET_S = 20.0
 RSS_TARGET_MIB = 2048.0
-SALT = "benchmark-salt"  # the models key users by pseudonym (core/privacy.py)
+SALT = "benchmark-salt"  # the models key users by pseudonym (core/kernel/privacy.py)
 
 
 def prepare(path: Path, rows: int) -> dict:

@@ -115,7 +115,7 @@ def phase_trends(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def pandas_track_trends(paths: list[str], day: dt.date) -> Any:
-    """core/trends.py's method for tracks, written the way a pandas user would."""
+    """core/analytics/trends.py's method for tracks, written the way a pandas user would."""
     import numpy as np
     import pandas as pd
 

@@ -1,4 +1,5 @@
-"""The pure listening-events core (`core/listening.py`): field-by-field validation, quarantine, deduplication."""
+"""The pure listening-events core (`core/ingestion/listening_events.py`): field-by-field validation, quarantine,
+deduplication."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from .sandbox_lake import day_events
 
 DAYS = 28
 AS_OF = EPOCH + dt.timedelta(days=DAYS)
-# The models read events keyed by pseudonym (pipeline/models/pseudonymous_events.py), never raw ids.
+# The models read events keyed by pseudonym (defs/models/pseudonymous_events.py), never raw ids.
 PLAIN = pa.schema([("user_key" if f.name == "user_id" else f.name, f.type) for f in EVENT_SCHEMA])
 SALT = "models-test-salt"
 

@@ -20,7 +20,7 @@ from spotify_ai_assets.settings import Settings
 QUEUE_TAG = "dagster-celery/queue"
 DEFAULT_QUEUE = "dagster"
 CPU_HEAVY_QUEUE = "cpu_heavy"
-# Pools whose steps are CPU-bound for seconds to minutes (see pipeline/audio/features.py, pipeline/models/training.py).
+# Pools whose steps are CPU-bound for seconds to minutes (see defs/audio/features.py, defs/models/training.py).
 CPU_HEAVY_POOLS = frozenset({"librosa", "lightgbm"})
 
 

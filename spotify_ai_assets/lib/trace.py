@@ -1,4 +1,4 @@
-"""A run's trace id (the rule lives in spotify_ai_assets/observability/trace.py)."""
+"""A run's trace id (the rule lives in spotify_ai_assets/core/observability/trace.py)."""
 
 import dagster as dg
 

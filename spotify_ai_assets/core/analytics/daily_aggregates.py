@@ -5,11 +5,11 @@ recently-played carry no ms_played/skipped (Spotify doesn't say); rates are comp
 Unknown countries are grouped as `XX` (the ISO 3166 user-assigned code) rather than dropped.
 
 How the pass is shaped, and why (figures from a 12.3M-event bench day on 2 cores):
-- The partition is clustered by user (see core/listening.py), so grouping by user is nearly free while grouping by
-  track and country touches 641k groups at random. One scan of the day feeds exactly two groupings: per user
-  (`per_user`: the user's plays packed for sessions, plus the hashed group keys they played) and per (track, country,
-  artist) (`per_group`: plays, ms, skips). The three tables are small queries over those two. Against the plain
-  reference SQL (three reads, count(DISTINCT), a window) that is 1.7x-2.0x faster.
+- The partition is clustered by user (see core/ingestion/listening_events.py), so grouping by user is nearly free
+  while grouping by track and country touches 641k groups at random. One scan of the day feeds exactly two
+  groupings: per user (`per_user`: the user's plays packed for sessions, plus the hashed group keys they played)
+  and per (track, country, artist) (`per_group`: plays, ms, skips). The three tables are small queries over those
+  two. Against the plain reference SQL (three reads, count(DISTINCT), a window) that is 1.7x-2.0x faster.
 - Distinct listeners = plays with a user - repeats, where a repeat is a play whose (user, group) pair came earlier.
   Repeats are found by sorting each user's short list of group-key hashes and comparing neighbours: cheaper than
   deduplicating every (group, user) pair (11.8 million on the bench day) in one hash table, and only the repeats

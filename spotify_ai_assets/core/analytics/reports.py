@@ -30,7 +30,7 @@ class ReportData:
     rising: pa.Table      # track_id, listeners, expected, z (rising tracks on the period's last day)
     period_days: int = 1
     artist_id: str | None = None  # None: the whole platform
-    insights: tuple[str, ...] = ()  # generated sentences (core/insights.py), each number from a table
+    insights: tuple[str, ...] = ()  # generated sentences (core/analytics/insights.py), each number from a table
 
 
 def report_data(day: dt.date, track_stats: Relation, artist_stats: Relation, track_trends: Relation,

@@ -46,7 +46,7 @@ class RequestError(ValueError):
     """A malformed erasure request, naming the file and field."""
 
 
-# The erasure log's hash of a user is the pseudonym analytics tables key their rows by (core/privacy.py).
+# The erasure log's hash of a user is the pseudonym analytics tables key their rows by (core/kernel/privacy.py).
 subject_hash = pseudonym
 
 

@@ -1,5 +1,5 @@
 """Models over the lake with LightGBM: feature tables, a recommendations ranker, a stream forecaster, their
-evaluation, explanations and a content-addressed registry. Pure: no Dagster import (see pipeline/models/ for the
+evaluation, explanations and a content-addressed registry. Pure: no Dagster import (see defs/models/ for the
 assets).
 
 Time: every function takes a `cutoff` day and uses only plays strictly before it (`played_at < cutoff`, UTC). A

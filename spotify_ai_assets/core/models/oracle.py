@@ -16,7 +16,7 @@ EXPLORE = 0.1  # share of plays the sandbox draws from a random genre (see sandb
 def recommendations(world: World, users: list[str], played: pa.Table, start: dt.date, days: int,
                     n: int, keys: list[str] | None = None) -> pa.Table:
     """Top `n` unplayed tracks per user by true play probability over the `days` from `start` on. Users are keyed
-    as the feature tables key them: `keys` names the world's users in order (their pseudonyms, core/privacy.py);
+    as the feature tables key them: `keys` names the world's users in order (their pseudonyms, core/kernel/privacy.py);
     without it, their raw ids."""
     weights = np.mean([world.track_weights(start + dt.timedelta(days=k)) for k in range(days)], axis=0)
     genre_total = np.bincount(world.track_genre, weights=weights, minlength=len(GENRES))

@@ -2,7 +2,7 @@
 
 Each expectation names a GX 1.x expectation class and its arguments; `runner.py` turns them into a GX suite when a
 check runs. Critical suites back blocking asset checks: a failure stops the assets downstream in the same run.
-The contract checks (core/contracts.py) cover keys and bounds inside each asset's step; these suites add what a
+The contract checks (core/<domain>/contracts.py) cover keys and bounds inside each asset's step; these suites add what a
 contract cannot say: value sets and formats, cross-column rules, distributions, and per-expectation examples.
 """
 

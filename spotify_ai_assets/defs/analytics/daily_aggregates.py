@@ -39,8 +39,8 @@ TABLES: dict[str, tuple[str, TableContract, str, str]] = {
 )
 def daily_aggregates(context: dg.AssetExecutionContext, lake: LakeResource, compliance: ComplianceResource):
     """Daily aggregates of `listening_events` in DuckDB: the day is read and grouped once for all three tables
-    (core/aggregates.py). A table answered by the plain reference SQL, because a fast-path guard fired, says so
-    in its `aggregation` metadata."""
+    (core/analytics/daily_aggregates.py). A table answered by the plain reference SQL, because a fast-path guard
+    fired, says so in its `aggregation` metadata."""
     day = partition_day(context)
     store = lake.lake()
     selected = {key.to_user_string() for key in context.selected_asset_keys}
@@ -52,7 +52,7 @@ def daily_aggregates(context: dg.AssetExecutionContext, lake: LakeResource, comp
         name, contract, _, _ = TABLES[agg]
         table = result.tables[agg]
         if agg == "user":
-            table = pseudonymize(table, compliance.salt)  # analytics never hold raw user ids (core/privacy.py)
+            table = pseudonymize(table, compliance.salt)  # analytics never hold raw user ids (core/kernel/privacy.py)
         fallback = result.fallbacks.get(agg)
         if fallback:
             context.log.warning(f"{name}: fast path guard fired ({fallback}); answered by the reference SQL")

@@ -104,7 +104,7 @@ def user_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
           check_specs=contract_check_specs(CANDIDATES, CONTRACTS[CANDIDATES], daily_partitions, False), **_COMMON)
 def user_track_features(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Candidate tracks per user with every ranker feature (co-listening, popular in the user's genres, popular;
-    see spotify_ai_assets/models/features.py). Tracks the user played in the window are excluded."""
+    see spotify_ai_assets/core/models/features.py). Tracks the user played in the window are excluded."""
     day = partition_day(context)
     store = lake.lake()
     table = F.candidates(_history(store, day), _need(store, TRACKS, day), _need(store, USERS, day), cutoff_of(day))

@@ -1,6 +1,6 @@
 """The listening events the models read: each user id replaced by its pseudonym (`user_key`, a keyed hash;
-core/privacy.py), so feature tables, recommendations and everything downstream never hold a raw id. Only ingestion
-and the GDPR path see raw ids."""
+core/kernel/privacy.py), so feature tables, recommendations and everything downstream never hold a raw id. Only
+ingestion and the GDPR path see raw ids."""
 
 import dagster as dg
 
@@ -13,8 +13,8 @@ from spotify_ai_assets.lib.tables import contract_check_specs, publish, require_
 
 RAW = "listening_events"
 NAME = contracts.PSEUDONYMOUS_EVENTS.name
-# event_id is left out: a recently-played id is an unkeyed hash of the raw user id (core/listening.py), which a
-# guess of the id would reverse; nothing downstream needs it.
+# event_id is left out: a recently-played id is an unkeyed hash of the raw user id (core/ingestion/listening_events.py),
+# which a guess of the id would reverse; nothing downstream needs it.
 DROPPED = ("event_id",)
 
 
