@@ -22,13 +22,17 @@ DEFAULT_QUEUE = "dagster"
 CPU_HEAVY_QUEUE = "cpu_heavy"
 # Pools whose steps are CPU-bound for seconds to minutes (see defs/audio/features.py, defs/models/training.py).
 CPU_HEAVY_POOLS = frozenset({"librosa", "lightgbm"})
+PRELOAD = "spotify_ai_assets.lib.preload"
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     if settings.executor == "in_process":
         return dg.in_process_executor
     if settings.executor == "multiprocess":
-        return dg.multiprocess_executor
+        # Steps fork from a server that imported Dagster, the definitions and the libraries once per run
+        # (lib/preload.py), instead of each starting an interpreter that imports them again.
+        return dg.multiprocess_executor.configured(
+            {"start_method": {"forkserver": {"preload_modules": [PRELOAD]}}}, name="multiprocess")
     from dagster_celery import celery_executor
 
     return celery_executor.configured(
