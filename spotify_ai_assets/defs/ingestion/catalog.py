@@ -1,14 +1,13 @@
 
 import dagster as dg
 
-from spotify_ai_assets.core.ingestion import contracts
-from spotify_ai_assets.core.ingestion.catalog import crawl_catalog
-from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
-from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
-from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.lake import LakeResource
-from spotify_ai_assets.lib.resources.spotify import SpotifyResource
-from spotify_ai_assets.lib.tables import contract_check_specs, publish
+from spotify_ai_assets.core import contracts
+from spotify_ai_assets.core.catalog import crawl_catalog
+from spotify_ai_assets.core.spotify_api import RateLimitExceeded
+from spotify_ai_assets.pipeline.ingestion._shared import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
+from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
+from spotify_ai_assets.pipeline.resources import LakeResource, SpotifyResource
+from spotify_ai_assets.pipeline.tables import contract_check_specs, emptied_check_spec, publish
 
 _TABLES = {
     "spotify_artists": (contracts.SPOTIFY_ARTISTS, "Monitored artists as Spotify describes them that day."),
@@ -21,9 +20,9 @@ _TABLES = {
     specs=[dg.AssetSpec(name, description=desc, group_name=GROUP, owners=OWNERS, kinds={"spotify", "parquet"},
                         partitions_def=daily_partitions, tags={"domain": "catalog"})
            for name, (_, desc) in _TABLES.items()],
-    check_specs=[s for name, (c, _) in _TABLES.items()
-                 for s in contract_check_specs(name, c, daily_partitions, quarantine=False)]
-    + contract_check_specs("spotify_tracks", contracts.SPOTIFY_TRACKS, daily_partitions)[-1:],
+    check_specs=[s for name, (c, _) in _TABLES.items() for s in contract_check_specs(name, c, quarantine=False)]
+    + contract_check_specs("spotify_tracks", contracts.SPOTIFY_TRACKS)[-1:]
+    + [emptied_check_spec(name) for name in _TABLES],
     pool=SPOTIFY_POOL,
     code_version="catalog-v1",
     op_tags={"spotify_ai/uses": "spotify_api"},
@@ -45,7 +44,9 @@ def spotify_catalog(context: dg.AssetExecutionContext, config: WatchlistConfig, 
         context.log.info(note)
     store = lake.lake()
     stats = dg.MetadataValue.json(gw.stats.as_dict())
-    yield publish(store, "spotify_artists", snap.artists, day, contracts.SPOTIFY_ARTISTS, api_stats=stats)
-    yield publish(store, "spotify_albums", snap.albums, day, contracts.SPOTIFY_ALBUMS)
+    meant = watchlist.empty_on_purpose
+    yield publish(store, "spotify_artists", snap.artists, day, contracts.SPOTIFY_ARTISTS, api_stats=stats,
+                  empty_on_purpose=meant)
+    yield publish(store, "spotify_albums", snap.albums, day, contracts.SPOTIFY_ALBUMS, empty_on_purpose=meant)
     yield publish(store, "spotify_tracks", snap.tracks, day, contracts.SPOTIFY_TRACKS, quarantine=snap.quarantine,
-                  batch_endpoints=str(gw.batch_available))
+                  batch_endpoints=str(gw.batch_available), empty_on_purpose=meant)
