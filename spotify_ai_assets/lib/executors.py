@@ -13,8 +13,14 @@ snapshot test pins.
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 import dagster as dg
 
+from spotify_ai_assets.maintenance.liveness import HEARTBEAT_TAG, stamp
 from spotify_ai_assets.settings import Settings
 
 QUEUE_TAG = "dagster-celery/queue"
@@ -26,6 +32,10 @@ PRELOAD = "spotify_ai_assets.lib.preload"
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    return with_heartbeat(_chosen_executor(settings), settings.run_heartbeat_s)
+
+
+def _chosen_executor(settings: Settings) -> dg.ExecutorDefinition:
     if settings.executor == "in_process":
         return dg.in_process_executor
     if settings.executor == "multiprocess":
@@ -43,7 +53,75 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     )
 
 
-def queue_op_tags(pool: str | None) -> dict[str, str]:
-    """The op tags that route a step in `pool` to its Celery queue: give them to the asset as `op_tags`. Light steps
-    need none: the executor sends untagged steps to DEFAULT_QUEUE."""
-    return {QUEUE_TAG: CPU_HEAVY_QUEUE} if pool in CPU_HEAVY_POOLS else {}
+class _HeartbeatExecutor(dg.Executor):
+    """The chosen executor, plus a thread in the run worker that stamps the run with a heartbeat tag every
+    `interval_s` while the run executes. A run worker killed with SIGKILL stops stamping; `dead_run_sensor`
+    (pipeline/maintenance/liveness.py) then marks the run failed and Dagster's run monitoring frees its slots."""
+
+    def __init__(self, inner: dg.Executor, interval_s: float):
+        self._inner = inner
+        self._interval_s = interval_s
+
+    @property
+    def retries(self) -> Any:
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self) -> Any:
+        return self._inner.step_dependency_config
+
+    def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
+        instance, run_id = plan_context.instance, plan_context.run_id
+        stop = threading.Event()
+
+        def beat() -> None:
+            while True:
+                try:
+                    instance.add_run_tags(run_id, {HEARTBEAT_TAG: stamp(dt.datetime.now(dt.UTC))})
+                except Exception:  # a busy database misses one beat; the limit allows several
+                    pass
+                if stop.wait(self._interval_s):
+                    return
+
+        thread = threading.Thread(target=beat, name="spotify_ai-run-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield from self._inner.execute(plan_context, execution_plan)
+        finally:
+            stop.set()
+
+
+def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float) -> dg.ExecutorDefinition:
+    """`inner` with the same name, config and requirements, whose run worker keeps a heartbeat."""
+    create = inner.executor_creation_fn
+    assert create is not None
+
+    def creation(init_context: Any) -> dg.Executor:
+        return _HeartbeatExecutor(create(init_context), interval_s)
+
+    return dg.ExecutorDefinition(name=inner.name, config_schema=inner.config_schema, executor_creation_fn=creation,
+                                 description=inner.description, requirements=inner.get_requirements)
+
+
+def queue_for(op: dg.OpDefinition) -> str:
+    return CPU_HEAVY_QUEUE if op.pool in CPU_HEAVY_POOLS else DEFAULT_QUEUE
+
+
+def route_to_queues(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """Each CPU-heavy asset's op gains the Celery queue tag (an explicit tag in the asset's own op_tags wins)."""
+    routed = []
+    for asset in assets:
+        op = asset.node_def if asset.is_executable else None
+        if not isinstance(op, OpDefinition) or QUEUE_TAG in op.tags or queue_for(op) == DEFAULT_QUEUE:
+            routed.append(asset)
+            continue
+        tagged = OpDefinition.dagster_internal_init(
+            name=op.name, ins={d.name: dg.In.from_definition(d) for d in op.input_defs},
+            outs={d.name: dg.Out.from_definition(d) for d in op.output_defs}, compute_fn=op.compute_fn,
+            config_schema=op.config_schema, description=op.description,
+            tags={**op.tags, QUEUE_TAG: queue_for(op)}, required_resource_keys=op.required_resource_keys,
+            code_version=op._version, retry_policy=op.retry_policy, version=None, pool=op.pool,
+        )
+        routed.append(dg.AssetsDefinition.dagster_internal_init(**{**asset.get_attributes_dict(),
+                                                                   "node_def": tagged}))
+    return routed

@@ -43,4 +43,6 @@ class HealthResource(dg.ConfigurableResource):
     """Thresholds of the health checks."""
 
     disk_path: str
-    min_free_disk_gib: float = DEFAULT_MIN_FREE_DISK_GIB
+    min_free_disk_gib: float = 1.0
+    # A started run whose worker has not stamped its heartbeat for this long is dead (see maintenance/liveness.py).
+    run_dead_after_s: float = 180.0
