@@ -117,9 +117,8 @@ def migrate(timeout_s: float = 300, echo: bool = True) -> None:
     import dagster as dg
 
     home = _home()
-    with instance_lock(home, timeout_s):
-        with dg.DagsterInstance.get() as instance:
-            instance.upgrade(print if echo else None)
+    with instance_lock(home, timeout_s), dg.DagsterInstance.get() as instance:
+        instance.upgrade(print if echo else None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,7 +108,7 @@ class Settings:
         dead_after = _number(environ, "SPOTIFY_AI_RUN_DEAD_AFTER_S", 180.0)
         if heartbeat <= 0 or dead_after < 3 * heartbeat:
             raise SettingsError(f"SPOTIFY_AI_RUN_DEAD_AFTER_S={dead_after:g} must be at least 3 heartbeats "
-                                f"(SPOTIFY_AI_RUN_HEARTBEAT_S={heartbeat:g}, > 0): a live run misses a beat now and then")
+                                f"(SPOTIFY_AI_RUN_HEARTBEAT_S={heartbeat:g}, > 0): a live run may miss a beat")
         schema = {"local": "spotify_ai_local", "prod": "spotify_ai"}.get(env, f"spotify_ai_branch_{branch}")
         return cls(
             env=env,

@@ -77,7 +77,7 @@ def test_the_completeness_check_fails_on_a_raw_id_in_the_instance_event_log(sand
     user = "leaky user/1"
 
     @dg.op
-    def leaky(context) -> None:  # noqa: ANN001 (a string annotation is refused by dagster)
+    def leaky(context) -> None:
         context.log.warning(f"user {user!r} must reconnect")  # what an unfixed asset would log
 
     instance = dg.DagsterInstance.ephemeral()

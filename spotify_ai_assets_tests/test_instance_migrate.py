@@ -53,10 +53,13 @@ def test_the_production_instance_migrated_by_three_processes_at_once_is_usable(p
         assert done.returncode == 0, done.stderr[-2000:]
     import psycopg2
 
-    with psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=pg_environ["DAGSTER_PG_DB"]) as con:
+    con = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=pg_environ["DAGSTER_PG_DB"])
+    try:
         with con.cursor() as cur:
             cur.execute("SELECT count(*) FROM alembic_version")
             assert cur.fetchone()[0] == 1
+    finally:
+        con.close()
     info = subprocess.run([cli("dagster"), "instance", "info"], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert info.returncode == 0, info.stderr[-2000:]
