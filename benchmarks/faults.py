@@ -437,7 +437,7 @@ def f_erasure_raw_id_in_instance(a: Attack) -> Outcome:
     a.exports()
     assert ok(a.materialize())  # seeds the token file
     user = sorted(json.loads((a.sandbox / "tokens.json").read_text())["users"])[0]
-    from spotify_ai_assets.core.tokens import FileTokenStore
+    from spotify_ai_assets.core.kernel.tokens import FileTokenStore
 
     FileTokenStore(a.sandbox / "tokens.json").mark_expired(user)
     assert ok(a.materialize(day=DAY2, env={"SPOTIFY_AI_SANDBOX_SCALE": "tiny"})) or True

@@ -8,9 +8,9 @@ import time
 
 import dagster as dg
 
-from spotify_ai_assets.pipeline.executors import build_executor
-from spotify_ai_assets.pipeline.maintenance.liveness import dead_run_sensor
-from spotify_ai_assets.pipeline.maintenance.resources import HealthResource
+from spotify_ai_assets.defs.maintenance.liveness import dead_run_sensor
+from spotify_ai_assets.lib.executors import build_executor
+from spotify_ai_assets.lib.resources.maintenance import HealthResource
 from spotify_ai_assets.settings import Settings
 
 

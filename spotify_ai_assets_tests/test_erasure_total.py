@@ -12,9 +12,9 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.maintenance import backup, erasure, lakefiles
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.maintenance import backup, erasure, lakefiles
 from spotify_ai_assets.settings import Settings
 
 HOSTILE = ["o'brien \"q\" / x", "Zoë 🎧 ✓", "a\\b;DROP TABLE users;--", "  spaced id  ", "<script>x</script>"]

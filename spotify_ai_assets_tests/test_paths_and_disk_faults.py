@@ -18,10 +18,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.lake import Lake, LakeWriteError
+from spotify_ai_assets.core.kernel.lake import Lake, LakeWriteError
+from spotify_ai_assets.core.maintenance import backup, lakefiles, restore
+from spotify_ai_assets.core.maintenance.storage import LocalStore
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.maintenance import backup, lakefiles, restore
-from spotify_ai_assets.maintenance.storage import LocalStore
 from spotify_ai_assets.settings import Settings
 from spotify_ai_assets_tests.maintenance_fixtures import fill_lake, now
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from spotify_ai_assets.maintenance.liveness import HEARTBEAT_TAG
+from spotify_ai_assets.core.maintenance.liveness import HEARTBEAT_TAG
 from spotify_ai_assets_tests.deploy_fixtures import REPO, cli, start, stop, wait_for, workspace
 
 LOCATION = "spotify_ai_assets_tests.liveness_location"

@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 
-from spotify_ai_assets.maintenance.liveness import HEARTBEAT_TAG, stamp
+from spotify_ai_assets.core.maintenance.liveness import HEARTBEAT_TAG, stamp
 from spotify_ai_assets.settings import Settings
 
 QUEUE_TAG = "dagster-celery/queue"
@@ -57,7 +57,7 @@ def _chosen_executor(settings: Settings) -> dg.ExecutorDefinition:
 class _HeartbeatExecutor(dg.Executor):
     """The chosen executor, plus a thread in the run worker that stamps the run with a heartbeat tag every
     `interval_s` while the run executes. A run worker killed with SIGKILL stops stamping; `dead_run_sensor`
-    (pipeline/maintenance/liveness.py) then marks the run failed and Dagster's run monitoring frees its slots."""
+    (defs/maintenance/liveness.py) then marks the run failed and Dagster's run monitoring frees its slots."""
 
     def __init__(self, inner: dg.Executor, interval_s: float):
         self._inner = inner
@@ -103,25 +103,7 @@ def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float) -> dg.Execut
                                  description=inner.description, requirements=inner.get_requirements)
 
 
-def queue_for(op: dg.OpDefinition) -> str:
-    return CPU_HEAVY_QUEUE if op.pool in CPU_HEAVY_POOLS else DEFAULT_QUEUE
-
-
-def route_to_queues(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
-    """Each CPU-heavy asset's op gains the Celery queue tag (an explicit tag in the asset's own op_tags wins)."""
-    routed = []
-    for asset in assets:
-        op = asset.node_def if asset.is_executable else None
-        if not isinstance(op, OpDefinition) or QUEUE_TAG in op.tags or queue_for(op) == DEFAULT_QUEUE:
-            routed.append(asset)
-            continue
-        tagged = OpDefinition.dagster_internal_init(
-            name=op.name, ins={d.name: dg.In.from_definition(d) for d in op.input_defs},
-            outs={d.name: dg.Out.from_definition(d) for d in op.output_defs}, compute_fn=op.compute_fn,
-            config_schema=op.config_schema, description=op.description,
-            tags={**op.tags, QUEUE_TAG: queue_for(op)}, required_resource_keys=op.required_resource_keys,
-            code_version=op._version, retry_policy=op.retry_policy, version=None, pool=op.pool,
-        )
-        routed.append(dg.AssetsDefinition.dagster_internal_init(**{**asset.get_attributes_dict(),
-                                                                   "node_def": tagged}))
-    return routed
+def queue_op_tags(pool: str | None) -> dict[str, str]:
+    """The op tags that route a step in `pool` to its Celery queue: give them to the asset as `op_tags`. Light steps
+    need none: the executor sends untagged steps to DEFAULT_QUEUE."""
+    return {QUEUE_TAG: CPU_HEAVY_QUEUE} if pool in CPU_HEAVY_POOLS else {}

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import dagster as dg
 import pyarrow as pa
 
-from spotify_ai_assets.core.lake import Lake, WriteResult
-from spotify_ai_assets.core.quality import (
+from spotify_ai_assets.core.kernel.lake import Lake, WriteResult
+from spotify_ai_assets.core.quality.table_contract import (
     BLOCKING_CHECKS,
     CHECK_NAMES,
     EMPTIED_CHECK,
@@ -58,7 +58,7 @@ def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract,
 
 
 def emptied_check_spec(asset: str | dg.AssetKey) -> dg.AssetCheckSpec:
-    """For ingestion tables: blocking when the day is empty after a day with rows (see core.quality)."""
+    """For ingestion tables: blocking when the day is empty after a day with rows (see core.quality.table_contract)."""
     key = dg.AssetKey(asset) if isinstance(asset, str) else asset
     return dg.AssetCheckSpec(EMPTIED_CHECK, asset=key, blocking=True, description=(
         "Fails (blocking) when the partition has no rows while the previous one had rows, unless the watchlist "
@@ -106,7 +106,7 @@ def publish(lake: Lake, table: str, data: pa.Table | WriteResult, day: dt.date, 
             empty_on_purpose: bool | None = None, **extra: object) -> dg.MaterializeResult:
     """Write the partition (replacing it; `data` may be already written), its quarantine, and evaluate its
     contract, in one result. `empty_on_purpose` (ingestion tables) adds the blocking `not_emptied` check."""
-    from spotify_ai_assets.core.quality import quarantine_outcome
+    from spotify_ai_assets.core.quality.table_contract import quarantine_outcome
 
     key = asset_key or dg.AssetKey(table)
     partition = day.isoformat()

@@ -35,11 +35,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.privacy import KEY_COLUMN, pseudonym
-from spotify_ai_assets.maintenance import lakefiles
-from spotify_ai_assets.maintenance.backup import list_backups, load_manifest, manifest_key, object_key
-from spotify_ai_assets.maintenance.storage import ObjectStore
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.privacy import KEY_COLUMN, pseudonym
+from spotify_ai_assets.core.maintenance import lakefiles
+from spotify_ai_assets.core.maintenance.backup import list_backups, load_manifest, manifest_key, object_key
+from spotify_ai_assets.core.maintenance.storage import ObjectStore
 
 ERASURE_LOG = lakefiles.COMPLIANCE_PREFIX + "erasure_log"
 AUDIT = lakefiles.COMPLIANCE_PREFIX + "audit"

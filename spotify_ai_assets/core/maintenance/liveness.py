@@ -1,5 +1,5 @@
 """Is a run's worker still alive? Every run worker stamps the run with a heartbeat (run tag, see
-pipeline/executors.py); a run whose heartbeat is older than the limit has no process left to finish it (killed
+lib/executors.py); a run whose heartbeat is older than the limit has no process left to finish it (killed
 with SIGKILL, OOM-killed, its machine gone) and is marked failed, so the pool slots its steps hold are freed.
 
 Dagster's own run monitoring (dagster.yaml `run_monitoring`) covers runs stuck starting or cancelling and frees the

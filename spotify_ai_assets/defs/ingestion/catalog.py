@@ -2,12 +2,12 @@
 import dagster as dg
 
 from spotify_ai_assets.core import contracts
-from spotify_ai_assets.core.catalog import crawl_catalog
-from spotify_ai_assets.core.spotify_api import RateLimitExceeded
-from spotify_ai_assets.pipeline.ingestion._shared import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
-from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
-from spotify_ai_assets.pipeline.resources import LakeResource, SpotifyResource
-from spotify_ai_assets.pipeline.tables import contract_check_specs, emptied_check_spec, publish
+from spotify_ai_assets.core.ingestion.catalog import crawl_catalog
+from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
+from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
+from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
+from spotify_ai_assets.lib.resources.core import LakeResource, SpotifyResource
+from spotify_ai_assets.lib.tables import contract_check_specs, emptied_check_spec, publish
 
 _TABLES = {
     "spotify_artists": (contracts.SPOTIFY_ARTISTS, "Monitored artists as Spotify describes them that day."),

@@ -2,13 +2,13 @@
 import dagster as dg
 
 from spotify_ai_assets.core import contracts
-from spotify_ai_assets.core.playlists import snapshot_playlists
-from spotify_ai_assets.core.spotify_api import RateLimitExceeded
-from spotify_ai_assets.pipeline.ingestion._shared import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
-from spotify_ai_assets.pipeline.ingestion.connected_users import open_user_sessions
-from spotify_ai_assets.pipeline.partitions import daily_partitions, partition_day
-from spotify_ai_assets.pipeline.resources import LakeResource, SpotifyResource, TokenStoreResource
-from spotify_ai_assets.pipeline.tables import contract_check_specs, emptied_check_spec, publish
+from spotify_ai_assets.core.ingestion.connected_users import open_user_sessions
+from spotify_ai_assets.core.ingestion.playlists import snapshot_playlists
+from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
+from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
+from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
+from spotify_ai_assets.lib.resources.core import LakeResource, SpotifyResource, TokenStoreResource
+from spotify_ai_assets.lib.tables import contract_check_specs, emptied_check_spec, publish
 
 
 @dg.asset(

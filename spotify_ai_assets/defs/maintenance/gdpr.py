@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from spotify_ai_assets.maintenance import erasure
-from spotify_ai_assets.pipeline.maintenance import instance_scan
-from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource, ComplianceResource
-from spotify_ai_assets.pipeline.resources import LakeResource, LandingResource, TokenStoreResource
+from spotify_ai_assets.core.maintenance import erasure
+from spotify_ai_assets.lib import instance_scan
+from spotify_ai_assets.lib.resources.core import LakeResource, LandingResource, TokenStoreResource
+from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource, ComplianceResource
 
 ASSET = "gdpr_erasure"
 COMPLETE = "erasure_complete"

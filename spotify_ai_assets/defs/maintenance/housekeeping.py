@@ -8,10 +8,10 @@ import datetime as dt
 import dagster as dg
 from pydantic import Field
 
-from spotify_ai_assets.maintenance import housekeeping, restore
-from spotify_ai_assets.maintenance.storage import LocalStore
-from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource
-from spotify_ai_assets.pipeline.resources import LakeResource, LandingResource
+from spotify_ai_assets.core.maintenance import housekeeping, restore
+from spotify_ai_assets.core.maintenance.storage import LocalStore
+from spotify_ai_assets.lib.resources.core import LakeResource, LandingResource
+from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource
 
 
 class HousekeepingConfig(dg.Config):

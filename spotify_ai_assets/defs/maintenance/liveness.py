@@ -7,8 +7,8 @@ import datetime as dt
 
 import dagster as dg
 
-from spotify_ai_assets.maintenance.liveness import HEARTBEAT_TAG, heartbeat_age, is_dead
-from spotify_ai_assets.pipeline.maintenance.resources import HealthResource
+from spotify_ai_assets.core.maintenance.liveness import HEARTBEAT_TAG, heartbeat_age, is_dead
+from spotify_ai_assets.lib.resources.maintenance import HealthResource
 
 
 @dg.sensor(minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -44,5 +44,5 @@ class HealthResource(dg.ConfigurableResource):
 
     disk_path: str
     min_free_disk_gib: float = 1.0
-    # A started run whose worker has not stamped its heartbeat for this long is dead (see maintenance/liveness.py).
+    # A started run whose worker has not stamped its heartbeat for this long is dead (see core/maintenance/liveness.py).
     run_dead_after_s: float = 180.0
