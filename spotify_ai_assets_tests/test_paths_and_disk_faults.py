@@ -165,5 +165,5 @@ def test_housekeeping_removes_orphan_temporary_files_but_never_a_live_write(sand
     result = build_defs(sandbox_environ).resolve_job_def("housekeeping_job").execute_in_process()
     assert result.success
     assert not orphan.exists() and not backup_orphan.exists() and live.exists()
-    observed = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"][0]
+    observed = next(e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION")
     assert observed.event_specific_data.asset_observation.metadata["temporary_files_deleted"].value == 2
