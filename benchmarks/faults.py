@@ -44,6 +44,7 @@ import pyarrow.parquet as pq  # noqa: E402
 
 DAY, DAY2 = "2026-01-05", "2026-01-06"
 CATALOG = "spotify_artists,spotify_albums,spotify_tracks"  # one multi-asset: selected whole
+MODULE = "spotify_ai_assets.definitions"  # the code location (lazy @dg.definitions)
 BIN = Path(sys.executable).parent
 
 
@@ -83,11 +84,11 @@ class Attack:
         return self.cmd([str(BIN / "dagster"), *args], timeout, env)
 
     def materialize(self, select: str = "listening_events", day: str = DAY, **kw) -> subprocess.CompletedProcess:
-        return self.dagster("asset", "materialize", "-m", "spotify_ai_assets", "--select", select, "--partition", day,
+        return self.dagster("asset", "materialize", "-m", MODULE, "--select", select, "--partition", day,
                             **kw)
 
     def job(self, job: str, config: dict | None = None, day: str | None = None, **kw) -> subprocess.CompletedProcess:
-        args = ["job", "execute", "-m", "spotify_ai_assets", "-j", job]
+        args = ["job", "execute", "-m", MODULE, "-j", job]
         if config is not None:
             path = self.root / f"config-{uuid.uuid4().hex[:6]}.json"
             path.write_text(json.dumps(config))
@@ -299,7 +300,7 @@ def h_read_only_lake(a: Attack) -> Outcome:
 
 def h_kill_step(a: Attack) -> Outcome:
     a.exports()
-    proc = a.popen([str(BIN / "dagster"), "asset", "materialize", "-m", "spotify_ai_assets", "--select",
+    proc = a.popen([str(BIN / "dagster"), "asset", "materialize", "-m", MODULE, "--select",
                     "listening_events", "--partition", DAY])
     tmp_seen = wait_until(lambda: any((a.lake_dir / "listening_events").rglob(".*.tmp")), 300)
     kill_group(proc)
@@ -314,7 +315,7 @@ def h_kill_write(a: Attack) -> Outcome:
     a.exports()
     assert ok(a.materialize())
     good = a.table("listening_events")
-    proc = a.popen([str(BIN / "dagster"), "asset", "materialize", "-m", "spotify_ai_assets", "--select",
+    proc = a.popen([str(BIN / "dagster"), "asset", "materialize", "-m", MODULE, "--select",
                     "listening_events", "--partition", DAY])
     seen = wait_until(lambda: any((a.lake_dir / "listening_events" / f"date={DAY}").glob(".*.tmp")), 300, 0.002)
     kill_group(proc)
@@ -327,7 +328,7 @@ def h_kill_write(a: Attack) -> Outcome:
 def h_kill_backup(a: Attack) -> Outcome:
     a.exports()
     assert ok(a.materialize())
-    proc = a.popen([str(BIN / "dagster"), "job", "execute", "-m", "spotify_ai_assets", "-j", "backup_job", "--tags",
+    proc = a.popen([str(BIN / "dagster"), "job", "execute", "-m", MODULE, "-j", "backup_job", "--tags",
                     json.dumps({"dagster/partition": DAY})])
     objects = a.sandbox / "backups" / "local" / "objects"
     wait_until(lambda: objects.exists() and any(objects.rglob("*")), 300, 0.005)
@@ -357,7 +358,7 @@ def h_kill_restore(a: Attack) -> Outcome:
 def h_two_days(a: Attack) -> Outcome:
     a.exports(DAY)
     a.exports(DAY2)
-    procs = [subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", "-m", "spotify_ai_assets", "--select",
+    procs = [subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", "-m", MODULE, "--select",
                                "listening_events", "--partition", d], cwd=a.home, env=a.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for d in (DAY, DAY2)]
     codes = [p.wait(900) for p in procs]
@@ -380,14 +381,14 @@ def f_killed_run_holds_pool(a: Attack) -> Outcome:
     a.env.update(SPOTIFY_AI_RUN_HEARTBEAT_S="2", SPOTIFY_AI_RUN_DEAD_AFTER_S="10")
     a.migrate()
     ws = a.root / "workspace.yaml"
-    ws.write_text(f"load_from:\n  - python_module:\n      module_name: spotify_ai_assets\n"
+    ws.write_text(f"load_from:\n  - python_module:\n      module_name: spotify_ai_assets.definitions\n"
                   f"      working_directory: {REPO}\n")
     config = (a.home / "dagster.yaml").read_text().replace("poll_interval_seconds: 30", "poll_interval_seconds: 5")
     (a.home / "dagster.yaml").write_text(config)
     daemon = a.popen([str(BIN / "dagster-daemon"), "run", "-w", str(ws)])
     try:
         a.exports()
-        proc = a.popen([str(BIN / "dagster"), "asset", "materialize", "-m", "spotify_ai_assets", "--select",
+        proc = a.popen([str(BIN / "dagster"), "asset", "materialize", "-m", MODULE, "--select",
                         CATALOG, "--partition", DAY])
         with a.instance() as instance:
             import dagster as dg
@@ -524,7 +525,7 @@ def f_two_runs_fresh_instance(a: Attack) -> Outcome:
     a.exports(DAY2)
     # The README's first command, twice at once on a fresh home (migrate, then run).
     script = (f"{BIN / 'python'} -m spotify_ai_assets.instance migrate --quiet && {BIN / 'dagster'} asset "
-              "materialize -m spotify_ai_assets --select listening_events --partition {day}")
+              f"materialize -m {MODULE} --select listening_events --partition {{day}}")
     procs = [subprocess.Popen(["bash", "-c", script.format(day=d)], cwd=a.home, env=a.env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for d in (DAY, DAY2)]
     codes = [p.wait(900) for p in procs]
@@ -618,7 +619,7 @@ def f_audio_symlink(a: Attack) -> Outcome:
     secret = a.root / "outside.wav"
     secret.write_bytes(b"RIFF" + os.urandom(64))
     (landing / "4uLU6hMCjMI75M1A2tKUQC.wav").symlink_to(secret)
-    run = a.dagster("sensor", "preview", "-m", "spotify_ai_assets", "audio_landing_sensor")
+    run = a.dagster("sensor", "preview", "-m", MODULE, "audio_landing_sensor")
     followed = "4uLU6hMCjMI75M1A2tKUQC" in run.stdout
     return Outcome(not followed, f"sensor preview exit {run.returncode}; symlink out of the folder followed "
                                  f"{followed}")

@@ -7,12 +7,12 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 import yaml
+from spotify_ai_assets.lib.resources.core import sandbox_world
 
 from spotify_ai_assets.core.ingestion.watchlist import Watchlist, WatchlistError
 from spotify_ai_assets.defs.ingestion.catalog import spotify_catalog
 from spotify_ai_assets.defs.ingestion.playlists import playlist_snapshots
 from spotify_ai_assets.lib.environments import build_resources
-from spotify_ai_assets.lib.resources.core import sandbox_world
 from spotify_ai_assets.settings import Settings
 
 A, P = "0TnOYISbd1XYRBk9myaseg", "37i9dQZF1DXcBWIGoYBM5M"

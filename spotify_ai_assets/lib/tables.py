@@ -57,10 +57,12 @@ def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract,
     return specs
 
 
-def emptied_check_spec(asset: str | dg.AssetKey) -> dg.AssetCheckSpec:
-    """For ingestion tables: blocking when the day is empty after a day with rows (see core.quality.table_contract)."""
+def emptied_check_spec(asset: str | dg.AssetKey,
+                       partitions_def: dg.PartitionsDefinition | None) -> dg.AssetCheckSpec:
+    """For ingestion tables: blocking when the day is empty after a day with rows (see core.quality.table_contract);
+    one result per partition, like the contract's checks."""
     key = dg.AssetKey(asset) if isinstance(asset, str) else asset
-    return dg.AssetCheckSpec(EMPTIED_CHECK, asset=key, blocking=True, description=(
+    return dg.AssetCheckSpec(EMPTIED_CHECK, asset=key, blocking=True, partitions_def=partitions_def, description=(
         "Fails (blocking) when the partition has no rows while the previous one had rows, unless the watchlist "
         "says `empty_on_purpose: true`: a watchlist typo must never silently replace a table with nothing."))
 

@@ -1,12 +1,13 @@
 
 import dagster as dg
 
-from spotify_ai_assets.core import contracts
+from spotify_ai_assets.core.ingestion import contracts
 from spotify_ai_assets.core.ingestion.catalog import crawl_catalog
 from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
 from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource, SpotifyResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.spotify import SpotifyResource
 from spotify_ai_assets.lib.tables import contract_check_specs, emptied_check_spec, publish
 
 _TABLES = {
@@ -20,9 +21,10 @@ _TABLES = {
     specs=[dg.AssetSpec(name, description=desc, group_name=GROUP, owners=OWNERS, kinds={"spotify", "parquet"},
                         partitions_def=daily_partitions, tags={"domain": "catalog"})
            for name, (_, desc) in _TABLES.items()],
-    check_specs=[s for name, (c, _) in _TABLES.items() for s in contract_check_specs(name, c, quarantine=False)]
-    + contract_check_specs("spotify_tracks", contracts.SPOTIFY_TRACKS)[-1:]
-    + [emptied_check_spec(name) for name in _TABLES],
+    check_specs=[s for name, (c, _) in _TABLES.items()
+                 for s in contract_check_specs(name, c, daily_partitions, quarantine=False)]
+    + contract_check_specs("spotify_tracks", contracts.SPOTIFY_TRACKS, daily_partitions)[-1:]
+    + [emptied_check_spec(name, daily_partitions) for name in _TABLES],
     pool=SPOTIFY_POOL,
     code_version="catalog-v1",
     op_tags={"spotify_ai/uses": "spotify_api"},

@@ -1,20 +1,22 @@
 
 import dagster as dg
 
-from spotify_ai_assets.core import contracts
+from spotify_ai_assets.core.ingestion import contracts
 from spotify_ai_assets.core.ingestion.connected_users import open_user_sessions
 from spotify_ai_assets.core.ingestion.playlists import snapshot_playlists
 from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
 from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, WatchlistConfig, retry_later
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
-from spotify_ai_assets.lib.resources.core import LakeResource, SpotifyResource, TokenStoreResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.spotify import SpotifyResource
+from spotify_ai_assets.lib.resources.tokens import TokenStoreResource
 from spotify_ai_assets.lib.tables import contract_check_specs, emptied_check_spec, publish
 
 
 @dg.asset(
     group_name=GROUP, owners=OWNERS, kinds={"spotify", "parquet"}, partitions_def=daily_partitions,
-    check_specs=[*contract_check_specs("playlist_snapshots", contracts.PLAYLIST_SNAPSHOTS),
-                 emptied_check_spec("playlist_snapshots")],
+    check_specs=[*contract_check_specs("playlist_snapshots", contracts.PLAYLIST_SNAPSHOTS, daily_partitions),
+                 emptied_check_spec("playlist_snapshots", daily_partitions)],
     pool=SPOTIFY_POOL, code_version="playlists-v1", op_tags={"spotify_ai/uses": "spotify_api"},
 )
 def playlist_snapshots(context: dg.AssetExecutionContext, config: WatchlistConfig, spotify: SpotifyResource,

@@ -11,8 +11,10 @@ from pydantic import Field
 
 from spotify_ai_assets.core.maintenance import erasure
 from spotify_ai_assets.lib import instance_scan
-from spotify_ai_assets.lib.resources.core import LakeResource, LandingResource, TokenStoreResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.landing import LandingResource
 from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource, ComplianceResource
+from spotify_ai_assets.lib.resources.tokens import TokenStoreResource
 
 ASSET = "gdpr_erasure"
 COMPLETE = "erasure_complete"

@@ -10,7 +10,8 @@ from pydantic import Field
 
 from spotify_ai_assets.core.maintenance import housekeeping, restore
 from spotify_ai_assets.core.maintenance.storage import LocalStore
-from spotify_ai_assets.lib.resources.core import LakeResource, LandingResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.landing import LandingResource
 from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource
 
 
