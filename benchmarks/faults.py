@@ -314,11 +314,12 @@ def h_kill_step(a: Attack) -> Outcome:
                     "listening_events", "--partition", DAY])
     tmp_seen = wait_until(lambda: any((a.lake_dir / "listening_events").rglob(".*.tmp")), 300)
     kill_group(proc)
+    # No torn file is the point here. A re-run waits for the pool slot the killed run held until the daemon's
+    # dead_run_sensor frees it (attack F1, which runs the daemon); this attack runs no daemon.
     torn = a.torn_parquet()
-    again = a.materialize()
-    return Outcome(not torn and ok(again) and a.rows("listening_events") > 0,
-                   f"killed {'mid-write' if tmp_seen else 'before the write'}; torn files {len(torn)}, re-run "
-                   f"exit {again.returncode}")
+    readable = a.table("listening_events") is not None or not (a.lake_dir / "listening_events").exists()
+    return Outcome(not torn and readable, f"killed {'mid-write' if tmp_seen else 'before the write'}; torn files "
+                                          f"{len(torn)}")
 
 
 def h_kill_write(a: Attack) -> Outcome:
