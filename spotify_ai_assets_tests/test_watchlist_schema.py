@@ -7,12 +7,12 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 import yaml
-from spotify_ai_assets.lib.resources.core import sandbox_world
 
 from spotify_ai_assets.core.ingestion.watchlist import Watchlist, WatchlistError
 from spotify_ai_assets.defs.ingestion.catalog import spotify_catalog
 from spotify_ai_assets.defs.ingestion.playlists import playlist_snapshots
 from spotify_ai_assets.lib.environments import build_resources
+from spotify_ai_assets.sandbox.world import World
 from spotify_ai_assets.settings import Settings
 
 A, P = "0TnOYISbd1XYRBk9myaseg", "37i9dQZF1DXcBWIGoYBM5M"
@@ -60,7 +60,7 @@ def _checks(result) -> dict[str, bool]:
 
 def test_an_empty_day_after_a_day_with_rows_is_blocking_unless_meant(sandbox_environ):
     resources = build_resources(Settings.from_environ(sandbox_environ))
-    wl = sandbox_world(7, "tiny").watchlist()
+    wl = World(seed=7, scale="tiny").watchlist()
     assert _day(resources, "2026-01-05", wl["artists"], wl["playlists"]).success
 
     emptied = _day(resources, "2026-01-06", [], [])

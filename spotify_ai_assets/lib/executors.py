@@ -63,6 +63,13 @@ class _HeartbeatExecutor(dg.Executor):
         self._inner = inner
         self._interval_s = interval_s
 
+    def __getattr__(self, name: str) -> Any:
+        # Executor-specific attributes the orchestration reads from the plan context's executor (Celery's app_args,
+        # broker, backend, ...) are the inner executor's.
+        if name == "_inner":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
     @property
     def retries(self) -> Any:
         return self._inner.retries
