@@ -316,10 +316,8 @@ def h_kill_step(a: Attack) -> Outcome:
     kill_group(proc)
     # No torn file is the point here. A re-run waits for the pool slot the killed run held until the daemon's
     # dead_run_sensor frees it (attack F1, which runs the daemon); this attack runs no daemon.
-    torn = a.torn_parquet()
-    readable = a.table("listening_events") is not None or not (a.lake_dir / "listening_events").exists()
-    return Outcome(not torn and readable, f"killed {'mid-write' if tmp_seen else 'before the write'}; torn files "
-                                          f"{len(torn)}")
+    torn = a.torn_parquet()  # a partition is there whole or not at all (a killed first write leaves none)
+    return Outcome(not torn, f"killed {'mid-write' if tmp_seen else 'before the write'}; torn files {len(torn)}")
 
 
 def h_kill_write(a: Attack) -> Outcome:
