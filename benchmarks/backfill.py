@@ -177,8 +177,8 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
     ok = True
     try:
         # The tables first, as a deployment does: processes meeting an empty database race to create them.
-        subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=REPO_ROOT, check=True,
-                       capture_output=True)
+        subprocess.run([str(BIN / "python"), "-m", "spotify_ai_assets.instance", "migrate"], env=env, cwd=REPO_ROOT,
+                       check=True, capture_output=True)
         if mode == "celery":
             celery_yaml = work / "celery.yaml"
             celery_yaml.write_text(json.dumps({"execution": {"config": {"broker": broker, "backend": broker}}}))

@@ -31,6 +31,29 @@ class LakePathError(ValueError):
     """A table or partition name that would escape the lake or is not a plain path segment."""
 
 
+class LakeWriteError(OSError):
+    """A write that failed (disk full, permission, S3 error), naming the file it was writing. Nothing was replaced:
+    every write goes aside first, and the aside file is removed."""
+
+    def __init__(self, path: str, exc: BaseException):
+        self.path = path
+        self.errno_ = getattr(exc, "errno", None)
+        super().__init__(f"could not write {path}: {exc}")
+
+
+def _tmp_name(directory: str) -> str:
+    # Hidden and recognisable: listings skip it, housekeeping removes it when a killed write left it behind.
+    return f"{directory}/.{uuid.uuid4().hex}.tmp"
+
+
+def _remove_quietly(fs: pafs.FileSystem, path: str) -> None:
+    try:
+        if fs.get_file_info(path).type == pafs.FileType.File:
+            fs.delete_file(path)
+    except OSError:
+        pass  # best effort: an orphan .tmp is cleaned by housekeeping
+
+
 @dataclass(frozen=True)
 class WriteResult:
     uri: str
@@ -60,6 +83,13 @@ class Lake:
             self.fs = pafs.LocalFileSystem()
             self._base = self.root
             self._local = True
+
+    def child(self, prefix: str) -> Lake:
+        """The lake rooted at `prefix` inside this one, on the same filesystem (a staging area)."""
+        sub = object.__new__(Lake)
+        sub.root, sub.fs, sub._local = f"{self.root}/{prefix}", self.fs, self._local
+        sub._base = f"{self._base}/{prefix}"
+        return sub
 
     # ---- paths -------------------------------------------------------------------------------
     def _table_dir(self, table: str) -> str:
@@ -95,20 +125,21 @@ class Lake:
         """Replace the partition with a stream of batches, so a table larger than memory can be written."""
         directory = self._partition_dir(table, partition)
         final = f"{directory}/{PART_FILE}"
-        self.fs.create_dir(directory, recursive=True)
         # Readers must never see a half-written file, and a failed stream must not replace a good partition: write
         # aside, then rename over the old one (on S3 a server-side copy that lands whole or not at all).
-        target = f"{directory}/.{uuid.uuid4().hex}.tmp"
+        target = _tmp_name(directory)
         rows = 0
         try:
+            self.fs.create_dir(directory, recursive=True)
             with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd") as writer:
                 for batch in batches:
                     writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                     rows += batch.num_rows
             self.fs.move(target, final)
+        except OSError as exc:  # pyarrow's "No space left on device" names no file: name it
+            raise LakeWriteError(final, exc) from exc
         finally:
-            if self.fs.get_file_info(target).type == pafs.FileType.File:
-                self.fs.delete_file(target)
+            _remove_quietly(self.fs, target)
         size = self.fs.get_file_info(final).size or 0
         return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=batches.schema)
 
@@ -122,25 +153,46 @@ class Lake:
         """Replace the file at `path` (a path in this lake's filesystem) whole or not at all: written aside in the
         same folder, then moved into place, so a reader never sees half a file."""
         directory = path.rsplit("/", 1)[0]
-        self.fs.create_dir(directory, recursive=True)
-        target = f"{directory}/.{uuid.uuid4().hex}.tmp"
+        target = _tmp_name(directory)
         try:
+            self.fs.create_dir(directory, recursive=True)
             with self.fs.open_output_stream(target) as out:
                 out.write(data)
             self.fs.move(target, path)
+        except OSError as exc:
+            raise LakeWriteError(path, exc) from exc
         finally:
-            if self.fs.get_file_info(target).type == pafs.FileType.File:
-                self.fs.delete_file(target)
+            _remove_quietly(self.fs, target)
 
     def replace_files(self, table: str, files: dict[str, bytes], partition: str | None = None) -> dict[str, str]:
-        """Make `files` the partition's whole content (a set of reports): write each, then remove any file an
-        earlier run left that is no longer in the set. Returns name -> uri."""
-        uris = {name: self.write_file(table, name, data, partition) for name, data in files.items()}
+        """Make `files` the partition's whole content (a set of reports), all or none: every file is written aside
+        first; only when all are written are they moved into place (renames, which need no space), then files an
+        earlier run left that are no longer in the set are removed. A failed write (disk full) removes the aside
+        files and raises naming the file: the partition keeps its previous set. Returns name -> uri."""
         directory = self._partition_dir(table, partition)
+        finals = {name: f"{directory}/{_segment(name, 'file name')}" for name in files}
+        staged: dict[str, str] = {}
+        try:
+            self.fs.create_dir(directory, recursive=True)
+            for name, data in files.items():
+                staged[name] = _tmp_name(directory)
+                try:
+                    with self.fs.open_output_stream(staged[name]) as out:
+                        out.write(data)
+                except OSError as exc:
+                    raise LakeWriteError(finals[name], exc) from exc
+            for name, tmp in staged.items():
+                self.fs.move(tmp, finals[name])
+        except OSError as exc:
+            for tmp in staged.values():
+                _remove_quietly(self.fs, tmp)
+            if isinstance(exc, LakeWriteError):
+                raise
+            raise LakeWriteError(directory, exc) from exc
         for info in self.fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True)):
-            if info.type == pafs.FileType.File and info.base_name not in files:
+            if info.type == pafs.FileType.File and info.base_name not in files and not info.base_name.startswith("."):
                 self.fs.delete_file(info.path)
-        return uris
+        return {name: (f"s3://{f}" if not self._local else f"file://{f}") for name, f in finals.items()}
 
     def list_files(self, table: str, partition: str | None = None) -> list[str]:
         selector = pafs.FileSelector(self._partition_dir(table, partition), allow_not_found=True)

@@ -8,7 +8,7 @@ from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, Watchli
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
 from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.spotify import SpotifyResource
-from spotify_ai_assets.lib.tables import contract_check_specs, publish
+from spotify_ai_assets.lib.tables import contract_check_specs, emptied_check_spec, publish
 
 _TABLES = {
     "spotify_artists": (contracts.SPOTIFY_ARTISTS, "Monitored artists as Spotify describes them that day."),
@@ -23,7 +23,8 @@ _TABLES = {
            for name, (_, desc) in _TABLES.items()],
     check_specs=[s for name, (c, _) in _TABLES.items()
                  for s in contract_check_specs(name, c, daily_partitions, quarantine=False)]
-    + contract_check_specs("spotify_tracks", contracts.SPOTIFY_TRACKS, daily_partitions)[-1:],
+    + contract_check_specs("spotify_tracks", contracts.SPOTIFY_TRACKS, daily_partitions)[-1:]
+    + [emptied_check_spec(name, daily_partitions) for name in _TABLES],
     pool=SPOTIFY_POOL,
     code_version="catalog-v1",
     op_tags={"spotify_ai/uses": "spotify_api"},
@@ -45,7 +46,9 @@ def spotify_catalog(context: dg.AssetExecutionContext, config: WatchlistConfig, 
         context.log.info(note)
     store = lake.lake()
     stats = dg.MetadataValue.json(gw.stats.as_dict())
-    yield publish(store, "spotify_artists", snap.artists, day, contracts.SPOTIFY_ARTISTS, api_stats=stats)
-    yield publish(store, "spotify_albums", snap.albums, day, contracts.SPOTIFY_ALBUMS)
+    meant = watchlist.empty_on_purpose
+    yield publish(store, "spotify_artists", snap.artists, day, contracts.SPOTIFY_ARTISTS, api_stats=stats,
+                  empty_on_purpose=meant)
+    yield publish(store, "spotify_albums", snap.albums, day, contracts.SPOTIFY_ALBUMS, empty_on_purpose=meant)
     yield publish(store, "spotify_tracks", snap.tracks, day, contracts.SPOTIFY_TRACKS, quarantine=snap.quarantine,
-                  batch_endpoints=str(gw.batch_available))
+                  batch_endpoints=str(gw.batch_available), empty_on_purpose=meant)

@@ -10,12 +10,13 @@ from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
 from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.spotify import SpotifyResource
 from spotify_ai_assets.lib.resources.tokens import TokenStoreResource
-from spotify_ai_assets.lib.tables import contract_check_specs, publish
+from spotify_ai_assets.lib.tables import contract_check_specs, emptied_check_spec, publish
 
 
 @dg.asset(
     group_name=GROUP, owners=OWNERS, kinds={"spotify", "parquet"}, partitions_def=daily_partitions,
-    check_specs=contract_check_specs("playlist_snapshots", contracts.PLAYLIST_SNAPSHOTS, daily_partitions),
+    check_specs=[*contract_check_specs("playlist_snapshots", contracts.PLAYLIST_SNAPSHOTS, daily_partitions),
+                 emptied_check_spec("playlist_snapshots", daily_partitions)],
     pool=SPOTIFY_POOL, code_version="playlists-v1", op_tags={"spotify_ai/uses": "spotify_api"},
 )
 def playlist_snapshots(context: dg.AssetExecutionContext, config: WatchlistConfig, spotify: SpotifyResource,
@@ -26,11 +27,13 @@ def playlist_snapshots(context: dg.AssetExecutionContext, config: WatchlistConfi
     day = partition_day(context)
     gw = spotify.gateway(day)
     sessions = open_user_sessions(gw, token_store.store())
+    watchlist = config.resolve(spotify)
     try:
-        rows, bad = snapshot_playlists(gw, list(config.resolve(spotify).playlists), day,
+        rows, bad = snapshot_playlists(gw, list(watchlist.playlists), day,
                                        {uid: c for uid, (_, c) in sessions.clients.items()})
     except RateLimitExceeded as exc:
         raise retry_later(exc) from exc
     return publish(lake.lake(), "playlist_snapshots", rows, day, contracts.PLAYLIST_SNAPSHOTS, quarantine=bad,
+                   empty_on_purpose=watchlist.empty_on_purpose,
                    playlists=len(set(rows["playlist_id"].to_pylist())),
                    api_stats=dg.MetadataValue.json(gw.stats.as_dict()))
