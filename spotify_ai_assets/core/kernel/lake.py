@@ -7,6 +7,7 @@ lake through Arrow datasets (see `query.py`), so the same SQL works for local an
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from dataclasses import dataclass
@@ -100,8 +101,11 @@ class Lake:
         # aside, then rename over the old one (on S3 a server-side copy that lands whole or not at all).
         target = f"{directory}/.{uuid.uuid4().hex}.tmp"
         rows = 0
+        stored, options = _storage(batches.schema)
         try:
-            with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd") as writer:
+            with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd", **options) as writer:
+                if stored is not batches.schema:
+                    writer.add_key_value_metadata({b"ARROW:schema": base64.b64encode(stored.serialize().to_pybytes())})
                 for batch in batches:
                     writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                     rows += batch.num_rows
@@ -110,7 +114,7 @@ class Lake:
             if self.fs.get_file_info(target).type == pafs.FileType.File:
                 self.fs.delete_file(target)
         size = self.fs.get_file_info(final).size or 0
-        return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=batches.schema)
+        return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=stored)
 
     def write_file(self, table: str, name: str, data: bytes, partition: str | None = None) -> str:
         """Replace one non-table file (a report, a model) of a partition, whole or not at all; return its uri."""
@@ -221,6 +225,24 @@ class Lake:
         if not self._local:
             return self.dataset(table, partitions)
         return ParquetFiles(tuple(self._files(table, partitions)))
+
+
+def _storage(schema: pa.Schema) -> tuple[pa.Schema, dict]:
+    """The schema a table is stored with, and the writer options for it.
+
+    The lake stores plain types: a string column that arrives dictionary-encoded is declared a plain string (what
+    every reader gets back) while its dictionary becomes the Parquet dictionary page as it is, so a large table with
+    few distinct ids is written without hashing every value again. The other columns are then written without
+    dictionaries (the writer would try one for each and, for unique values like event ids, give up after 1 MB).
+    """
+    plain = [pa.field(f.name, f.type.value_type, f.nullable, f.metadata)
+             if pa.types.is_dictionary(f.type) and (pa.types.is_string(f.type.value_type)
+                                                    or pa.types.is_large_string(f.type.value_type)) else f
+             for f in schema]
+    if all(p is f for p, f in zip(plain, schema, strict=True)):
+        return schema, {}
+    dictionary_columns = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+    return pa.schema(plain, metadata=schema.metadata), {"store_schema": False, "use_dictionary": dictionary_columns}
 
 
 def partition_dirname(partition: str) -> str:
