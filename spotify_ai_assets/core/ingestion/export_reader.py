@@ -162,7 +162,10 @@ def screen(path: str) -> Screened:
 class StageConnections:
     """One DuckDB connection per reading thread for the text rules (opening one costs ~0.1 s), closed together."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory_limit: str = TEXT_STAGE_MEMORY) -> None:
+        self.memory_limit = memory_limit
+        # A chunk of JSON lines is staged at once: a fraction of the limit leaves room for DuckDB's copies of it.
+        self.json_chunk_bytes = max(1 << 20, min(JSON_CHUNK_BYTES, _bytes(memory_limit) // 16))
         self._local = threading.local()
         self._all: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
@@ -170,7 +173,7 @@ class StageConnections:
     def get(self) -> duckdb.DuckDBPyConnection:
         con = getattr(self._local, "con", None)
         if con is None:
-            con = connect(threads=1, memory_limit=TEXT_STAGE_MEMORY)
+            con = connect(threads=1, memory_limit=self.memory_limit)
             self._local.con = con
             with self._lock:
                 self._all.append(con)
@@ -197,13 +200,22 @@ def read_export(s: Screened, day: dt.date, connections: StageConnections) -> Fil
         return _unreadable(result, s.problem[1])
     try:
         if s.plan == "json":
-            _read_json(s, day, result, connections.get())
+            _read_json(s, day, result, connections.get(), connections.json_chunk_bytes)
         else:
             _read_parquet(s, day, result, connections)
     except (OSError, ValueError, pa.ArrowException) as exc:
         # Parts of a file that broke half-way are dropped: the file is quarantined whole, never half-landed.
         return _unreadable(FileResult(s.path), f"unreadable export file: {exc}")
     return result
+
+
+def _bytes(size: str) -> int:
+    """'2GB', '512MB', '64MiB' -> bytes (DuckDB's own spellings)."""
+    text = size.strip().upper().replace("IB", "B")
+    for unit, factor in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)):
+        if text.endswith(unit):
+            return int(float(text[:-len(unit)]) * factor)
+    return int(text)
 
 
 def _unreadable(result: FileResult, reason: str) -> FileResult:
@@ -396,8 +408,9 @@ def part_from_table(table: pa.Table, priority: int) -> Part:
                 table["skipped"].combine_chunks().cast(pa.bool_()), priority)
 
 
-def _read_json(s: Screened, day: dt.date, result: FileResult, con: duckdb.DuckDBPyConnection) -> None:
-    for numbers, lines, early_bad in json_line_chunks(s.path):
+def _read_json(s: Screened, day: dt.date, result: FileResult, con: duckdb.DuckDBPyConnection,
+               chunk_bytes: int) -> None:
+    for numbers, lines, early_bad in json_line_chunks(s.path, chunk_bytes=chunk_bytes):
         if early_bad:
             result.records += len(early_bad)
             line_nos, fields, reasons, raws = zip(*early_bad, strict=True)

@@ -63,8 +63,9 @@ EVENT_BATCH_SCHEMA = pa.schema([
 EVENT_KEY = ("user_id", "track_id", "played_at")
 EXPORT_SUFFIXES = (*JSON_SUFFIXES, PARQUET_SUFFIX)
 
-# The memory the ingestion of one day may plan for.
-INGEST_MEMORY_LIMIT = "2GB"
+# The memory each DuckDB connection staging text records (JSON lines, text-typed Parquet) may use; JSON lines are
+# staged in chunks sized from it, so a file of any size streams through.
+INGEST_MEMORY_LIMIT = "1GB"
 
 EventSink = Callable[[pa.RecordBatchReader], WriteResult]
 
@@ -94,10 +95,12 @@ def ingest_day(files: Sequence[str], day: dt.date, sink: EventSink, recent: list
     """Validate and deduplicate one day of events from export files plus recently-played rows.
 
     The events stream into `sink` (e.g. `Lake.write_batches`) in row groups; the quarantine (small by nature)
-    comes back as a table. `threads` files are read at once (default: the usable cores).
+    comes back as a table. `threads` files are read at once (default: the usable cores), each staging its text
+    records within `memory_limit`. The good rows of the day are held in memory, dictionary-encoded (about 60 bytes
+    a row: 0.75 GB for the 12.3M-event bench day).
     """
     workers = max(1, threads or len(os.sched_getaffinity(0)))
-    with ThreadPoolExecutor(workers) as pool, StageConnections() as connections:
+    with ThreadPoolExecutor(workers) as pool, StageConnections(memory_limit) as connections:
         screened = list(pool.map(screen, files))
         results = list(pool.map(lambda s: read_export(s, day, connections), screened))
     parts = [part for r in results for part in r.parts]
