@@ -27,9 +27,11 @@ from spotify_ai_assets.core.ingestion.export_reader import Part
 from spotify_ai_assets.core.ingestion.export_rules import DICTIONARY_COLUMNS
 
 SOURCES = pa.array(["export", "recently_played"], pa.string())
-_ROW_BITS = 24  # rows per ordered set < 2**24 for the packed sort; larger sets use numpy's lexsort
+# Packed sort keys: 27 bits of row position (134M rows a day) under 37 bits of time offset in microseconds
+# (38 hours, more than a partition's day) or of user rank. Anything larger falls back to numpy's lexsort.
+_ROW_BITS = 27
 _ROW_MASK = (1 << _ROW_BITS) - 1
-_TIME_BITS = 64 - _ROW_BITS  # time offsets (us) < 2**40: twelve days, far more than a partition's one
+_TIME_BITS = 64 - _ROW_BITS
 
 
 @dataclass
@@ -71,8 +73,9 @@ def _compact_dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArr
     present = np.zeros(len(values) + 1, dtype=bool)
     present[codes[valid]] = True
     present = present[:-1]
-    new_code = np.cumsum(present, dtype=np.int64).astype(np.int32) - 1
-    indices = np.where(valid, new_code[np.where(valid, codes, 0)], 0).astype(np.int32)
+    # A null row (code -1) reads the appended 0: its index is masked anyway.
+    new_code = np.append(np.cumsum(present, dtype=np.int64).astype(np.int32) - 1, np.int32(0))
+    indices = new_code[codes]
     mask = None if valid.all() else ~valid
     return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32(), mask=mask),
                                           values.filter(pa.array(present)))
