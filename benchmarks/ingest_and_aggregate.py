@@ -10,7 +10,7 @@ Phases: generate (the day's 24 hourly Parquet exports); ingestion three ways on 
 isolation (`benchmarks/reference_ingest.py`, the reference); a row-for-row comparison of our partition and
 quarantine with the reference's (same rows, same order, same quarantine) plus the accounting (records in = landed +
 quarantined + duplicates); then the three aggregates with DuckDB as the `daily_aggregates` asset computes them
-(`core.aggregates.daily_aggregates`: one pass over `Lake.scan`), the same three as plain DuckDB SQL (the reference
+(`core.analytics.daily_aggregates`: one pass over `Lake.scan`), the same three as plain DuckDB SQL (the reference
 queries, one read each), in plain pandas, in tuned pandas and in Polars (lazy scans collected together), then a
 row-by-row comparison of the aggregate results.
 
@@ -175,8 +175,8 @@ def _export_files(args: argparse.Namespace) -> tuple[Path, list[str]]:
 
 def _run_ingest(args: argparse.Namespace, root: Path, ingest_day: Callable[..., Any]) -> dict[str, Any]:
     """One ingestion (ours or the reference) of the day's files into the lake at `root`, timed."""
-    from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.core.ingestion.listening_events import manifest_summary
+    from spotify_ai_assets.core.kernel.lake import Lake
 
     directory, files = _export_files(args)
     lake = Lake(str(root))
@@ -202,7 +202,7 @@ def _run_ingest(args: argparse.Namespace, root: Path, ingest_day: Callable[..., 
 
 
 def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    """Ours: each file screened and read alone, the day ordered with integer sorts (`core.listening`)."""
+    """Ours: each file screened and read alone, the day ordered with integer sorts (`core.ingestion`)."""
     from spotify_ai_assets.core.ingestion.listening_events import ingest_day
 
     return _run_ingest(args, lake_root(args.workdir), ingest_day)

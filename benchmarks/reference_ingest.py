@@ -1,9 +1,9 @@
 """Today's ingestion (before per-file isolation, as of 8747581), frozen as the benchmark's reference.
 
-`benchmarks/ingest_and_aggregate.py` runs it on the same export files as `core.listening.ingest_day` and compares the
-two partitions row for row: the new ingestion must land exactly what this one lands, in the same order. It is the
-module `spotify_ai_assets/core/listening.py` was (now `core/ingestion/listening_events.py`), with its lake sink and helpers imported from the package; not
-used by the pipeline."""
+`benchmarks/ingest_and_aggregate.py` runs it on the same export files as `core.ingestion.listening_events.ingest_day`
+and compares the two partitions row for row: the new ingestion must land exactly what this one lands, in the same
+order. It is the module `spotify_ai_assets/core/listening.py` was, with its lake sink and helpers imported from the
+package (their new paths); not used by the pipeline."""
 
 from __future__ import annotations
 

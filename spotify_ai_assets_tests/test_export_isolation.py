@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.listening import IngestResult, export_files, ingest_day
+from spotify_ai_assets.core.ingestion.listening_events import IngestResult, export_files, ingest_day
+from spotify_ai_assets.core.kernel.lake import Lake
 
 DAY = dt.date(2026, 1, 14)
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"
