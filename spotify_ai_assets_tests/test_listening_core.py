@@ -114,6 +114,10 @@ def test_good_records_land_once_and_every_record_is_accounted_for(landing: Path,
     # Stored clustered by user, then time.
     order = list(zip(events["user_id"].to_pylist(), events["played_at"].to_pylist(), strict=True))
     assert order == sorted(order)
+    # Min/max statistics where they can skip row groups (the sort key, time, source), not on unique ids.
+    meta = pq.ParquetFile(lake.path("listening_events", DAY.isoformat())).metadata.row_group(0)
+    stats = {meta.column(i).path_in_schema: meta.column(i).is_stats_set for i in range(meta.num_columns)}
+    assert stats["user_id"] and stats["played_at"] and stats["source"] and not stats["event_id"]
 
 
 def test_recently_played_fills_gaps_and_the_export_row_wins_a_tie(landing: Path, lake: Lake) -> None:

@@ -40,7 +40,7 @@ from spotify_ai_assets.core.ingestion.export_reader import (
     screen,
 )
 from spotify_ai_assets.core.ingestion.export_rules import DICTIONARY_COLUMNS
-from spotify_ai_assets.core.kernel.lake import ROW_GROUP_ROWS, WriteResult
+from spotify_ai_assets.core.kernel.lake import NO_STATISTICS, ROW_GROUP_ROWS, WriteResult
 from spotify_ai_assets.core.kernel.records import (
     QUARANTINE_SCHEMA,
     Quarantined,
@@ -56,8 +56,12 @@ EVENTS_SCHEMA = pa.schema([
 ])
 # What the sink receives: the same columns, the repetitive strings dictionary-encoded (`Lake.write_batches` stores
 # them as plain strings).
+# Min/max statistics are kept for the sort key and the columns readers filter on (user_id, played_at, source): those
+# of unique event ids, or of ids and values spread over every row group, could never skip one.
+_STATISTICS = ("user_id", "played_at", "source")
 EVENT_BATCH_SCHEMA = pa.schema([
-    pa.field(f.name, pa.dictionary(pa.int32(), pa.string())) if f.name in (*DICTIONARY_COLUMNS, "source") else f
+    pa.field(f.name, pa.dictionary(pa.int32(), pa.string()) if f.name in (*DICTIONARY_COLUMNS, "source") else f.type,
+             metadata=None if f.name in _STATISTICS else NO_STATISTICS)
     for f in EVENTS_SCHEMA
 ])
 EVENT_KEY = ("user_id", "track_id", "played_at")

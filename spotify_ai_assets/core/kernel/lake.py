@@ -227,6 +227,11 @@ class Lake:
         return ParquetFiles(tuple(self._files(table, partitions)))
 
 
+# Field metadata a producer may set on a column whose min/max can never prune a row group (unique or evenly spread
+# values): the writer then skips computing them.
+NO_STATISTICS = {b"lake.statistics": b"none"}
+
+
 def _storage(schema: pa.Schema) -> tuple[pa.Schema, dict]:
     """The schema a table is stored with, and the writer options for it.
 
@@ -234,15 +239,24 @@ def _storage(schema: pa.Schema) -> tuple[pa.Schema, dict]:
     every reader gets back) while its dictionary becomes the Parquet dictionary page as it is, so a large table with
     few distinct ids is written without hashing every value again. The other columns are then written without
     dictionaries (the writer would try one for each and, for unique values like event ids, give up after 1 MB).
+    Columns marked with NO_STATISTICS get no min/max statistics.
     """
-    plain = [pa.field(f.name, f.type.value_type, f.nullable, f.metadata)
-             if pa.types.is_dictionary(f.type) and (pa.types.is_string(f.type.value_type)
-                                                    or pa.types.is_large_string(f.type.value_type)) else f
-             for f in schema]
-    if all(p is f for p, f in zip(plain, schema, strict=True)):
-        return schema, {}
+    def plain(f: pa.Field) -> pa.Field:
+        metadata = {k: v for k, v in (f.metadata or {}).items() if k not in NO_STATISTICS} or None
+        t = f.type
+        if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+            t = t.value_type
+        return pa.field(f.name, t, f.nullable, metadata)
+
+    stored = pa.schema([plain(f) for f in schema], metadata=schema.metadata)
+    options: dict = {}
+    no_stats = [f.name for f in schema if (f.metadata or {}).get(b"lake.statistics") == b"none"]
+    if no_stats:
+        options["write_statistics"] = [f.name for f in schema if f.name not in no_stats]
     dictionary_columns = [f.name for f in schema if pa.types.is_dictionary(f.type)]
-    return pa.schema(plain, metadata=schema.metadata), {"store_schema": False, "use_dictionary": dictionary_columns}
+    if not dictionary_columns:
+        return schema, options
+    return stored, {**options, "store_schema": False, "use_dictionary": dictionary_columns}
 
 
 def partition_dirname(partition: str) -> str:
