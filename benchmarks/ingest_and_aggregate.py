@@ -604,7 +604,10 @@ PHASE_FUNCS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
 
 def run_phase_here(args: argparse.Namespace) -> None:
     """Child side: run one phase and leave its figures as JSON for the parent."""
+    c0 = cpu_seconds()
     result = PHASE_FUNCS[args.phase](args)
+    # Phases that time a region of their own report its CPU; the others, the whole phase after start-up.
+    result.setdefault("cpu_s", cpu_seconds() - c0)
     result["phase"] = args.phase
     # Read last, so the high-water mark covers everything the phase did (imports included: they are part
     # of what a real step's process holds).
