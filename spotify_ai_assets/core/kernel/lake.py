@@ -7,6 +7,7 @@ lake through Arrow datasets (see `query.py`), so the same SQL works for local an
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from dataclasses import dataclass
@@ -129,9 +130,12 @@ class Lake:
         # aside, then rename over the old one (on S3 a server-side copy that lands whole or not at all).
         target = _tmp_name(directory)
         rows = 0
+        stored, options = _storage(batches.schema)
         try:
             self.fs.create_dir(directory, recursive=True)
-            with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd") as writer:
+            with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd", **options) as writer:
+                if stored is not batches.schema:
+                    writer.add_key_value_metadata({b"ARROW:schema": base64.b64encode(stored.serialize().to_pybytes())})
                 for batch in batches:
                     writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                     rows += batch.num_rows
@@ -141,7 +145,7 @@ class Lake:
         finally:
             _remove_quietly(self.fs, target)
         size = self.fs.get_file_info(final).size or 0
-        return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=batches.schema)
+        return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=stored)
 
     def write_file(self, table: str, name: str, data: bytes, partition: str | None = None) -> str:
         """Replace one non-table file (a report, a model) of a partition, whole or not at all; return its uri."""
@@ -273,6 +277,38 @@ class Lake:
         if not self._local:
             return self.dataset(table, partitions)
         return ParquetFiles(tuple(self._files(table, partitions)))
+
+
+# Field metadata a producer may set on a column whose min/max can never prune a row group (unique or evenly spread
+# values): the writer then skips computing them.
+NO_STATISTICS = {b"lake.statistics": b"none"}
+
+
+def _storage(schema: pa.Schema) -> tuple[pa.Schema, dict]:
+    """The schema a table is stored with, and the writer options for it.
+
+    The lake stores plain types: a string column that arrives dictionary-encoded is declared a plain string (what
+    every reader gets back) while its dictionary becomes the Parquet dictionary page as it is, so a large table with
+    few distinct ids is written without hashing every value again. The other columns are then written without
+    dictionaries (the writer would try one for each and, for unique values like event ids, give up after 1 MB).
+    Columns marked with NO_STATISTICS get no min/max statistics.
+    """
+    def plain(f: pa.Field) -> pa.Field:
+        metadata = {k: v for k, v in (f.metadata or {}).items() if k not in NO_STATISTICS} or None
+        t = f.type
+        if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+            t = t.value_type
+        return pa.field(f.name, t, f.nullable, metadata)
+
+    stored = pa.schema([plain(f) for f in schema], metadata=schema.metadata)
+    options: dict = {}
+    no_stats = [f.name for f in schema if (f.metadata or {}).get(b"lake.statistics") == b"none"]
+    if no_stats:
+        options["write_statistics"] = [f.name for f in schema if f.name not in no_stats]
+    dictionary_columns = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+    if not dictionary_columns:
+        return schema, options
+    return stored, {**options, "store_schema": False, "use_dictionary": dictionary_columns}
 
 
 def partition_dirname(partition: str) -> str:
