@@ -76,47 +76,7 @@ def _breakdown(home: Path) -> dict[str, object]:
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         run = instance.get_runs(limit=1)[0]
-        records = instance.get_records_for_run(run.run_id, limit=100_000).records
-        events = [(r.event_log_entry.timestamp, r.event_log_entry) for r in records]
-    steps: dict[str, dict[str, float]] = defaultdict(dict)
-    run_start = run_end = None
-    suites: dict[str, float] = {}
-    for ts, entry in events:
-        ev = entry.dagster_event
-        if ev is None:
-            continue
-        kind = ev.event_type.name  # enum names: some values are legacy ("PIPELINE_START")
-        if kind == "RUN_START":
-            run_start = ts
-        elif kind in ("RUN_SUCCESS", "RUN_FAILURE"):
-            run_end = ts
-        key = ev.step_key
-        if not key:
-            continue
-        mark = {"STEP_WORKER_STARTING": "launched", "STEP_WORKER_STARTED": "ready",
-                "RESOURCE_INIT_STARTED": "init", "RESOURCE_INIT_SUCCESS": "inited", "STEP_START": "start",
-                "STEP_SUCCESS": "end", "STEP_FAILURE": "end"}.get(kind)
-        if mark and mark not in steps[key]:
-            steps[key][mark] = ts
-        if kind == "ASSET_CHECK_EVALUATION":
-            evaluation = ev.event_specific_data
-            if evaluation.check_name.endswith("_suite"):
-                seconds = evaluation.metadata.get("suite_seconds")
-                suites[evaluation.check_name] = float(seconds.value) if seconds is not None else None  # type: ignore
-    rows = {}
-    for key, t in steps.items():
-        launched = t.get("launched", t.get("init", t.get("start")))
-        rows[key] = {"start_s": round((t.get("ready", launched) or 0) - (launched or 0), 2),
-                     "resources_s": round(t.get("inited", 0) - t.get("init", 0), 2) if "init" in t else 0.0,
-                     "compute_s": round(t.get("end", 0) - t.get("start", 0), 2),
-                     "first_event": launched, "end": t.get("end")}
-    # A suite run as its own step (the baseline) is timed by its step.
-    for name in list(suites):
-        step = next((k for k in rows if k.endswith(name)), None)
-        if suites[name] is None and step:
-            suites[name] = rows[step]["compute_s"]
-    return {"run_id": run.run_id, "status": run.status.value, "run_start": run_start, "run_end": run_end,
-            "steps": rows, "suites": suites}
+        return {"run_id": run.run_id, "status": run.status.value, **harness.run_timings(instance, run.run_id)}
 
 
 def _one(tree: Path, label: str, seed: Path, workdir: Path, day: str, n: int) -> dict[str, object]:
