@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from spotify_ai_assets.core.ingestion.export_reader import Part
 from spotify_ai_assets.core.ingestion.export_rules import DICTIONARY_COLUMNS
 
-SOURCES = pa.array(["export", "recently_played"], pa.string())
+SOURCES = ("export", "recently_played")  # dictionary of the `source` column, by priority
 # Packed sort keys: 27 bits of row position (134M rows a day) under 37 bits of time offset in microseconds
 # (38 hours, more than a partition's day) or of user rank. Anything larger falls back to numpy's lexsort.
 _ROW_BITS = 27
@@ -61,7 +61,8 @@ class OrderedEvents:
             "played_at": pa.array(self.played_at_us[idx], pa.timestamp("us", tz="UTC")),
             "ms_played": self.ms_played.take(take),
             "skipped": self.skipped.take(take),
-            "source": pa.DictionaryArray.from_arrays(pa.array(self.priority[idx].astype(np.int32)), SOURCES),
+            "source": pa.DictionaryArray.from_arrays(pa.array(self.priority[idx].astype(np.int32)),
+                                                       pa.array(SOURCES, pa.string())),
         }
         for name in DICTIONARY_COLUMNS:
             arrays[name] = _compact_dictionary(self.codes[name][idx], self.values[name])

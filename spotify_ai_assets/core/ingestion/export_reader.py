@@ -14,6 +14,7 @@ MAX_RECORD_BYTES is quarantined on its own, before any parsing, and the file goe
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from spotify_ai_assets.core.ingestion.export_rules import (
     DICTIONARY_COLUMNS,
@@ -136,6 +136,8 @@ def screen(path: str) -> Screened:
         # A valid event line is well over 100 bytes, so this over-estimates rows (memory planning errs safe).
         return Screened(path, "json", rows=size // 100 + 1)
     try:
+        import pyarrow.parquet as pq  # here, not at import: it loads pandas, which the definitions must not
+
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
         rows = pf.metadata.num_rows
@@ -230,6 +232,8 @@ def _read_parquet(s: Screened, day: dt.date, result: FileResult, connections: St
     # strings are never materialised row by row. (User ids are nearly unique within an hour: read plain.)
     as_dictionary = [c for c in ("track_id", "artist_id", "country", "device")
                      if c in s.types and s.plan == "typed" and not pa.types.is_null(s.types[c])]
+    import pyarrow.parquet as pq
+
     pf = pq.ParquetFile(s.path, read_dictionary=as_dictionary)
     first_line = 1
     for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=True):
@@ -274,12 +278,16 @@ def _bad_table(path: str, line_no: pa.Array, fld: str | pa.Array, reason: str | 
                     schema=BAD_SCHEMA)
 
 
-_RULE_FIELDS = pa.array([r.field for r in RULES], pa.string())
-_RULE_REASONS = pa.array([r.reason for r in RULES], pa.string())
+@functools.cache
+def _rule_texts() -> tuple[pa.Array, pa.Array]:
+    """Each rule's field and reason, indexed by verdict. Built on first use: pyarrow imports pandas the first time it
+    converts Python values, which loading the definitions must not pay for."""
+    return pa.array([r.field for r in RULES], pa.string()), pa.array([r.reason for r in RULES], pa.string())
 
 
 def _bad_from_verdicts(path: str, line_no: pa.Array, verdict: pa.Array, raw: pa.Array) -> pa.Table:
-    return _bad_table(path, line_no, _RULE_FIELDS.take(verdict), _RULE_REASONS.take(verdict), raw)
+    fields, reasons = _rule_texts()
+    return _bad_table(path, line_no, fields.take(verdict), reasons.take(verdict), raw)
 
 
 # ---- typed Parquet: the fast path ----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from spotify_ai_assets.core.ingestion.listening_events import export_files
 from spotify_ai_assets.lib.resources.sandbox_world import SandboxWorldResource
 
 
@@ -21,6 +20,10 @@ class LandingResource(dg.ConfigurableResource, ABC):
 
     def delivered_files(self, day: dt.date) -> list[str]:
         """Export files in the landing folder for `day` now (what the exports sensor watches)."""
+        # Imported here: the ingestion core loads pyarrow.parquet (and pandas with it), which loading the definitions
+        # must not pay for.
+        from spotify_ai_assets.core.ingestion.listening_events import export_files
+
         return export_files(self.day_dir(day))
 
     def days_with_files(self) -> list[str]:
