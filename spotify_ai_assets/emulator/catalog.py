@@ -88,7 +88,7 @@ class Catalog:
     def album_index(self) -> dict[str, int]:
         return _index(self.album_ids)
 
-    def _extra_album(self, i: int):  # noqa: ANN202 - an ExtraAlbum
+    def _extra_album(self, i: int):
         return self.additions.albums[i - self._n_albums]
 
     def album_artist(self, i: int) -> int:
@@ -164,7 +164,8 @@ class Catalog:
     @cached_property
     def track_ids(self) -> list[str]:
         seed = self.world.seed
-        return [*self.world.track_ids, *(spotify_id("compilation-track", seed, k) for k in range(len(self._extra_tracks)))]
+        extra = (spotify_id("compilation-track", seed, k) for k in range(len(self._extra_tracks)))
+        return [*self.world.track_ids, *extra]
 
     @cached_property
     def track_index(self) -> dict[str, int]:
@@ -215,7 +216,7 @@ class Catalog:
     def playlist_index(self) -> dict[str, int]:
         return _index(self.playlist_ids)
 
-    def _extra_playlist(self, i: int):  # noqa: ANN202 - an ExtraPlaylist
+    def _extra_playlist(self, i: int):
         return self.additions.playlists[i - self._n_playlists]
 
     def playlist_owner(self, i: int) -> str:

@@ -97,8 +97,13 @@ class SandboxSpotifyResource(SpotifyResource):
     def default_watchlist(self) -> Watchlist:
         if self.watchlist_path:
             return Watchlist.load(self.watchlist_path)
-        w = sandbox_world(self.seed, self.scale).watchlist()
-        return Watchlist.of(w["artists"], w["playlists"], "sandbox watchlist")
+        from spotify_ai_assets.emulator.additions import Additions
+
+        world = sandbox_world(self.seed, self.scale)
+        w = world.watchlist()
+        # The emulator's own playlists too: 137 items (pages of 50) and a collaborative one only its collaborator reads.
+        extra = [p.playlist_id for p in Additions(world).playlists]
+        return Watchlist.of(w["artists"], w["playlists"] + extra, "sandbox watchlist")
 
     def see_world_at_end_of(self, day: dt.date) -> None:
         if self._emulator is not None:
