@@ -216,6 +216,16 @@ class SpotifyGateway:
             self._app = Session("app", fetch, self._make_client)
         return self._app
 
+    def token_session(self, label: str, access_token: str) -> Session:
+        """A session with one access token and no way to refresh it (a user being connected)."""
+        def fetch() -> str:
+            if session._client is not None:
+                raise Unauthorized(TOKEN_PATH, f"the access token of {label} was refused", 401)
+            return access_token
+
+        session = Session(label, fetch, self._make_client)
+        return session
+
     def user_session(self, label: str, refresh_token: str,
                      on_rotate: Callable[[str], None] | None = None) -> Session:
         """A session acting as one connected user; its first token is fetched now, so an expired refresh token

@@ -21,11 +21,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="sandbox 'now' as ISO 8601 (default: end of today, UTC)")
     parser.add_argument("--client-id", default="sandbox-client")
     parser.add_argument("--client-secret", default="sandbox-secret")
+    parser.add_argument("--redirect-uri", action="append", default=None,
+                        help="a registered redirect URI for /authorize (repeatable; default: any http loopback URI)")
     args = parser.parse_args(argv)
 
     emulator = SpotifyEmulator(
         World(seed=args.seed, scale=args.scale), mode=args.mode, clock=args.clock,
         client_id=args.client_id, client_secret=args.client_secret, host=args.host, port=args.port,
+        redirect_uris=args.redirect_uri,
     ).start()
     # One line, flushed, so a parent process can read the URLs (and the chosen port) off our stdout.
     print(f"SPOTIFY_API_URL={emulator.api_url} SPOTIFY_ACCOUNTS_URL={emulator.accounts_url}", flush=True)
