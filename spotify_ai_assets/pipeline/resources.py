@@ -43,12 +43,17 @@ class SpotifyResource(dg.ConfigurableResource):
     timeout_s: float = 10.0
     max_retry_after_s: float = 30.0
     max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 20.0
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retry_after_s=self.max_retry_after_s, max_attempts=self.max_attempts,
+                           backoff_base_s=self.backoff_base_s, backoff_max_s=self.backoff_max_s)
 
     def gateway(self) -> SpotifyGateway:
         return SpotifyGateway(
             api_url=self.api_url, accounts_url=self.accounts_url, client_id=self.client_id,
-            client_secret=self.client_secret, timeout_s=self.timeout_s,
-            policy=RetryPolicy(max_retry_after_s=self.max_retry_after_s, max_attempts=self.max_attempts),
+            client_secret=self.client_secret, timeout_s=self.timeout_s, policy=self.policy(),
         )
 
     def default_watchlist(self) -> Watchlist:
@@ -91,8 +96,7 @@ class SandboxSpotifyResource(SpotifyResource):
             raise dg.DagsterInvariantViolationError("sandbox emulator not started (resource used outside a run)")
         return SpotifyGateway(api_url=emu.api_url, accounts_url=emu.accounts_url,  # type: ignore[attr-defined]
                               client_id=self.client_id, client_secret=self.client_secret, timeout_s=self.timeout_s,
-                              policy=RetryPolicy(max_retry_after_s=self.max_retry_after_s,
-                                                 max_attempts=self.max_attempts))
+                              policy=self.policy())
 
     def default_watchlist(self) -> Watchlist:
         if self.watchlist_path:
