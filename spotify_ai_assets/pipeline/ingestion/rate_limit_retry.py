@@ -9,6 +9,7 @@ from spotify_ai_assets.pipeline import automation
 
 LOOKBACK = dt.timedelta(days=3)  # a quota 429 lasts a day; older stops were surely dealt with
 TRIGGER = "rate_limit_retry"
+RETRY_OF = "spotify_ai/retry_of"
 
 
 def stopped_runs(instance: dg.DagsterInstance, since: dt.datetime) -> list[StoppedRun]:
@@ -31,14 +32,24 @@ def stopped_runs(instance: dg.DagsterInstance, since: dt.datetime) -> list[Stopp
     return out
 
 
+def _planned(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetKey] | None:
+    """The assets a run meant to materialize (None: unknown, so the whole daily job)."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
+    keys = {r.event_log_entry.dagster_event.asset_key for r in records if r.event_log_entry.dagster_event}
+    return sorted((k for k in keys if k is not None), key=lambda k: k.to_user_string()) or None
+
+
 def _succeeded_since(instance: dg.DagsterInstance, stopped: list[StoppedRun]) -> set[tuple[str, str | None]]:
+    """(job, partition) of stopped runs that a later run made good: the same job on the same partition, or the
+    retry this sensor requested for it."""
     done = set()
     for run in stopped:
         tags = {"dagster/partition": run.partition} if run.partition else {}
-        later = instance.get_run_records(filters=dg.RunsFilter(
-            job_name=run.job_name, tags=tags, statuses=[dg.DagsterRunStatus.SUCCESS],
-            created_after=dt.datetime.fromtimestamp(run.stopped_at, dt.UTC)), limit=1)
-        if later:
+        since = dt.datetime.fromtimestamp(run.stopped_at, dt.UTC)
+        same_job = dg.RunsFilter(job_name=run.job_name, tags=tags, statuses=[dg.DagsterRunStatus.SUCCESS],
+                                 created_after=since)
+        retry = dg.RunsFilter(tags={RETRY_OF: run.run_id}, statuses=[dg.DagsterRunStatus.SUCCESS])
+        if instance.get_run_records(filters=same_job, limit=1) or instance.get_run_records(filters=retry, limit=1):
             done.add((run.job_name, run.partition))
     return done
 
@@ -60,11 +71,10 @@ def spotify_rate_limit_retry_sensor(context: dg.SensorEvaluationContext) -> dg.S
                              f"{waiting:%Y-%m-%dT%H:%M:%SZ}")
     requests = []
     for run in due:
-        original = context.instance.get_run_by_id(run.run_id)
         # The daily job reruns whole; a run of chosen assets (`dagster asset materialize`) reruns those assets.
-        selection = None if run.job_name == automation.daily_refresh_job.name or original is None else (
-            sorted(original.asset_selection or [], key=lambda k: k.to_user_string()) or None)
+        selection = None if run.job_name == automation.daily_refresh_job.name else _planned(context.instance,
+                                                                                             run.run_id)
         requests.append(dg.RunRequest(run_key=f"spotify-rate-limit:{run.run_id}", partition_key=run.partition,
                                       asset_selection=selection,
-                                      tags={"spotify_ai/trigger": TRIGGER, "spotify_ai/retry_of": run.run_id}))
+                                      tags={"spotify_ai/trigger": TRIGGER, RETRY_OF: run.run_id}))
     return dg.SensorResult(run_requests=requests)
