@@ -42,9 +42,16 @@ def load_spec(path: str = str(SPEC_PATH)) -> dict[str, Any]:
     """The spec as a plain dict (cached per process: parsing 7,500 lines of YAML takes about half a second)."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc,valid-type]
+        """YAML without the timestamp type: an `example: 2021-01-01` stays the string JSON would have."""
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in base.yaml_implicit_resolvers.items()}
     with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader)
+        return yaml.load(fh, Loader=Loader)
 
 
 def _brief(error: Any) -> str:
@@ -77,6 +84,9 @@ def _list_pattern(values: Sequence[str]) -> str:
 def _constrain(spec: dict[str, Any], param: dict[str, Any]) -> None:
     """Add the prose rules of one parameter to its schema, in place."""
     schema = param.setdefault("schema", {})
+    if param.get("name") == "offset" and schema.get("type") == "integer" and "minimum" not in schema:
+        # "The index of the first item to return": an index, so never negative.
+        schema["minimum"] = 0
     if schema.get("type") != "string" or "pattern" in schema:
         return
     text = " ".join(str(x) for x in (schema.get("description"), param.get("description"), schema.get("title")) if x)
@@ -158,6 +168,19 @@ class Problem:
     message: str
 
 
+def _import_validation_modules() -> None:
+    import openapi_core
+    import openapi_core.datatypes
+    import openapi_core.exceptions
+    import openapi_core.templating.media_types.finders
+    import openapi_core.templating.paths.exceptions
+    import openapi_core.templating.responses.exceptions
+    import openapi_core.templating.responses.finders
+    import openapi_core.validation.request.exceptions  # noqa: F401
+    import openapi_schema_validator  # noqa: F401
+    import werkzeug.datastructures  # noqa: F401
+
+
 class _Request:
     """The request protocol openapi-core reads (a plain object: no web framework in between)."""
 
@@ -215,6 +238,9 @@ class SpecValidator:
             return self._api
 
     def warm_up(self) -> threading.Thread:
+        """Build the validator in the background. The modules are imported here, in the caller's thread: an import
+        in a background thread can race the caller's own imports of shared packages (werkzeug) and break both."""
+        _import_validation_modules()
         thread = threading.Thread(target=lambda: self.api, name="spec-validator-warm-up", daemon=True)
         thread.start()
         return thread
