@@ -16,7 +16,7 @@ from spotify_ai_assets.core.spotify_api import ENDPOINTS
 from spotify_ai_assets.core.tokens import FileTokenStore
 from spotify_ai_assets.definitions import discover
 from spotify_ai_assets.emulator import SpotifyEmulator
-from spotify_ai_assets.emulator.additions import Additions
+from spotify_ai_assets.emulator.additions import sandbox_watchlist
 from spotify_ai_assets.emulator.spec import SpecValidator
 from spotify_ai_assets.environments import build_resources
 from spotify_ai_assets.pipeline import automation
@@ -33,8 +33,7 @@ SALT = "sandbox-erasure-salt"
 
 
 def watchlist(world: World) -> dict[str, list[str]]:
-    w = world.watchlist()
-    return {"artists": w["artists"], "playlists": w["playlists"] + [p.playlist_id for p in Additions(world).playlists]}
+    return sandbox_watchlist(world)
 
 
 def prod_resources(root: Path, emulator: SpotifyEmulator, world: World, *, exports: bool,

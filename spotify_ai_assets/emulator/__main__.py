@@ -23,10 +23,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-secret", default="sandbox-secret")
     parser.add_argument("--redirect-uri", action="append", default=None,
                         help="a registered redirect URI for /authorize (repeatable; default: any http loopback URI)")
+    parser.add_argument("--watchlist", default=None, metavar="FILE",
+                        help="also write the sandbox's watchlist (artists and playlists) to this YAML file")
     args = parser.parse_args(argv)
+    world = World(seed=args.seed, scale=args.scale)
+    if args.watchlist:
+        _write_watchlist(world, args.watchlist)
 
     emulator = SpotifyEmulator(
-        World(seed=args.seed, scale=args.scale), mode=args.mode, clock=args.clock,
+        world, mode=args.mode, clock=args.clock,
         client_id=args.client_id, client_secret=args.client_secret, host=args.host, port=args.port,
         redirect_uris=args.redirect_uri,
     ).start()
@@ -38,6 +43,15 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         emulator.stop()
+
+
+def _write_watchlist(world: World, path: str) -> None:
+    import yaml
+
+    from spotify_ai_assets.emulator.additions import sandbox_watchlist
+
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(sandbox_watchlist(world), fh)
 
 
 if __name__ == "__main__":

@@ -113,3 +113,10 @@ class Additions:
                           (collaborator,), False, True, tuple(int(t) for t in small),
                           added(COLLABORATIVE_PLAYLIST_SIZE, (stranger, collaborator))),
         ]
+
+
+def sandbox_watchlist(world: World) -> dict[str, list[str]]:
+    """The sandbox's default watchlist: the world's (top and breakout artists, every playlist) plus the emulator's
+    own playlists (137 items, and the collaborative one)."""
+    w = world.watchlist()
+    return {"artists": w["artists"], "playlists": w["playlists"] + [p.playlist_id for p in Additions(world).playlists]}

@@ -101,13 +101,11 @@ class SandboxSpotifyResource(SpotifyResource):
     def default_watchlist(self) -> Watchlist:
         if self.watchlist_path:
             return Watchlist.load(self.watchlist_path)
-        from spotify_ai_assets.emulator.additions import Additions
+        from spotify_ai_assets.emulator.additions import sandbox_watchlist
 
-        world = sandbox_world(self.seed, self.scale)
-        w = world.watchlist()
         # The emulator's own playlists too: 137 items (pages of 50) and a collaborative one only its collaborator reads.
-        extra = [p.playlist_id for p in Additions(world).playlists]
-        return Watchlist.of(w["artists"], w["playlists"] + extra, "sandbox watchlist")
+        w = sandbox_watchlist(sandbox_world(self.seed, self.scale))
+        return Watchlist.of(w["artists"], w["playlists"], "sandbox watchlist")
 
     def see_world_at_end_of(self, day: dt.date) -> None:
         if self._emulator is not None:
