@@ -136,3 +136,21 @@ def test_a_failing_connected_user_is_quarantined_and_the_others_land(tmp_path, e
     failed = read.metadata["failed_users"].value
     assert list(failed) == [user_label(SALT, first)] and "HTTP 503" in failed[user_label(SALT, first)]
     assert first not in str(read.metadata)
+
+
+def test_albums_an_artist_appears_on_are_crawled_when_asked_for(tmp_path, world):
+    groups = ["album", "single", "compilation", "appears_on"]
+    with SpotifyEmulator(world, clock=CLOCK) as emulator:
+        resources = prod_resources(tmp_path, emulator, world, exports=False, **FAST)
+        config = dg.RunConfig(ops={"spotify_catalog": {"config": {"include_groups": groups}}})
+        result = dg.materialize(assets("spotify_artists"), resources=resources, partition_key=DAY.isoformat(),
+                                run_config=config)
+        assert result.success
+        truth = catalog_truth(emulator.catalog, watchlist(world)["artists"], DAY, groups)
+        albums = Lake(lake_root(tmp_path)).read("spotify_albums", DAY.isoformat()).to_pylist()
+        assert {a["album_id"]: a["artist_id"] for a in albums} == truth.albums
+        assert "appears_on" in {a["album_group"] for a in albums}
+        tracks = Lake(lake_root(tmp_path)).read("spotify_tracks", DAY.isoformat())["track_id"].to_pylist()
+        assert set(tracks) == truth.tracks
+        requests = [p for _, p, _ in emulator.request_log if "/albums?" in p and p.startswith("/v1/artists/")]
+        assert requests and all("include_groups=album%2Csingle%2Ccompilation%2Cappears_on" in p for p in requests)
