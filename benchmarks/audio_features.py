@@ -1,4 +1,4 @@
-"""Benchmark per-track audio features (`spotify_ai_assets.audio.features`) against plain librosa, same run.
+"""Benchmark per-track audio features (`spotify_ai_assets.core.audio.features`) against plain librosa, same run.
 
     python benchmarks/audio_features.py                     # 60 sandbox clips of 30 s (wav, flac, ogg)
     python benchmarks/audio_features.py --quick             # 8 clips, a smoke run
@@ -124,7 +124,7 @@ def _key_pick() -> Callable[[Any], tuple[int | None, int | None]]:
     """Our Krumhansl-Kessler key pick on a 12-bin mean chroma -> (tonic, mode), (None, None) for a flat chroma."""
     import numpy as np
 
-    from spotify_ai_assets.audio.features import _estimate_key
+    from spotify_ai_assets.core.audio.features import _estimate_key
 
     def pick(chroma_mean: Any) -> tuple[int | None, int | None]:
         estimate = _estimate_key(np.asarray(chroma_mean))
@@ -134,7 +134,7 @@ def _key_pick() -> Callable[[Any], tuple[int | None, int | None]]:
 
 
 def analyze_ours(path: str) -> dict[str, Any]:
-    from spotify_ai_assets.audio.features import analyze_file
+    from spotify_ai_assets.core.audio.features import analyze_file
 
     row = analyze_file(path)
     row.pop("file", None)
@@ -186,7 +186,7 @@ def analyze_floor(path: str) -> dict[str, Any]:
     import scipy.fft
     import scipy.signal
 
-    from spotify_ai_assets.audio.features import decode
+    from spotify_ai_assets.core.audio.features import decode
 
     y, _sr, _channels, duration = decode(path)
     window = scipy.signal.get_window("hann", N_FFT).astype(np.float32)
@@ -432,7 +432,7 @@ def _agree(single: dict[str, Any], pool: dict[str, Any]) -> list[str]:
 
 
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> bool:
-    from spotify_ai_assets.audio.accuracy import KEY_TARGET, TEMPO_TARGET, score
+    from spotify_ai_assets.core.audio.accuracy import KEY_TARGET, TEMPO_TARGET, score
 
     manifest = load_manifest(args.workdir)
     truth = manifest["truth"]

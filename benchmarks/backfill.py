@@ -149,7 +149,7 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
     import dagster as dg
     import psycopg2
 
-    from spotify_ai_assets.core.lake import PART_FILE, Lake
+    from spotify_ai_assets.core.kernel.lake import PART_FILE, Lake
 
     work = args.workdir / mode
     home = work / "dagster_home"
@@ -170,7 +170,7 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
     for key in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"):
         os.environ[key] = env[key]
     ws = work / "workspace.yaml"
-    ws.write_text(f"load_from:\n  - python_module:\n      module_name: spotify_ai_assets\n"
+    ws.write_text(f"load_from:\n  - python_module:\n      module_name: spotify_ai_assets.definitions\n"
                   f"      working_directory: {REPO_ROOT}\n")
     procs: list[subprocess.Popen[bytes]] = []
     instance = None

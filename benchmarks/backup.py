@@ -31,8 +31,8 @@ from harness import peak_rss_mib, run_in_workdir  # noqa: E402
 def build_lake(root: Path, scale: str, days: int) -> object:
     import pyarrow as pa
 
-    from spotify_ai_assets.core.aggregates import daily_aggregates
-    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.core.analytics.daily_aggregates import daily_aggregates
+    from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.sandbox.events import generate_day
     from spotify_ai_assets.sandbox.world import World
 
@@ -51,7 +51,7 @@ def build_lake(root: Path, scale: str, days: int) -> object:
 
 
 def digests(lake: object) -> dict[str, str]:
-    from spotify_ai_assets.maintenance import lakefiles
+    from spotify_ai_assets.core.maintenance import lakefiles
 
     return {f.path: hashlib.sha256(lakefiles.read_bytes(lake, f.path)).hexdigest() for f in lakefiles.list_files(lake)}
 
@@ -59,9 +59,9 @@ def digests(lake: object) -> dict[str, str]:
 def run(args: argparse.Namespace) -> bool:
     import pyarrow as pa
 
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.maintenance import backup, lakefiles, restore
-    from spotify_ai_assets.maintenance.storage import LocalStore, open_store
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.core.maintenance import backup, lakefiles, restore
+    from spotify_ai_assets.core.maintenance.storage import LocalStore, open_store
 
     for name, value in harness.machine_facts():
         print(f"{name:>10}: {value}")

@@ -103,7 +103,7 @@ def results_dir(workdir: Path) -> Path:
 
 
 def partition_rows(workdir: Path, day: dt.date) -> int:
-    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.core.kernel.lake import Lake
 
     rows = Lake(str(lake_root(workdir))).row_count(EVENTS_TABLE, day.isoformat())
     if rows is None:
@@ -132,8 +132,8 @@ def phase_generate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.core.listening import export_files, ingest_day, manifest_summary
+    from spotify_ai_assets.core.ingestion.listening_events import export_files, ingest_day, manifest_summary
+    from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.sandbox.exports import day_dir
 
     directory = day_dir(landing_dir(args.workdir), args.day)
@@ -166,8 +166,8 @@ def phase_agg_duckdb(args: argparse.Namespace) -> dict[str, Any]:
     """The production path: what the `daily_aggregates` asset runs, one pass for the three tables."""
     import pyarrow.parquet as pq
 
-    from spotify_ai_assets.core.aggregates import daily_aggregates
-    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.core.analytics.daily_aggregates import daily_aggregates
+    from spotify_ai_assets.core.kernel.lake import Lake
 
     lake = Lake(str(lake_root(args.workdir)))
     rows = partition_rows(args.workdir, args.day)
@@ -186,9 +186,9 @@ def phase_agg_duckdb(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_agg_duckdb_plain(args: argparse.Namespace) -> dict[str, Any]:
     """The plain DuckDB form: each table its own reference query over its own read, as three assets would."""
-    from spotify_ai_assets.core.aggregates import REFERENCE_SQL
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.core.query import sql_to_arrow
+    from spotify_ai_assets.core.analytics.daily_aggregates import REFERENCE_SQL
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.core.kernel.query import sql_to_arrow
 
     lake = Lake(str(lake_root(args.workdir)))
     rows = partition_rows(args.workdir, args.day)
@@ -281,7 +281,7 @@ PandasFuncs = dict[str, Callable[["pd.DataFrame", dt.date], "pd.DataFrame"]]
 
 
 def _pandas_funcs(user: Callable[..., pd.DataFrame]) -> PandasFuncs:
-    from spotify_ai_assets.core.aggregates import SESSION_GAP_MINUTES
+    from spotify_ai_assets.core.analytics.daily_aggregates import SESSION_GAP_MINUTES
 
     return {"track_country": pandas_track_country, "artist": pandas_artist,
             "user": lambda frame, day: user(frame, day, SESSION_GAP_MINUTES)}
@@ -298,7 +298,7 @@ def _read_events(path: str, columns: list[str]) -> pd.DataFrame:
 
 
 def _pandas_phase(args: argparse.Namespace, variant: str, shared_read: bool, funcs: PandasFuncs) -> dict[str, Any]:
-    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.core.kernel.lake import Lake
 
     path = Lake(str(lake_root(args.workdir))).path(EVENTS_TABLE, args.day.isoformat())
     rows = partition_rows(args.workdir, args.day)

@@ -42,7 +42,7 @@ ROUNDS = 100
 THREADS = "1,2"
 TIME_TARGET_S = 20.0
 RSS_TARGET_MIB = 2048.0
-SALT = "benchmark-salt"  # the models key users by pseudonym (core/privacy.py)
+SALT = "benchmark-salt"  # the models key users by pseudonym (core/kernel/privacy.py)
 
 
 def prepare(path: Path, rows: int) -> dict:
@@ -52,9 +52,9 @@ def prepare(path: Path, rows: int) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from spotify_ai_assets.core.privacy import pseudonymize
-    from spotify_ai_assets.models import features as F
-    from spotify_ai_assets.models import ranker
+    from spotify_ai_assets.core.kernel.privacy import pseudonymize
+    from spotify_ai_assets.core.models import features as F
+    from spotify_ai_assets.core.models import ranker
     from spotify_ai_assets.sandbox.events import generate_day
     from spotify_ai_assets.sandbox.world import EPOCH, World
 
@@ -122,7 +122,7 @@ def phase(name: str, path: Path, threads: int, rounds: int) -> dict:
     if name == "ours":
         import pyarrow.parquet as pq
 
-        from spotify_ai_assets.models import ranker
+        from spotify_ai_assets.core.models import ranker
 
         rows = pq.read_table(path)
         m = ranker.matrix(rows)
@@ -134,8 +134,8 @@ def phase(name: str, path: Path, threads: int, rounds: int) -> dict:
         import lightgbm as lgb
         import pandas as pd
 
-        from spotify_ai_assets.models import ranker
-        from spotify_ai_assets.models.features import RANKER_FEATURES
+        from spotify_ai_assets.core.models import ranker
+        from spotify_ai_assets.core.models.features import RANKER_FEATURES
 
         df = pd.read_parquet(path)
         groups = df.groupby(["cutoff", "user_key"], sort=False).size().to_numpy()

@@ -54,9 +54,9 @@ def _days(day: dt.date) -> list[dt.date]:
 def phase_history(args: argparse.Namespace) -> dict[str, Any]:
     import pyarrow as pa
 
-    from spotify_ai_assets.core.aggregates import daily_aggregates
-    from spotify_ai_assets.core.catalog import ARTISTS_SCHEMA
-    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.core.analytics.daily_aggregates import daily_aggregates
+    from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA
+    from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.sandbox.world import World
     from spotify_ai_assets_tests.sandbox_lake import day_events
 
@@ -84,7 +84,7 @@ def phase_history(args: argparse.Namespace) -> dict[str, Any]:
 def _materialize(args: argparse.Namespace, assets: list[Any]) -> dict[str, float]:
     import dagster as dg
 
-    from spotify_ai_assets.pipeline.resources import LakeResource
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     result = dg.materialize(assets, partition_key=args.day.isoformat(),
                             resources={"lake": LakeResource(root=str(lake_root(args.workdir)))})
@@ -94,15 +94,15 @@ def _materialize(args: argparse.Namespace, assets: list[Any]) -> dict[str, float
 
 
 def _track_stat_rows(args: argparse.Namespace) -> int:
-    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.core.kernel.lake import Lake
 
     lake = Lake(str(lake_root(args.workdir)))
     return sum(lake.row_count("daily_track_country_stats", d.isoformat()) or 0 for d in _days(args.day)[-29:])
 
 
 def phase_trends(args: argparse.Namespace) -> dict[str, Any]:
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.pipeline.analytics.trends import artist_trends, track_trends
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.trends import artist_trends, track_trends
 
     t = time.perf_counter()
     _materialize(args, [track_trends, artist_trends])
@@ -115,11 +115,11 @@ def phase_trends(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def pandas_track_trends(paths: list[str], day: dt.date) -> Any:
-    """core/trends.py's method for tracks, written the way a pandas user would."""
+    """core/analytics/trends.py's method for tracks, written the way a pandas user would."""
     import numpy as np
     import pandas as pd
 
-    from spotify_ai_assets.core import trends as T
+    from spotify_ai_assets.core.analytics import trends as T
 
     frames = [pd.read_parquet(p, columns=["date", "track_id", "listeners"]) for p in paths]
     stats = pd.concat(frames, ignore_index=True)
@@ -149,7 +149,7 @@ def pandas_track_trends(paths: list[str], day: dt.date) -> Any:
 
 
 def _window(args: argparse.Namespace) -> list[str]:
-    from spotify_ai_assets.core import trends as T
+    from spotify_ai_assets.core.analytics import trends as T
 
     return [d.isoformat() for d in _days(args.day)[-(T.BASELINE_DAYS + 1):]]
 
@@ -158,10 +158,10 @@ def phase_track_trends_duckdb(args: argparse.Namespace) -> dict[str, Any]:
     """What the track_trends asset computes, without Dagster around it: the like-for-like rival of pandas."""
     import pyarrow as pa
 
-    from spotify_ai_assets.core import trends as T
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.core.query import sql_to_arrow
-    from spotify_ai_assets.pipeline.analytics.trends import _DAILY
+    from spotify_ai_assets.core.analytics import trends as T
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.core.kernel.query import sql_to_arrow
+    from spotify_ai_assets.defs.analytics.trends import _DAILY
 
     lake = Lake(str(lake_root(args.workdir)))
     t = time.perf_counter()
@@ -174,7 +174,7 @@ def phase_track_trends_duckdb(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_track_trends_pandas(args: argparse.Namespace) -> dict[str, Any]:
-    from spotify_ai_assets.core.lake import Lake
+    from spotify_ai_assets.core.kernel.lake import Lake
 
     lake = Lake(str(lake_root(args.workdir)))
     days = _window(args)
@@ -189,8 +189,8 @@ def phase_track_trends_pandas(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_reports(args: argparse.Namespace) -> dict[str, Any]:
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.pipeline.analytics.reports import ARTIST_TABLE, artist_daily_reports, platform_daily_report
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.reports import ARTIST_TABLE, artist_daily_reports, platform_daily_report
 
     t = time.perf_counter()
     _materialize(args, [platform_daily_report, artist_daily_reports])

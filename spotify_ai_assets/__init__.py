@@ -1,21 +1,10 @@
 """spotify_ai_assets: the data-asset platform behind a music AI agent.
 
-`defs` is Dagster's entry point (`dagster ... -m spotify_ai_assets`). It is lazy twice over: Dagster itself is only
-imported when something asks for `defs` (so the pure core, the sandbox, the emulator and the audio command never pay
-for it), and environment variables are read when Dagster loads the definitions, not when this package is imported.
+- `core/`: the domain logic, pure (no dagster): one package per domain plus a shared kernel.
+- `defs/`: the Dagster definitions, one package per domain, found by Dagster's loader (`definitions.py`).
+- `lib/`: Dagster glue shared by `defs/`: resources, table publishing, partitions, executors, freshness.
+- `sandbox/`, `emulator/`: the synthetic Spotify world and its Web API emulator (the default environment).
+- `audio.py`, `maintenance.py`: command lines (`python -m spotify_ai_assets.audio`, `... .maintenance`).
+
+Importing this package imports nothing else, so the pure core and the command lines never pay for Dagster.
 """
-
-from typing import Any
-
-
-def __getattr__(name: str) -> Any:
-    if name == "defs":
-        from spotify_ai_assets.entry import defs
-
-        return defs
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    # Dagster's module loader lists members with dir(): `defs` must show up before it has been loaded.
-    return sorted([*globals(), "defs"])

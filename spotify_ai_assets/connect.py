@@ -16,7 +16,7 @@ import sys
 import webbrowser
 from collections.abc import Mapping
 
-from spotify_ai_assets.core.oauth import (
+from spotify_ai_assets.core.kernel.oauth import (
     DEFAULT_REDIRECT_URI,
     SCOPES,
     LoopbackReceiver,
@@ -24,9 +24,9 @@ from spotify_ai_assets.core.oauth import (
     exchange_code,
     start_flow,
 )
-from spotify_ai_assets.core.privacy import user_label
-from spotify_ai_assets.core.spotify_api import SpotifyApiError, SpotifyGateway
-from spotify_ai_assets.core.tokens import FileTokenStore, PostgresTokenStore, TokenStore
+from spotify_ai_assets.core.kernel.privacy import user_label
+from spotify_ai_assets.core.kernel.spotify_api import SpotifyApiError, SpotifyGateway
+from spotify_ai_assets.core.kernel.tokens import FileTokenStore, PostgresTokenStore, TokenStore
 from spotify_ai_assets.settings import Settings, SettingsError
 
 

@@ -1,77 +1,60 @@
-"""Build the Definitions: discover every domain package under `spotify_ai_assets.pipeline`, bind the
-environment's resources. Nothing here runs at import time."""
+"""The code location's entry point (`dg`, `dagster -m spotify_ai_assets.definitions`, workspace.yaml).
+
+`defs` is lazy: Dagster calls it when it loads the code location, so environment variables are read then, never at
+import. Everything at module scope under `spotify_ai_assets/defs/` (assets, checks, jobs, schedules, sensors) is found
+by Dagster's own package loader, with no registration; this module adds what depends on the environment (resources,
+executor) and on the loaded graph as a whole (freshness).
+
+Why `load_definitions_from_package_module` and not the components loader (`load_from_defs_folder`), which finds the
+same definitions: the latter also imports every installed `dg` plugin to describe its component types to the UI, and
+dagster-aws's plugin costs about 3 s per process (it imports Dagster's test utilities). Every step process of the
+multiprocess executor loads the definitions, so that would be seconds per step for nothing we use
+(`benchmarks/code_location.py` times both). `dg` commands work either way: they load this module's `defs`.
+"""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from types import ModuleType
+from contextlib import contextmanager
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from spotify_ai_assets import pipeline as defs_package
-from spotify_ai_assets.environments import build_resources
-from spotify_ai_assets.pipeline import automation
-from spotify_ai_assets.pipeline.executors import build_executor, route_to_queues
-from spotify_ai_assets.pipeline.maintenance import freshness
+from spotify_ai_assets.lib import freshness
+from spotify_ai_assets.lib.environments import build_resources
+from spotify_ai_assets.lib.executors import build_executor
 from spotify_ai_assets.settings import Settings
 
 
-def domain_modules() -> Iterator[ModuleType]:
-    """Every module of every domain package (a subpackage of spotify_ai_assets.pipeline), imported."""
-    for pkg in pkgutil.iter_modules(defs_package.__path__, defs_package.__name__ + "."):
-        if not pkg.ispkg:
-            continue
-        package = importlib.import_module(pkg.name)
-        yield package
-        for mod in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            yield importlib.import_module(mod.name)
-
-
-@dataclass
-class Discovered:
-    assets: list[dg.AssetsDefinition] = field(default_factory=list)
-    checks: list[dg.AssetChecksDefinition] = field(default_factory=list)
-    sensors: list[dg.SensorDefinition] = field(default_factory=list)
-    schedules: list[dg.ScheduleDefinition] = field(default_factory=list)
-    jobs: list[UnresolvedAssetJobDefinition | dg.JobDefinition] = field(default_factory=list)
-
-
-# Checked in this order: an AssetChecksDefinition is also an AssetsDefinition.
-_KINDS: tuple[tuple[type, str], ...] = (
-    (dg.AssetChecksDefinition, "checks"), (dg.AssetsDefinition, "assets"), (dg.SensorDefinition, "sensors"),
-    (dg.ScheduleDefinition, "schedules"), (UnresolvedAssetJobDefinition, "jobs"), (dg.JobDefinition, "jobs"),
-)
-
-
-def discover() -> Discovered:
-    found = Discovered()
-    seen: set[int] = set()
-    for module in domain_modules():
-        for value in vars(module).values():
-            if id(value) in seen:
-                continue
-            for kind, attr in _KINDS:
-                if isinstance(value, kind):
-                    seen.add(id(value))
-                    getattr(found, attr).append(value)
-                    break
-    return found
-
-
 def build_defs(environ: Mapping[str, str] | None = None) -> dg.Definitions:
+    """The Definitions for `environ` (default: the process environment)."""
     settings = Settings.from_environ(environ)
-    found = discover()
-    assets = route_to_queues(freshness.with_freshness(found.assets))
-    return dg.Definitions(
-        assets=assets,
-        asset_checks=[*found.checks, freshness.freshness_check(assets)],
-        jobs=[automation.daily_refresh_job, *found.jobs],
-        schedules=[automation.daily_refresh_schedule, *found.schedules],
-        sensors=[automation.event_exports_sensor, *found.sensors],
-        resources=build_resources(settings),
-        executor=build_executor(settings),
-    )
+    with _quiet():
+        bound = dg.Definitions.merge(load_defs_folder(), dg.Definitions(resources=build_resources(settings),
+                                                                        executor=build_executor(settings)))
+        fresh = freshness.with_freshness(bound)
+        return dg.Definitions.merge(fresh, dg.Definitions(asset_checks=[freshness.freshness_check(fresh)]))
+
+
+def load_defs_folder() -> dg.Definitions:
+    """What Dagster's loader finds in `spotify_ai_assets/defs/`, before any environment is applied (resources are
+    bound by `build_defs`; pass them to `dg.materialize` yourself when you use these assets directly)."""
+    import spotify_ai_assets.defs
+
+    with _quiet():
+        return dg.load_definitions_from_package_module(spotify_ai_assets.defs)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Loading uses Dagster APIs marked beta or preview (this loader, `map_resolved_asset_specs`, an asset's
+    `backfill_policy`): their warnings say nothing a user of the platform can act on, so they are not printed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        yield
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_defs()

@@ -1,15 +1,20 @@
-"""Environment contract, read once when definitions are built (never at import time)."""
+"""Environment contract, read once when definitions are built (never at import time).
+
+Each default lives in one place: the field's default below. `from_environ` falls back to it (`_default`), and
+resources take every value from here, so a default is never written twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from spotify_ai_assets.observability.paging import EVENTS_URL as PAGERDUTY_EVENTS_URL
+from spotify_ai_assets.core.observability.paging import EVENTS_URL as PAGERDUTY_EVENTS_URL
 
 ENVIRONMENTS = ("local", "branch", "prod")
 DEFAULT_API_URL = "https://api.spotify.com/v1/"
@@ -19,6 +24,10 @@ DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com/"
 SANDBOX_SCALES = ("tiny", "small", "medium", "bench")
 EXECUTORS = ("in_process", "multiprocess", "celery")
 DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
+# Defaults that resources share with Settings (a resource built by hand, in a test, gets the same value).
+DEFAULT_BACKUP_RETENTION = (7, 4, 6)  # newest backups kept per day, ISO week, month
+DEFAULT_MIN_FREE_DISK_GIB = 1.0
+DEFAULT_WEBSERVER_URL = "http://127.0.0.1:3000"
 
 
 class SettingsError(ValueError):
@@ -36,18 +45,18 @@ class Settings:
     watchlist_path: str | None
     token_store_path: str
     token_store_schema: str
-    api_url: str
-    accounts_url: str
     branch: str | None
-    sandbox_scale: str
-    sandbox_seed: int
     s3_endpoint_url: str | None
+    api_url: str = DEFAULT_API_URL
+    accounts_url: str = DEFAULT_ACCOUNTS_URL
+    sandbox_scale: str = "small"
+    sandbox_seed: int = 7
     # Maintenance (issue 7): backup target, retention, GDPR requests, health thresholds.
     backup_url: str = ""
-    backup_retention: tuple[int, int, int] = (7, 4, 6)
+    backup_retention: tuple[int, int, int] = DEFAULT_BACKUP_RETENTION
     erasure_requests_root: str = ""
     erasure_salt_default: str = "sandbox-erasure-salt"
-    min_free_disk_gib: float = 1.0
+    min_free_disk_gib: float = DEFAULT_MIN_FREE_DISK_GIB
     # Execution (issue 9): how steps run, and the Celery broker and result backend when they run on workers.
     executor: str = "multiprocess"
     celery_broker: str = DEFAULT_CELERY_BROKER
@@ -57,7 +66,7 @@ class Settings:
     # Paging is on when PAGERDUTY_ROUTING_KEY is set (resolved as an EnvVar); PAGERDUTY_EVENTS_URL for a proxy.
     paging_enabled: bool = False
     pagerduty_url: str = PAGERDUTY_EVENTS_URL
-    webserver_url: str = "http://127.0.0.1:3000"
+    webserver_url: str = DEFAULT_WEBSERVER_URL
     metrics_textfile: str = ""
     pushgateway_url: str = ""
     otlp_endpoint: str = ""
@@ -103,31 +112,37 @@ class Settings:
             watchlist_path=environ.get("SPOTIFY_AI_WATCHLIST") or None,
             token_store_path=environ.get("SPOTIFY_AI_TOKEN_FILE", str(Path(home, "tokens.json"))),
             token_store_schema=schema,
-            api_url=environ.get("SPOTIFY_API_URL", DEFAULT_API_URL),
-            accounts_url=environ.get("SPOTIFY_ACCOUNTS_URL", DEFAULT_ACCOUNTS_URL),
+            api_url=environ.get("SPOTIFY_API_URL", _default("api_url")),
+            accounts_url=environ.get("SPOTIFY_ACCOUNTS_URL", _default("accounts_url")),
             branch=branch,
-            sandbox_scale=_choice(environ, "SPOTIFY_AI_SANDBOX_SCALE", "small", SANDBOX_SCALES),
-            sandbox_seed=_integer(environ, "SPOTIFY_AI_SANDBOX_SEED", 7),
+            sandbox_scale=_choice(environ, "SPOTIFY_AI_SANDBOX_SCALE", _default("sandbox_scale"), SANDBOX_SCALES),
+            sandbox_seed=_integer(environ, "SPOTIFY_AI_SANDBOX_SEED", _default("sandbox_seed")),
             s3_endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
             backup_url=backup_url,
-            backup_retention=_retention(environ.get("SPOTIFY_AI_BACKUP_KEEP", "7,4,6")),
+            backup_retention=_retention(environ.get("SPOTIFY_AI_BACKUP_KEEP",
+                                                    ",".join(map(str, _default("backup_retention"))))),
             erasure_requests_root=environ.get("SPOTIFY_AI_ERASURE_REQUESTS", str(Path(home, "erasure_requests"))),
             # Branch and prod resolve the salt from the environment at run time (EnvVar), never from config.
-            erasure_salt_default=environ.get("SPOTIFY_AI_ERASURE_SALT", "sandbox-erasure-salt") if env == "local"
-            else "",
-            min_free_disk_gib=_number(environ, "SPOTIFY_AI_MIN_FREE_DISK_GIB", 1.0),
-            executor=_choice(environ, "SPOTIFY_AI_EXECUTOR", "multiprocess", EXECUTORS),
+            erasure_salt_default=environ.get("SPOTIFY_AI_ERASURE_SALT", _default("erasure_salt_default"))
+            if env == "local" else "",
+            min_free_disk_gib=_number(environ, "SPOTIFY_AI_MIN_FREE_DISK_GIB", _default("min_free_disk_gib")),
+            executor=_choice(environ, "SPOTIFY_AI_EXECUTOR", _default("executor"), EXECUTORS),
             celery_broker=_celery_broker(environ),
             celery_backend=environ.get("SPOTIFY_AI_CELERY_BACKEND") or _celery_backend(_celery_broker(environ)),
             sentry_enabled=bool(environ.get("SENTRY_DSN", "").strip()),
             paging_enabled=bool(environ.get("PAGERDUTY_ROUTING_KEY", "").strip()),
             pagerduty_url=environ.get("PAGERDUTY_EVENTS_URL") or PAGERDUTY_EVENTS_URL,
-            webserver_url=environ.get("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000").rstrip("/"),
+            webserver_url=environ.get("DAGSTER_WEBSERVER_URL", _default("webserver_url")).rstrip("/"),
             # Set to an empty value to turn the textfile off.
             metrics_textfile=environ.get("SPOTIFY_AI_METRICS_TEXTFILE", str(Path(home, "metrics", "spotify_ai.prom"))),
             pushgateway_url=environ.get("SPOTIFY_AI_PUSHGATEWAY", ""),
             otlp_endpoint=environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
         )
+
+
+def _default(name: str) -> Any:
+    """The default of Settings field `name` (its one home)."""
+    return {f.name: f.default for f in dataclasses.fields(Settings)}[name]
 
 
 def _celery_broker(environ: Mapping[str, str]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from spotify_ai_assets.core.spotify_api import RetryPolicy, SpotifyGateway
+from spotify_ai_assets.core.kernel.spotify_api import RetryPolicy, SpotifyGateway
 from spotify_ai_assets.emulator import SpotifyEmulator
 from spotify_ai_assets.sandbox.world import World
 

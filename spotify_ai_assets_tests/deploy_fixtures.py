@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets_tests.conftest import require_service
 
 REPO = Path(__file__).resolve().parents[1]

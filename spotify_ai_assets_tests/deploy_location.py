@@ -2,7 +2,7 @@
 started by a test ticks both on its own: the schedule every minute, the sensor within seconds (one run, run_key).
 
 It also holds `deploy_heavy_job`, a light step followed by a step in the librosa pool, to show Celery queue routing
-with the platform's own executor and routing (`SPOTIFY_AI_EXECUTOR`, see pipeline/executors.py).
+with the platform's own executor and routing (`SPOTIFY_AI_EXECUTOR`, see lib/executors.py).
 
 Loaded by `dagster-daemon run`, `dagster dev` or `dagster job execute` (`-m spotify_ai_assets_tests.deploy_location`);
 it never runs inside pytest itself.
@@ -12,7 +12,7 @@ import os
 
 import dagster as dg
 
-from spotify_ai_assets.pipeline.executors import build_executor, route_to_queues
+from spotify_ai_assets.lib.executors import build_executor, queue_op_tags
 from spotify_ai_assets.settings import Settings
 
 
@@ -23,7 +23,8 @@ def deploy_probe(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"trigger": trigger})
 
 
-@dg.asset(group_name="deploy_probe", kinds={"python"}, deps=[deploy_probe], pool="librosa")
+@dg.asset(group_name="deploy_probe", kinds={"python"}, deps=[deploy_probe], pool="librosa",
+          op_tags=queue_op_tags("librosa"))
 def deploy_cpu_probe() -> dg.MaterializeResult:
     """Stands for a CPU-heavy step: where it ran is the point."""
     return dg.MaterializeResult(metadata={"pid": os.getpid()})
@@ -45,6 +46,6 @@ def deploy_probe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=route_to_queues([deploy_probe, deploy_cpu_probe]),
+    return dg.Definitions(assets=[deploy_probe, deploy_cpu_probe],
                           jobs=[deploy_probe_job, deploy_heavy_job], schedules=[deploy_probe_schedule],
                           sensors=[deploy_probe_sensor], executor=build_executor(Settings.from_environ()))

@@ -13,7 +13,7 @@ import boto3
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pyarrow as pa
 
-from spotify_ai_assets.core.aggregates import daily_aggregates
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.analytics.daily_aggregates import daily_aggregates
+from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.sandbox.events import generate_day
 from spotify_ai_assets.sandbox.world import World
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.compute as pc
 
-from spotify_ai_assets.core.catalog import DEFAULT_INCLUDE_GROUPS
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.privacy import user_label
+from spotify_ai_assets.core.ingestion.catalog import DEFAULT_INCLUDE_GROUPS
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.privacy import user_label
 from spotify_ai_assets.emulator import SpotifyEmulator
 from spotify_ai_assets.emulator.additions import COLLABORATIVE_PLAYLIST_SIZE, LARGE_PLAYLIST_SIZE, Additions
 from spotify_ai_assets.emulator.truth import catalog_truth, playlist_items, plays_of_day, readable_playlists

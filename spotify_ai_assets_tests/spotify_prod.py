@@ -12,20 +12,18 @@ from urllib.parse import parse_qsl, urlsplit
 import dagster as dg
 import yaml
 
-from spotify_ai_assets.core.spotify_api import ENDPOINTS
-from spotify_ai_assets.core.tokens import FileTokenStore
-from spotify_ai_assets.definitions import discover
+from spotify_ai_assets.core.kernel.spotify_api import ENDPOINTS
+from spotify_ai_assets.core.kernel.tokens import FileTokenStore
+from spotify_ai_assets.definitions import load_defs_folder
+from spotify_ai_assets.defs.ingestion import daily_refresh
 from spotify_ai_assets.emulator import SpotifyEmulator
 from spotify_ai_assets.emulator.additions import sandbox_watchlist
 from spotify_ai_assets.emulator.spec import SpecValidator
-from spotify_ai_assets.environments import build_resources
-from spotify_ai_assets.pipeline import automation
-from spotify_ai_assets.pipeline.resources import (
-    LandingResource,
-    SandboxLandingResource,
-    SpotifyResource,
-    TokenStoreResource,
-)
+from spotify_ai_assets.lib.environments import build_resources
+from spotify_ai_assets.lib.resources.landing import LiveLandingResource, SandboxLandingResource
+from spotify_ai_assets.lib.resources.sandbox_world import SandboxWorldResource
+from spotify_ai_assets.lib.resources.spotify import LiveSpotifyResource
+from spotify_ai_assets.lib.resources.tokens import FileTokenStoreResource
 from spotify_ai_assets.sandbox.world import World
 from spotify_ai_assets.settings import Settings
 
@@ -47,20 +45,21 @@ def prod_resources(root: Path, emulator: SpotifyEmulator, world: World, *, expor
     tokens = FileTokenStore(root / "tokens.json")
     for u in world.connected_users:
         tokens.add_user(world.user_ids[int(u)], world.refresh_token(int(u)))
-    resources["spotify"] = SpotifyResource(client_id="sandbox-client", client_secret="sandbox-secret",
-                                           api_url=emulator.api_url, accounts_url=emulator.accounts_url,
-                                           watchlist_path=str(wl), **spotify)
-    resources["token_store"] = TokenStoreResource(path=str(root / "tokens.json"))
-    resources["landing"] = (SandboxLandingResource(root=str(root / "landing"), seed=world.seed, scale="tiny")
-                            if exports else LandingResource(root=str(root / "no-exports")))
+    resources["spotify"] = LiveSpotifyResource(client_id="sandbox-client", client_secret="sandbox-secret",
+                                               api_url=emulator.api_url, accounts_url=emulator.accounts_url,
+                                               watchlist_path=str(wl), **spotify)
+    resources["token_store"] = FileTokenStoreResource(path=str(root / "tokens.json"))
+    resources["landing"] = (SandboxLandingResource(root=str(root / "landing"),
+                                                   world=SandboxWorldResource(seed=world.seed, scale="tiny"))
+                            if exports else LiveLandingResource(root=str(root / "no-exports")))
     return resources
 
 
 def daily_job(resources: dict[str, object]) -> dg.JobDefinition:
     """The real daily_refresh_job definition over the discovered assets and checks, with these resources."""
-    found = discover()
-    defs = dg.Definitions(assets=found.assets, asset_checks=found.checks, jobs=[automation.daily_refresh_job],
-                          resources=resources)
+    found = load_defs_folder()
+    defs = dg.Definitions(assets=found.assets, asset_checks=found.asset_checks,
+                          jobs=[daily_refresh.daily_refresh_job], resources=resources)
     return defs.resolve_job_def("daily_refresh_job")
 
 

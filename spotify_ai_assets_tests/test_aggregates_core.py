@@ -6,8 +6,8 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.aggregates import AGGREGATES, REFERENCE_SQL, daily_aggregates
-from spotify_ai_assets.core.query import Relation, sql_to_arrow
+from spotify_ai_assets.core.analytics.daily_aggregates import AGGREGATES, REFERENCE_SQL, daily_aggregates
+from spotify_ai_assets.core.kernel.query import Relation, sql_to_arrow
 from spotify_ai_assets.sandbox.world import EPOCH, World
 
 from .sandbox_lake import day_events

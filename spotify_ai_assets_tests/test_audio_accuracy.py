@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spotify_ai_assets.audio.accuracy import score, tempo_correct
+from spotify_ai_assets.core.audio.accuracy import score, tempo_correct
 
 TRUTH = {"a": {"tempo_bpm": 120.0, "key": 9, "mode": 0}, "b": {"tempo_bpm": 90.0, "key": 0, "mode": 1}}
 

@@ -7,10 +7,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.pipeline.audio.features import audio_accuracy, audio_features, audio_features_all
-from spotify_ai_assets.pipeline.partitions import audio_tracks
-from spotify_ai_assets.pipeline.resources import LakeResource, SandboxAudioLandingResource
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.defs.audio.features import audio_accuracy, audio_features, audio_features_all
+from spotify_ai_assets.lib.partitions import audio_tracks
+from spotify_ai_assets.lib.resources.audio_landing import SandboxAudioLandingResource
+from spotify_ai_assets.lib.resources.ground_truth import SandboxGroundTruthResource
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.sandbox_world import SandboxWorldResource
 from spotify_ai_assets.sandbox import audio
 from spotify_ai_assets.sandbox.world import World
 
@@ -27,8 +30,10 @@ def test_a_batch_analyses_good_files_and_quarantines_a_broken_one(world: World, 
     (landing / f"{broken_id}.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
     (landing / "liner notes.txt").write_text("not audio")
     keys = [*good, broken_id]
+    sandbox = SandboxWorldResource(seed=7, scale="tiny")
     resources = {"lake": LakeResource(root=str(tmp_path / "lake")),
-                 "audio_landing": SandboxAudioLandingResource(root=str(landing), seed=7, scale="tiny")}
+                 "audio_landing": SandboxAudioLandingResource(root=str(landing), world=sandbox),
+                 "ground_truth": SandboxGroundTruthResource(world=sandbox)}
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(audio_tracks.name, keys)
@@ -70,7 +75,8 @@ def test_re_materializing_a_track_replaces_its_row(world: World, tmp_path: Path)
     track = world.track_ids[3]
     audio.write_clip(world, 3, landing, fmt="ogg")
     resources = {"lake": LakeResource(root=str(tmp_path / "lake")),
-                 "audio_landing": SandboxAudioLandingResource(root=str(landing), seed=7, scale="tiny")}
+                 "audio_landing": SandboxAudioLandingResource(root=str(landing),
+                                                               world=SandboxWorldResource(seed=7, scale="tiny"))}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(audio_tracks.name, [track])
         for _ in range(2):

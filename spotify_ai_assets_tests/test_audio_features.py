@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 import soundfile as sf
 
-from spotify_ai_assets.audio.accuracy import tempo_correct
-from spotify_ai_assets.audio.features import (
+from spotify_ai_assets.core.audio.accuracy import tempo_correct
+from spotify_ai_assets.core.audio.features import (
     FEATURE_COLUMNS,
     FEATURE_SCHEMA,
     AudioError,

@@ -9,10 +9,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.audio.landing import file_for, name_problem, plan
-from spotify_ai_assets.pipeline.audio.sensor import audio_landing_sensor
-from spotify_ai_assets.pipeline.partitions import audio_tracks
-from spotify_ai_assets.pipeline.resources import AudioLandingResource
+from spotify_ai_assets.core.audio.landing import file_for, name_problem, plan
+from spotify_ai_assets.defs.audio.landing_sensor import audio_landing_sensor
+from spotify_ai_assets.lib.partitions import audio_tracks
+from spotify_ai_assets.lib.resources.audio_landing import (
+    AudioLandingResource,
+    LiveAudioLandingResource,
+    SandboxAudioLandingResource,
+)
+from spotify_ai_assets.lib.resources.ground_truth import SandboxGroundTruthResource
+from spotify_ai_assets.lib.resources.sandbox_world import SandboxWorldResource
 
 TRACK_A = "4uLU6hMCjMI75M1A2tKUQC"
 TRACK_B = "0OdUWJ0sBjDrqHygGUXeCF"
@@ -58,8 +64,9 @@ def test_file_for_finds_any_suffix_and_refuses_bad_ids(tmp_path: Path) -> None:
 
 
 def _tick(instance: dg.DagsterInstance, landing: AudioLandingResource, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"audio_landing": landing})
-    result = audio_landing_sensor(context)
+    # A context manager: the sandbox's resource nests the world resource, which Dagster sets up in a scope.
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"audio_landing": landing}) as context:
+        result = audio_landing_sensor(context)
     assert isinstance(result, dg.SensorResult)
     # The daemon would apply these; calling the sensor function directly does not.
     for request in result.dynamic_partitions_requests or []:
@@ -68,7 +75,7 @@ def _tick(instance: dg.DagsterInstance, landing: AudioLandingResource, cursor: s
 
 
 def test_sensor_runs_each_file_version_once(tmp_path: Path) -> None:
-    landing = AudioLandingResource(root=str(tmp_path))
+    landing = LiveAudioLandingResource(root=str(tmp_path))
     with dg.instance_for_test() as instance:
         (tmp_path / f"{TRACK_A}.wav").write_bytes(b"good audio, as far as the sensor cares")
         (tmp_path / f"{TRACK_B}.flac").write_bytes(b"")  # broken: analysed (and quarantined) once
@@ -94,15 +101,14 @@ def test_sensor_runs_each_file_version_once(tmp_path: Path) -> None:
 
 
 def test_the_sandbox_delivers_the_days_clips_once(tmp_path: Path) -> None:
-    from spotify_ai_assets.pipeline.resources import SandboxAudioLandingResource
-
-    landing = SandboxAudioLandingResource(root=str(tmp_path), seed=7, scale="tiny", per_day=3)
+    landing = SandboxAudioLandingResource(root=str(tmp_path), world=SandboxWorldResource(seed=7, scale="tiny"),
+                                          per_day=3)
     with dg.instance_for_test() as instance:
         first = _tick(instance, landing, None)
         delivered = sorted(p.name for p in tmp_path.iterdir())
         assert len(delivered) == 3 and {Path(n).suffix for n in delivered} == {".wav", ".flac", ".ogg"}
         assert sorted(r.partition_key for r in first.run_requests) == sorted(Path(n).stem for n in delivered)
-        truth = landing.truth()
+        truth = SandboxGroundTruthResource(world=landing.world).audio([Path(n).stem for n in delivered])
         assert truth is not None and set(truth) == {Path(n).stem for n in delivered}
         # The next tick of the same day writes nothing new and asks for nothing.
         assert _tick(instance, landing, first.cursor).run_requests == []

@@ -7,15 +7,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.observability.audit import AUDIT_TABLE, AuditExists, append, started_by
-from spotify_ai_assets.pipeline.analytics.reports import platform_daily_report
-from spotify_ai_assets.pipeline.analytics.trends import track_trends
-from spotify_ai_assets.pipeline.observability.audit_trail import audit_run
-from spotify_ai_assets.pipeline.observability.finished_runs import finished_run_success_sensor, trace_id_sensor
-from spotify_ai_assets.pipeline.observability.resource import ObservabilityResource
-from spotify_ai_assets.pipeline.observability.trace import TRACE_TAG, trace_id_of
-from spotify_ai_assets.pipeline.resources import LakeResource
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.observability.audit import AUDIT_TABLE, AuditExists, append, started_by
+from spotify_ai_assets.defs.analytics.reports import platform_daily_report
+from spotify_ai_assets.defs.analytics.trends import track_trends
+from spotify_ai_assets.defs.observability.audit_trail import audit_run
+from spotify_ai_assets.defs.observability.finished_runs import finished_run_success_sensor, trace_id_sensor
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.observability import ObservabilityResource
+from spotify_ai_assets.lib.trace import TRACE_TAG, trace_id_of
 from spotify_ai_assets.sandbox.world import EPOCH, World
 
 from .sandbox_lake import write_daily_stats

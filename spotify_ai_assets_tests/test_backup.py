@@ -8,9 +8,9 @@ import hashlib
 import boto3
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.maintenance import backup, lakefiles, restore, retention
-from spotify_ai_assets.maintenance.storage import LocalStore, ObjectStore, open_store
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.maintenance import backup, lakefiles, restore, retention
+from spotify_ai_assets.core.maintenance.storage import LocalStore, ObjectStore, open_store
 from spotify_ai_assets_tests.maintenance_fixtures import fill_lake, moto_endpoint, now, s3_bucket  # noqa: F401
 
 
@@ -193,8 +193,8 @@ def test_the_maintenance_core_and_command_load_without_dagster():
     import sys
 
     code = ("import sys\n"
-            "import spotify_ai_assets.maintenance.__main__, spotify_ai_assets.maintenance.erasure\n"
-            "import spotify_ai_assets.maintenance.health, spotify_ai_assets.maintenance.housekeeping\n"
+            "import spotify_ai_assets.maintenance, spotify_ai_assets.core.maintenance.erasure\n"
+            "import spotify_ai_assets.core.maintenance.health, spotify_ai_assets.core.maintenance.housekeeping\n"
             "print('dagster' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"], out.stdout + out.stderr

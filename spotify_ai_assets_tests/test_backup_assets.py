@@ -7,11 +7,11 @@ import hashlib
 
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.maintenance import backup as backups_core
+from spotify_ai_assets.core.maintenance import lakefiles
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.maintenance import backup as backups_core
-from spotify_ai_assets.maintenance import lakefiles
-from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource
+from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource
 from spotify_ai_assets.settings import Settings
 from spotify_ai_assets_tests.maintenance_fixtures import fill_lake, moto_endpoint, s3_bucket  # noqa: F401
 

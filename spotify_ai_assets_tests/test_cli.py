@@ -1,7 +1,8 @@
-"""The README's commands, run as a user runs them: the dagster CLI in a fresh instance.
+"""The README's commands, run as a user runs them: `dg` and the dagster CLI in a fresh instance.
 
-`dagster job execute` uses the multiprocess executor: every step is its own process, so the three
-aggregates run at the same time against the same lake. None may wait for or fight over a writer lock.
+`dg launch --job` uses the multiprocess executor: every step is its own process, so the steps run at the same time
+against the same lake. None may wait for or fight over a writer lock. No command may print a warning a user cannot act
+on (Dagster's superseded-command, beta and preview warnings).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -28,20 +29,33 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _dagster(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).with_name("dagster")
-    return subprocess.run([str(exe), *args], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
-                          timeout=300)
+NOISE = ("SupersessionWarning", "BetaWarning", "PreviewWarning")
+
+
+def _cli(name: str, args: list[str], tmp_path: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name(name)
+    return subprocess.run([str(exe), *args], cwd=cwd or tmp_path, env=_env(tmp_path), capture_output=True, text=True,
+                          timeout=900)
 
 
 def test_definitions_validate(tmp_path):
-    out = _dagster(["definitions", "validate", "-m", "spotify_ai_assets"], tmp_path)
+    out = _cli("dagster", ["definitions", "validate", "-m", "spotify_ai_assets.definitions"], tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
+def test_dg_checks_and_lists_the_project_from_its_root(tmp_path):
+    checked = _cli("dg", ["check", "defs"], tmp_path, cwd=REPO)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    listed = _cli("dg", ["list", "defs", "--json"], tmp_path, cwd=REPO)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert "daily_refresh_job" in listed.stdout and "listening_events" in listed.stdout
+    for out in (checked, listed):
+        assert not [w for w in NOISE if w in out.stdout + out.stderr], out.stderr[-3000:]
+
+
 def test_readme_job_command_runs_a_sandbox_day_in_separate_processes(tmp_path):
-    out = _dagster(["job", "execute", "-m", "spotify_ai_assets", "-j", "daily_refresh_job",
-                    "--tags", '{"dagster/partition": "2026-01-05"}'], tmp_path)
+    out = _cli("dg", ["launch", "--job", "daily_refresh_job", "--partition", "2026-01-05"], tmp_path, cwd=REPO)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]
     assert "RUN_SUCCESS" in log
@@ -52,3 +66,4 @@ def test_readme_job_command_runs_a_sandbox_day_in_separate_processes(tmp_path):
         assert (lake.row_count(table, "2026-01-05") or 0) > 0, table
     # The instance kept the run in the folder named by the README.
     assert (tmp_path / ".dagster_home" / "storage").is_dir()
+    assert not [w for w in NOISE if w in log], log[-5000:]

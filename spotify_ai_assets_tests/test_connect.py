@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from spotify_ai_assets.core.oauth import SCOPES, OAuthError, challenge_of, start_flow
-from spotify_ai_assets.core.privacy import user_label
-from spotify_ai_assets.core.spotify_api import SpotifyGateway
-from spotify_ai_assets.core.tokens import FileTokenStore
+from spotify_ai_assets.core.kernel.oauth import SCOPES, OAuthError, challenge_of, start_flow
+from spotify_ai_assets.core.kernel.privacy import user_label
+from spotify_ai_assets.core.kernel.spotify_api import SpotifyGateway
+from spotify_ai_assets.core.kernel.tokens import FileTokenStore
 from spotify_ai_assets.emulator import SpotifyEmulator
 from spotify_ai_assets.sandbox.world import World
 

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 
-from spotify_ai_assets.core import contracts
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.privacy import pseudonym, user_label
-from spotify_ai_assets.core.quality import TableContract
-from spotify_ai_assets.definitions import build_defs, discover
+import spotify_ai_assets
+from spotify_ai_assets.core.analytics import contracts as analytics_contracts
+from spotify_ai_assets.core.ingestion import contracts as ingestion_contracts
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.privacy import pseudonym, user_label
+from spotify_ai_assets.core.quality.table_contract import TableContract
+from spotify_ai_assets.definitions import build_defs, load_defs_folder
+from spotify_ai_assets.defs.ingestion.catalog import CatalogConfig, spotify_catalog
+from spotify_ai_assets.defs.ingestion.playlists import playlist_snapshots
 from spotify_ai_assets.emulator import Fault, SpotifyEmulator
-from spotify_ai_assets.environments import build_resources
-from spotify_ai_assets.pipeline.ingestion.catalog import CatalogConfig, spotify_catalog
-from spotify_ai_assets.pipeline.ingestion.playlists import playlist_snapshots
-from spotify_ai_assets.pipeline.resources import LandingResource, SpotifyResource, sandbox_world
+from spotify_ai_assets.lib.environments import build_resources
+from spotify_ai_assets.lib.resources.landing import LiveLandingResource
+from spotify_ai_assets.lib.resources.sandbox_world import SandboxWorldResource
+from spotify_ai_assets.lib.resources.spotify import LiveSpotifyResource
 from spotify_ai_assets.settings import Settings
 
 from .conftest import DAY
 
-CONTRACTS = {c.name: c for c in vars(contracts).values() if isinstance(c, TableContract)}
+CONTRACTS = {c.name: c for module in (ingestion_contracts, analytics_contracts) for c in vars(module).values()
+             if isinstance(c, TableContract)}
 TABLES = ("spotify_artists", "spotify_albums", "spotify_tracks", "playlist_snapshots", "listening_events",
           "daily_track_country_stats", "daily_artist_stats", "daily_user_stats")
 
@@ -158,7 +166,7 @@ def test_rematerializing_a_partition_replaces_it(first_run):
 
 def test_expired_refresh_token_is_reported_and_skipped(first_run):
     _, result = first_run
-    world = sandbox_world(7, "tiny")
+    world = SandboxWorldResource(seed=7, scale="tiny").world()
     md = materializations(result)["listening_events"]
     # Named by pseudonym: a raw Spotify user id never reaches the Dagster instance.
     expired = world.user_ids[world.expired_token_user]
@@ -170,7 +178,7 @@ def test_expired_refresh_token_is_reported_and_skipped(first_run):
 
 def test_materialize_to_memory_with_sandbox_resources(tmp_path):
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
-    assets = discover().assets
+    assets = load_defs_folder().assets
     wanted = [a for a in assets if {k.to_user_string() for k in a.keys} & {"listening_events", "daily_artist_stats"}]
     # The aggregates are one multi-asset: selecting one of its tables computes and writes only that one.
     result = dg.materialize_to_memory(wanted, resources=build_resources(Settings.from_environ(environ)),
@@ -183,11 +191,11 @@ def test_materialize_to_memory_with_sandbox_resources(tmp_path):
 def test_both_event_sources_land_deduplicated(tmp_path):
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
-    assets = discover().assets
+    assets = load_defs_folder().assets
     events_asset = [a for a in assets if dg.AssetKey("listening_events") in a.keys]
     lake = lake_of(environ)
     # Exports not delivered yet: only connected users' recently-played plays can land.
-    empty = {**resources, "landing": LandingResource(root=str(tmp_path / "nothing"))}
+    empty = {**resources, "landing": LiveLandingResource(root=str(tmp_path / "nothing"))}
     assert dg.materialize(events_asset, resources=empty, partition_key=DAY.isoformat()).success
     only_recent = lake.read("listening_events", DAY.isoformat())
     assert only_recent.num_rows > 0 and set(only_recent["source"].to_pylist()) == {"recently_played"}
@@ -207,8 +215,8 @@ def test_both_event_sources_land_deduplicated(tmp_path):
 def test_a_backfill_that_runs_a_later_day_first_still_captures_the_earlier_days_plays(tmp_path):
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
-    resources = {**resources, "landing": LandingResource(root=str(tmp_path / "nothing"))}  # recently-played only
-    events_asset = [a for a in discover().assets if dg.AssetKey("listening_events") in a.keys]
+    resources = {**resources, "landing": LiveLandingResource(root=str(tmp_path / "nothing"))}  # recently-played only
+    events_asset = [a for a in load_defs_folder().assets if dg.AssetKey("listening_events") in a.keys]
     later = DAY + dt.timedelta(days=1)
     for day in (later, DAY):  # out of order, as a queued backfill may run them
         assert dg.materialize(events_asset, resources=resources, partition_key=day.isoformat()).success
@@ -224,7 +232,7 @@ def test_a_backfill_that_runs_a_later_day_first_still_captures_the_earlier_days_
 def live_resources(tmp_path, emulator: SpotifyEmulator) -> dict[str, object]:
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
-    resources["spotify"] = SpotifyResource(client_id="sandbox-client", client_secret="sandbox-secret",
+    resources["spotify"] = LiveSpotifyResource(client_id="sandbox-client", client_secret="sandbox-secret",
                                            api_url=emulator.api_url, accounts_url=emulator.accounts_url,
                                            max_attempts=3)
     return resources
@@ -253,9 +261,9 @@ def test_a_malformed_track_record_is_quarantined_and_the_rest_lands(world, emula
 def test_a_long_429_stops_the_step_at_once_naming_the_endpoint_and_the_time_it_may_resume(
         world, emulator, live_resources):
     emulator.inject(Fault(kind="429", path=r"^/v1/artists", retry_after=7200, times=-1))
-    context = dg.build_asset_context(partition_key=DAY.isoformat(), resources=live_resources)
     before = dt.datetime.now(dt.UTC)
-    with pytest.raises(dg.Failure) as info:
+    with (dg.build_asset_context(partition_key=DAY.isoformat(), resources=live_resources) as context,
+          pytest.raises(dg.Failure) as info):
         list(spotify_catalog(context, config=CatalogConfig(artist_ids=world.watchlist()["artists"])))
     resume = dt.datetime.fromisoformat(info.value.metadata["spotify_rate_limited_until"].value.replace("Z", "+00:00"))
     assert before + dt.timedelta(seconds=7199) <= resume <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=7201)
@@ -308,7 +316,7 @@ def test_the_exports_sensor_starts_one_run_per_new_or_changed_day(sandbox_enviro
     day_dir.mkdir(parents=True)
     (day_dir / "events-2026-02-03T00.jsonl").write_text('{"a": 1}\n')
     (day_dir / "_manifest.json").write_text("{}")
-    resources = {"landing": LandingResource(root=str(landing_root))}
+    resources = {"landing": LiveLandingResource(root=str(landing_root))}
     with dg.instance_for_test() as instance:
         first = sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert [r.partition_key for r in first.run_requests] == ["2026-02-03"]
@@ -340,24 +348,47 @@ def test_the_exports_sensor_starts_one_run_per_new_or_changed_day(sandbox_enviro
         assert set(json.loads(pruned.cursor)) == {"2026-02-03"} and pruned.run_requests == []
 
 
-def test_a_module_dropped_into_a_domain_package_is_discovered(tmp_path, monkeypatch, sandbox_environ):
-    import spotify_ai_assets.pipeline.analytics as analytics
+PROBE = '''import dagster as dg
 
-    (tmp_path / "probe_new_metric.py").write_text(
-        "import dagster as dg\n\n\n@dg.asset(group_name='analytics', deps=['listening_events'])\n"
-        "def probe_new_metric() -> None:\n    '''A new analytics asset.'''\n\n\n"
-        "probe_job = dg.define_asset_job('probe_job', selection=['probe_new_metric'])\n"
-        "probe_schedule = dg.ScheduleDefinition(job=probe_job, cron_schedule='0 5 * * *')\n")
-    monkeypatch.setattr(analytics, "__path__", [*analytics.__path__, str(tmp_path)])
-    defs = build_defs(sandbox_environ)
-    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert "probe_new_metric" in keys
-    assert defs.resolve_job_def("probe_job").asset_layer.selected_asset_keys == {dg.AssetKey("probe_new_metric")}
-    assert defs.resolve_schedule_def("probe_job_schedule").cron_schedule == "0 5 * * *"
+
+@dg.asset(group_name="analytics", deps=["listening_events"])
+def probe_new_metric() -> None:
+    """A new analytics asset."""
+
+
+probe_job = dg.define_asset_job("probe_job", selection=["probe_new_metric"])
+probe_schedule = dg.ScheduleDefinition(job=probe_job, cron_schedule="0 5 * * *")
+'''
+LOAD = '''import json, sys
+from spotify_ai_assets.definitions import build_defs
+import spotify_ai_assets
+
+defs = build_defs(json.loads(sys.argv[1]))
+keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+job = defs.resolve_job_def("probe_job").asset_layer.selected_asset_keys
+print(json.dumps({"loaded_from": spotify_ai_assets.__file__, "probe": "probe_new_metric" in keys,
+                  "job": sorted(k.to_user_string() for k in job),
+                  "cron": defs.resolve_schedule_def("probe_job_schedule").cron_schedule}))
+'''
+
+
+def test_a_module_dropped_into_a_domain_package_is_discovered(tmp_path, sandbox_environ):
+    # In a copy of the package, so the probe never shows up in the definitions other tests load at the same time.
+    copy = tmp_path / "spotify_ai_assets"
+    shutil.copytree(Path(spotify_ai_assets.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "defs" / "analytics" / "probe_new_metric.py").write_text(PROBE)
+    out = subprocess.run([sys.executable, "-c", LOAD, json.dumps(sandbox_environ)], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["loaded_from"] == str(copy / "__init__.py")
+    assert found["probe"] is True
+    assert found["job"] == ["probe_new_metric"]
+    assert found["cron"] == "0 5 * * *"
 
 
 def test_exports_sensor_ignores_temp_files(tmp_path):
-    landing = LandingResource(root=str(tmp_path))
+    landing = LiveLandingResource(root=str(tmp_path))
     d = landing.day_dir(dt.date(2026, 2, 3))
     d.mkdir(parents=True)
     (d / ".events-2026-02-03T00.parquet.123.tmp").write_bytes(b"partial")

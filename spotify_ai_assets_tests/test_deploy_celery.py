@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.definitions import build_defs
 from spotify_ai_assets_tests.conftest import require_service
 from spotify_ai_assets_tests.deploy_fixtures import (
@@ -90,7 +90,7 @@ def test_jobs_run_on_celery_workers_by_queue_and_match_an_in_process_run(pg_envi
                start([*base, "-q", "cpu_heavy", "-n", "heavy", "--", "--concurrency=1"], env, tmp_path / "heavy.log")]
     try:
         if redis:  # the full daily job once; the RabbitMQ run shows the broker choice on the small job
-            _execute(env, "spotify_ai_assets", "daily_refresh_job", {"dagster/partition": DAY})
+            _execute(env, "spotify_ai_assets.definitions", "daily_refresh_job", {"dagster/partition": DAY})
         _execute(env, "spotify_ai_assets_tests.deploy_location", "deploy_heavy_job")
     finally:
         for worker in workers:

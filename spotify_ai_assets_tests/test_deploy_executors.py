@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.pipeline.executors import CPU_HEAVY_POOLS, CPU_HEAVY_QUEUE, QUEUE_TAG
+from spotify_ai_assets.lib.executors import CPU_HEAVY_POOLS, CPU_HEAVY_QUEUE, QUEUE_TAG
 from spotify_ai_assets.settings import Settings, SettingsError
 
 

@@ -12,7 +12,7 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.definitions import build_defs
 from spotify_ai_assets_tests.deploy_fixtures import (
     PROD_INSTANCE,

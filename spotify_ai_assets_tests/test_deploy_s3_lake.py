@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.definitions import build_defs
 from spotify_ai_assets_tests.deploy_fixtures import assert_same_lake
 from spotify_ai_assets_tests.maintenance_fixtures import moto_endpoint, s3_bucket  # noqa: F401

@@ -51,7 +51,8 @@ def test_materialize_a_partition_from_the_ui_and_see_its_checks_and_report(tmp_p
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    ws = workspace(tmp_path / "workspace.yaml", "spotify_ai_assets", "spotify_ai_assets_tests.deploy_location")
+    ws = workspace(tmp_path / "workspace.yaml", "spotify_ai_assets.definitions",
+                   "spotify_ai_assets_tests.deploy_location")
     shots = tmp_path / "screenshots"
     shots.mkdir()
     port = free_port()

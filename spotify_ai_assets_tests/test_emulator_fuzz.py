@@ -18,7 +18,7 @@ from schemathesis.checks import (
 )
 from schemathesis.generation import GenerationMode
 
-from spotify_ai_assets.core.spotify_api import SpotifyGateway
+from spotify_ai_assets.core.kernel.spotify_api import SpotifyGateway
 from spotify_ai_assets.emulator import SpotifyEmulator
 from spotify_ai_assets.emulator.routes import TEMPLATES
 from spotify_ai_assets.emulator.spec import documented_constraints, load_spec, served_subset

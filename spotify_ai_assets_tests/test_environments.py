@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.environments import RESOURCE_KEYS, storage_targets
+from spotify_ai_assets.lib.environments import RESOURCE_KEYS, storage_targets
 from spotify_ai_assets.settings import Settings, SettingsError
 
 PROD = {"SPOTIFY_AI_ENV": "prod", "SPOTIFY_AI_LAKE": "s3://spotify-ai-lake/prod",
@@ -73,8 +73,8 @@ def test_a_bad_environment_names_the_variable(env, missing):
 
 def test_environment_is_read_when_definitions_load_not_at_import():
     code = (
-        "import spotify_ai_assets\n"
-        "try:\n    spotify_ai_assets.defs()\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+        "from spotify_ai_assets.definitions import defs\n"
+        "try:\n    defs()\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env={"SPOTIFY_AI_ENV": "staging", "PATH": ""},
                          capture_output=True, text=True, check=True)
@@ -83,17 +83,18 @@ def test_environment_is_read_when_definitions_load_not_at_import():
 
 def test_the_pure_packages_load_without_dagster():
     code = ("import sys\n"
-            "import spotify_ai_assets.core.listening, spotify_ai_assets.core.trends, spotify_ai_assets.audio.features\n"
+            "import spotify_ai_assets.core.ingestion.listening_events, spotify_ai_assets.core.analytics.trends\n"
+            "import spotify_ai_assets.core.audio.features\n"
             "import spotify_ai_assets.sandbox.world, spotify_ai_assets.emulator\n"
             "print('dagster' in sys.modules)\n"
-            "import spotify_ai_assets\n"
-            "print(type(spotify_ai_assets.defs).__name__, 'dagster' in sys.modules)\n")
+            "from spotify_ai_assets.definitions import defs\n"
+            "print(type(defs).__name__, 'dagster' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "LazyDefinitions", "True"], out.stdout + out.stderr
 
 
 def test_the_sandbox_world_starts_on_the_first_partition_day():
-    from spotify_ai_assets.pipeline.partitions import FIRST_DAY, daily_partitions
+    from spotify_ai_assets.lib.partitions import FIRST_DAY, daily_partitions
     from spotify_ai_assets.sandbox.world import EPOCH
 
     assert EPOCH == FIRST_DAY

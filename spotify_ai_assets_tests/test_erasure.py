@@ -11,10 +11,10 @@ import re
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.tokens import FileTokenStore
-from spotify_ai_assets.maintenance import backup, erasure, lakefiles, restore
-from spotify_ai_assets.maintenance.storage import LocalStore
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.tokens import FileTokenStore
+from spotify_ai_assets.core.maintenance import backup, erasure, lakefiles, restore
+from spotify_ai_assets.core.maintenance.storage import LocalStore
 from spotify_ai_assets_tests.maintenance_fixtures import fill_lake, moto_endpoint, now, s3_bucket  # noqa: F401
 
 SALT = "test-salt"
@@ -142,7 +142,7 @@ def test_a_user_named_in_a_playlist_row_is_nulled_and_the_row_kept(lake: Lake):
 
 
 def test_pseudonymous_rows_are_erased_by_hash_and_stay_erased_after_a_restore(lake: Lake, tmp_path):
-    from spotify_ai_assets.core.privacy import pseudonym, pseudonymize
+    from spotify_ai_assets.core.kernel.privacy import pseudonym, pseudonymize
 
     lake.write("daily_user_stats", pseudonymize(pa.table({"user_id": ["alice.k", "bob_77", "carol-x"],
                                                           "plays": [1, 2, 3]}), SALT), "2026-01-07")

@@ -13,11 +13,11 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.tokens import FileTokenStore
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.tokens import FileTokenStore
+from spotify_ai_assets.core.maintenance import erasure, lakefiles
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.maintenance import erasure, lakefiles
-from spotify_ai_assets.pipeline.maintenance.gdpr import erasure_deadline, gdpr_requests_sensor
+from spotify_ai_assets.defs.maintenance.gdpr import erasure_deadline, gdpr_requests_sensor
 from spotify_ai_assets.settings import Settings
 from spotify_ai_assets_tests.maintenance_fixtures import fill_lake
 

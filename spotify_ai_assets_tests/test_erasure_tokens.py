@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from spotify_ai_assets.core.tokens import FileTokenStore, PostgresTokenStore, TokenStore
+from spotify_ai_assets.core.kernel.tokens import FileTokenStore, PostgresTokenStore, TokenStore
 
 
 @pytest.fixture(params=["file", "postgres"])

@@ -8,13 +8,13 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spotify_ai_assets.core.aggregates import daily_aggregates
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.expectations.runner import markdown, run_suite
-from spotify_ai_assets.expectations.suites import DAILY_TRACK_COUNTRY, LISTENING_EVENTS, SUITES
-from spotify_ai_assets.pipeline.analytics.trends import track_trends
-from spotify_ai_assets.pipeline.quality.expectation_checks import daily_track_country_stats_suite
-from spotify_ai_assets.pipeline.resources import LakeResource
+from spotify_ai_assets.core.analytics.daily_aggregates import daily_aggregates
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.quality.runner import markdown, run_suite
+from spotify_ai_assets.core.quality.suites import DAILY_TRACK_COUNTRY, LISTENING_EVENTS, SUITES
+from spotify_ai_assets.defs.analytics.trends import track_trends
+from spotify_ai_assets.defs.quality.expectation_checks import daily_track_country_stats_suite
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.sandbox.world import EPOCH, World
 
 from .sandbox_lake import day_events
@@ -100,7 +100,7 @@ def test_a_failed_blocking_suite_stops_the_assets_downstream(tmp_path: Path) -> 
 
 
 def test_the_recommendations_suite_catches_a_track_served_twice_and_an_unknown_source() -> None:
-    from spotify_ai_assets.expectations.suites import RECOMMENDATIONS
+    from spotify_ai_assets.core.quality.suites import RECOMMENDATIONS
 
     sha = "ab" * 32
     rows = [{"user_key": "u1", "track_id": "0" * 22, "rank": 1, "score": 0.9, "source": "model", "model_sha256": sha},

@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.observability import paging, sentry
-from spotify_ai_assets.observability.scrub import REDACTED, Scrubber
-from spotify_ai_assets.pipeline.observability.failure_alerts import failure_alerts_sensor
-from spotify_ai_assets.pipeline.observability.resource import ObservabilityResource
-from spotify_ai_assets.pipeline.observability.trace import TRACE_TAG
+from spotify_ai_assets.core.observability import paging, sentry
+from spotify_ai_assets.core.observability.scrub import REDACTED, Scrubber
+from spotify_ai_assets.defs.observability.failure_alerts import failure_alerts_sensor
+from spotify_ai_assets.lib.resources.observability import ObservabilityResource
+from spotify_ai_assets.lib.trace import TRACE_TAG
 
 from .local_http import serving
 

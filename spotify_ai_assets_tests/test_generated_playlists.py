@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.playlist_descriptions import TRACKS_SCHEMA, describe, playlist_facts
-from spotify_ai_assets.pipeline.analytics.generated_playlists import generated_playlists
-from spotify_ai_assets.pipeline.resources import LakeResource
+from spotify_ai_assets.core.analytics.generated_playlists import TRACKS_SCHEMA, describe, playlist_facts
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.defs.analytics.generated_playlists import generated_playlists
+from spotify_ai_assets.lib.resources.lake import LakeResource
 
 DAY = dt.date(2026, 2, 14)
 

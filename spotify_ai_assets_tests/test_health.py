@@ -10,11 +10,14 @@ import socket
 import dagster as dg
 import pytest
 
+from spotify_ai_assets.core.maintenance import health
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.maintenance import health
-from spotify_ai_assets.pipeline.maintenance.health import platform_health
-from spotify_ai_assets.pipeline.maintenance.resources import BackupTargetResource, HealthResource
-from spotify_ai_assets.pipeline.resources import LakeResource, SpotifyResource
+from spotify_ai_assets.defs.maintenance.health import platform_health
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.resources.maintenance import BackupTargetResource, HealthResource
+from spotify_ai_assets.lib.resources.spotify import LiveSpotifyResource
+
+from .conftest import DAY
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, str]]:
@@ -59,7 +62,7 @@ def test_each_check_fails_when_its_target_is_down(tmp_path, emulator):
     port = _closed_port()
     resources = {
         "lake": LakeResource(root=str(not_a_dir / "lake")),
-        "spotify": SpotifyResource(client_id="x", client_secret="y", api_url=f"http://127.0.0.1:{port}/v1/",
+        "spotify": LiveSpotifyResource(client_id="x", client_secret="y", api_url=f"http://127.0.0.1:{port}/v1/",
                                    accounts_url=f"http://127.0.0.1:{port}/", max_attempts=1, timeout_s=2),
         "backup": BackupTargetResource(url=str(not_a_dir / "backups")),
         "health": HealthResource(disk_path=str(tmp_path), min_free_disk_gib=10**9),
@@ -70,13 +73,13 @@ def test_each_check_fails_when_its_target_is_down(tmp_path, emulator):
     assert "GiB free" in checks["disk_space"][1]
 
     # The API answers but refuses the app's credentials.
-    bad_secret = SpotifyResource(client_id="sandbox-client", client_secret="wrong", api_url=emulator.api_url,
+    bad_secret = LiveSpotifyResource(client_id="sandbox-client", client_secret="wrong", api_url=emulator.api_url,
                                  accounts_url=emulator.accounts_url, max_attempts=1, timeout_s=2)
-    probe = health.spotify_api(bad_secret.gateway())
+    probe = health.spotify_api(bad_secret.gateway(DAY))
     assert not probe.passed
-    good = SpotifyResource(client_id="sandbox-client", client_secret="sandbox-secret", api_url=emulator.api_url,
+    good = LiveSpotifyResource(client_id="sandbox-client", client_secret="sandbox-secret", api_url=emulator.api_url,
                            accounts_url=emulator.accounts_url, max_attempts=1, timeout_s=2)
-    assert health.spotify_api(good.gateway()).passed
+    assert health.spotify_api(good.gateway(DAY)).passed
 
 
 def test_the_backup_target_check_fails_when_s3_is_unreachable():

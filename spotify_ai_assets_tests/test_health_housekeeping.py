@@ -9,9 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from spotify_ai_assets.core.lake import Lake
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.maintenance import housekeeping
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.maintenance import housekeeping
 from spotify_ai_assets.settings import Settings
 
 TODAY = dt.date(2026, 3, 1)

@@ -6,11 +6,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.audio.landing import name_problem
-from spotify_ai_assets.core.lake import Lake, LakePathError
-from spotify_ai_assets.core.query import sql_to_arrow
-from spotify_ai_assets.core.reports import report_data
-from spotify_ai_assets.core.watchlist import Watchlist, WatchlistError
+from spotify_ai_assets.core.analytics.reports import report_data
+from spotify_ai_assets.core.audio.landing import name_problem
+from spotify_ai_assets.core.ingestion.watchlist import Watchlist, WatchlistError
+from spotify_ai_assets.core.kernel.lake import Lake, LakePathError
+from spotify_ai_assets.core.kernel.query import sql_to_arrow
 
 INJECTIONS = ["x' OR '1'='1", "'; DROP TABLE t; --", "a\" OR \"\"=\"", "1) OR (1=1"]
 TRAVERSALS = ["../etc", "..", "a/../../b", "/etc/passwd", "date=2026-01-01/../../x", "~root", ".hidden/../x"]
@@ -71,8 +71,8 @@ def test_sql_takes_outside_values_as_parameters(value: str) -> None:
 def test_run_config_that_becomes_a_path_is_refused_before_the_op_runs(backup_id: str) -> None:
     from pydantic import ValidationError
 
-    from spotify_ai_assets.pipeline.maintenance.backups import RestoreConfig
-    from spotify_ai_assets.pipeline.models.training import TrainConfig
+    from spotify_ai_assets.defs.maintenance.backups import RestoreConfig
+    from spotify_ai_assets.defs.models.training import TrainConfig
 
     with pytest.raises(ValidationError):
         RestoreConfig(backup_id=backup_id)

@@ -9,7 +9,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.insights import LANGUAGES, artist_insights, language_for
+from spotify_ai_assets.core.analytics.insights import LANGUAGES, artist_insights, language_for
 
 DAY = dt.date(2026, 2, 14)
 LAST_WEEK = DAY - dt.timedelta(days=7)
@@ -78,10 +78,10 @@ def test_the_language_follows_the_artists_audience_and_a_fall_is_said_as_one() -
 def test_the_asset_writes_one_traceable_insight_per_watched_artist(tmp_path) -> None:
     import dagster as dg
 
-    from spotify_ai_assets.core.catalog import ARTISTS_SCHEMA
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.pipeline.analytics.insights import artist_insights
-    from spotify_ai_assets.pipeline.resources import LakeResource
+    from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.insights import artist_insights
+    from spotify_ai_assets.lib.resources.lake import LakeResource
     from spotify_ai_assets.sandbox.world import EPOCH, World
 
     from .sandbox_lake import write_daily_stats

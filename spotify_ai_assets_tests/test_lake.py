@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spotify_ai_assets.core.lake import PART_FILE, Lake, LakePathError, partition_dirname
-from spotify_ai_assets.core.query import scalar, sql_to_arrow
+from spotify_ai_assets.core.kernel.lake import PART_FILE, Lake, LakePathError, partition_dirname
+from spotify_ai_assets.core.kernel.query import scalar, sql_to_arrow
 
 JOIN_TIMEOUT_S = 120  # a hang guard for child processes, not a speed assertion
 
@@ -25,7 +25,7 @@ def _process_context() -> mp.context.BaseContext:
     this module (and with it dagster, via the package `__init__`) once instead of once per child.
     """
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["spotify_ai_assets.core.lake", "spotify_ai_assets.core.query", __name__])
+    ctx.set_forkserver_preload(["spotify_ai_assets.core.kernel.lake", "spotify_ai_assets.core.kernel.query", __name__])
     return ctx
 
 

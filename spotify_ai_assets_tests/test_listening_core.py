@@ -1,4 +1,5 @@
-"""The pure listening-events core (`core/listening.py`): field-by-field validation, quarantine, deduplication."""
+"""The pure listening-events core (`core/ingestion/listening_events.py`): field-by-field validation, quarantine,
+deduplication."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.listening import EVENTS_SCHEMA, IngestResult, export_files, ingest_day
-from spotify_ai_assets.core.records import QUARANTINE_SCHEMA
+from spotify_ai_assets.core.ingestion.listening_events import EVENTS_SCHEMA, IngestResult, export_files, ingest_day
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.records import QUARANTINE_SCHEMA
 
 DAY = dt.date(2026, 1, 14)
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"

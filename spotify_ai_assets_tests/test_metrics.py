@@ -8,12 +8,12 @@ import dagster as dg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from spotify_ai_assets.environments import build_resources
-from spotify_ai_assets.observability.metrics import write_textfile
-from spotify_ai_assets.pipeline.ingestion.catalog import spotify_catalog
-from spotify_ai_assets.pipeline.ingestion.listening_events import listening_events
-from spotify_ai_assets.pipeline.observability.resource import ObservabilityResource
-from spotify_ai_assets.pipeline.observability.run_metrics import run_metrics
+from spotify_ai_assets.core.observability.metrics import write_textfile
+from spotify_ai_assets.defs.ingestion.catalog import spotify_catalog
+from spotify_ai_assets.defs.ingestion.listening_events import listening_events
+from spotify_ai_assets.defs.observability.run_metrics import run_metrics
+from spotify_ai_assets.lib.environments import build_resources
+from spotify_ai_assets.lib.resources.observability import ObservabilityResource
 from spotify_ai_assets.settings import Settings
 
 from .conftest import DAY

@@ -13,12 +13,13 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.privacy import pseudonym
-from spotify_ai_assets.environments import build_resources
-from spotify_ai_assets.models import features as F
-from spotify_ai_assets.models import registry
-from spotify_ai_assets.pipeline.models import features, pseudonymous_events, serving, training
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.privacy import pseudonym
+from spotify_ai_assets.core.models import features as F
+from spotify_ai_assets.core.models import registry
+from spotify_ai_assets.core.models.training import RANKER
+from spotify_ai_assets.defs.models import features, pseudonymous_events, serving, training
+from spotify_ai_assets.lib.environments import build_resources
 from spotify_ai_assets.sandbox.world import EPOCH, World
 from spotify_ai_assets.settings import Settings
 
@@ -202,7 +203,7 @@ def test_challengers_retrain_on_a_feature_backfill_and_a_code_change(env: tuple[
     assert quiet.get_num_requested(challenger) == 0
 
     monkeypatch.setitem(training.CODE_VERSION, "ranker", "ranker-test-v2")
-    changed = [a for a in ASSETS if a.key != challenger] + [training._model_assets("ranker")[0]]
+    changed = [a for a in ASSETS if a.key != challenger] + [training.model_assets(RANKER)[0]]
     code = tick(changed, quiet.cursor)  # type: ignore[attr-defined]
     assert code.get_num_requested(challenger) == 1
     assert code.get_num_requested(dg.AssetKey("forecaster_challenger")) == 0

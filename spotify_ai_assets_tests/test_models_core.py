@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.privacy import pseudonymize
-from spotify_ai_assets.models import explain, forecast, ranker, registry, training
-from spotify_ai_assets.models import features as F
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.privacy import pseudonymize
+from spotify_ai_assets.core.models import explain, forecast, ranker, registry, training
+from spotify_ai_assets.core.models import features as F
 from spotify_ai_assets.sandbox.events import EVENT_SCHEMA
 from spotify_ai_assets.sandbox.world import EPOCH, World
 
@@ -23,7 +23,7 @@ from .sandbox_lake import day_events
 
 DAYS = 28
 AS_OF = EPOCH + dt.timedelta(days=DAYS)
-# The models read events keyed by pseudonym (pipeline/models/pseudonymous_events.py), never raw ids.
+# The models read events keyed by pseudonym (defs/models/pseudonymous_events.py), never raw ids.
 PLAIN = pa.schema([("user_key" if f.name == "user_id" else f.name, f.type) for f in EVENT_SCHEMA])
 SALT = "models-test-salt"
 
@@ -181,10 +181,10 @@ def test_core_needs_no_dagster_and_definitions_load_no_lightgbm() -> None:
     import sys
 
     code = ("import sys\n"
-            "import spotify_ai_assets.models.training, spotify_ai_assets.models.explain\n"
-            "import spotify_ai_assets.models.oracle\n"
+            "import spotify_ai_assets.core.models.training, spotify_ai_assets.core.models.explain\n"
+            "import spotify_ai_assets.core.models.oracle\n"
             "print('dagster' in sys.modules)\n"
-            "import spotify_ai_assets.pipeline.models.training, spotify_ai_assets.pipeline.models.serving\n"
+            "import spotify_ai_assets.defs.models.training, spotify_ai_assets.defs.models.serving\n"
             "print('lightgbm' in sys.modules, 'matplotlib' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "False"]

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pyarrow as pa
 
-from spotify_ai_assets.core.playlist_changes import CHANGES_SCHEMA, diff_snapshots
-from spotify_ai_assets.core.playlists import PLAYLIST_ROWS_SCHEMA
+from spotify_ai_assets.core.analytics.playlist_changes import CHANGES_SCHEMA, diff_snapshots
+from spotify_ai_assets.core.ingestion.playlists import PLAYLIST_ROWS_SCHEMA
 
 DAY = dt.date(2026, 1, 14)
 
@@ -60,9 +60,9 @@ def test_unchanged_and_unreadable_playlists_report_nothing() -> None:
 def test_the_asset_diffs_yesterday_and_today_from_the_lake(tmp_path) -> None:
     import dagster as dg
 
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.pipeline.analytics.playlist_changes import playlist_changes
-    from spotify_ai_assets.pipeline.resources import LakeResource
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.playlist_changes import playlist_changes
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     lake = Lake(str(tmp_path / "lake"))
     yesterday = DAY - dt.timedelta(days=1)
@@ -84,9 +84,9 @@ def test_the_asset_diffs_yesterday_and_today_from_the_lake(tmp_path) -> None:
 def test_the_effect_of_an_add_compares_the_week_after_with_the_week_before(tmp_path) -> None:
     import dagster as dg
 
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.pipeline.analytics.playlist_changes import playlist_add_effects
-    from spotify_ai_assets.pipeline.resources import LakeResource
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.playlist_changes import playlist_add_effects
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     lake = Lake(str(tmp_path / "lake"))
     added_on = DAY - dt.timedelta(days=7)

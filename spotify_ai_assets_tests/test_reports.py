@@ -11,11 +11,11 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from spotify_ai_assets.core.insights import artist_insights
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.query import scalar
-from spotify_ai_assets.pipeline.analytics.reports import TABLE, platform_daily_report
-from spotify_ai_assets.pipeline.resources import LakeResource
+from spotify_ai_assets.core.analytics.insights import artist_insights
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.query import scalar
+from spotify_ai_assets.defs.analytics.reports import TABLE, platform_daily_report
+from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.sandbox.world import EPOCH, World
 
 from .sandbox_lake import write_daily_stats
@@ -96,7 +96,7 @@ def test_the_report_renders_with_its_charts_and_the_lakes_numbers(tmp_path: Path
 
 
 def test_a_backfill_of_weekly_reports_covers_each_week_from_its_days(tmp_path: Path) -> None:
-    from spotify_ai_assets.pipeline.analytics.reports import WEEKLY_TABLE, platform_weekly_report, weekly_partitions
+    from spotify_ai_assets.defs.analytics.reports import WEEKLY_TABLE, platform_weekly_report, weekly_partitions
 
     world = World(seed=7, scale="tiny")
     lake = Lake(str(tmp_path / "lake"))
@@ -123,7 +123,7 @@ def test_a_backfill_of_weekly_reports_covers_each_week_from_its_days(tmp_path: P
 
 
 def _watch(lake: Lake, world: World, artists: list[int], days: list[dt.date]) -> None:
-    from spotify_ai_assets.core.catalog import ARTISTS_SCHEMA
+    from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA
 
     for day in days:
         lake.write("spotify_artists", pa.Table.from_pylist(
@@ -132,7 +132,7 @@ def _watch(lake: Lake, world: World, artists: list[int], days: list[dt.date]) ->
 
 
 def test_each_watched_artist_gets_its_own_report_with_its_own_numbers(tmp_path: Path) -> None:
-    from spotify_ai_assets.pipeline.analytics.reports import ARTIST_TABLE, artist_daily_reports
+    from spotify_ai_assets.defs.analytics.reports import ARTIST_TABLE, artist_daily_reports
 
     world = World(seed=7, scale="tiny")
     day = EPOCH + dt.timedelta(days=15)
@@ -183,7 +183,7 @@ def test_each_watched_artist_gets_its_own_report_with_its_own_numbers(tmp_path: 
 
 
 def test_weekly_artist_reports_cover_the_artists_watched_during_the_week(tmp_path: Path) -> None:
-    from spotify_ai_assets.pipeline.analytics.reports import ARTIST_WEEKLY_TABLE, artist_weekly_reports
+    from spotify_ai_assets.defs.analytics.reports import ARTIST_WEEKLY_TABLE, artist_weekly_reports
 
     world = World(seed=7, scale="tiny")
     week = dt.date(2026, 1, 5)

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from spotify_ai_assets.definitions import build_defs
+from spotify_ai_assets.defs.ingestion.catalog import spotify_catalog
+from spotify_ai_assets.defs.ingestion.playlists import playlist_snapshots
 from spotify_ai_assets.emulator import SpotifyEmulator
-from spotify_ai_assets.pipeline.ingestion.catalog import spotify_catalog
-from spotify_ai_assets.pipeline.ingestion.playlists import playlist_snapshots
 
 from .conftest import CLOCK, DAY, POSTGRES_DSN, require_service
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from spotify_ai_assets.core.spotify_api import ENDPOINTS, Endpoint, SpotifyApiError, SpotifyGateway
+from spotify_ai_assets.core.kernel.spotify_api import ENDPOINTS, Endpoint, SpotifyApiError, SpotifyGateway
 from spotify_ai_assets.emulator import SpotifyEmulator
 from spotify_ai_assets.emulator.spec import load_spec
 from spotify_ai_assets.sandbox.world import World

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.core.catalog import DEFAULT_INCLUDE_GROUPS
-from spotify_ai_assets.core.lake import Lake
-from spotify_ai_assets.core.privacy import user_label
-from spotify_ai_assets.definitions import discover
+from spotify_ai_assets.core.ingestion.catalog import DEFAULT_INCLUDE_GROUPS
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.kernel.privacy import user_label
+from spotify_ai_assets.definitions import load_defs_folder
 from spotify_ai_assets.emulator import Fault, SpotifyEmulator
 from spotify_ai_assets.emulator.additions import Additions
 from spotify_ai_assets.emulator.truth import catalog_truth, playlist_items, plays_of_day
@@ -27,7 +27,7 @@ FAST = {"backoff_base_s": 0.01, "backoff_max_s": 0.05}  # the retries still happ
 
 
 def assets(*keys: str) -> list[dg.AssetsDefinition]:
-    return [a for a in discover().assets if {k.to_user_string() for k in a.keys} & set(keys)]
+    return [a for a in load_defs_folder().assets if {k.to_user_string() for k in a.keys} & set(keys)]
 
 
 @pytest.fixture(params=["development", "extended"])

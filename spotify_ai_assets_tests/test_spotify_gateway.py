@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core.spotify_api import (
+from spotify_ai_assets.core.kernel.spotify_api import (
     RateLimitExceeded,
     RefreshTokenExpired,
     RetryPolicy,
@@ -222,7 +222,7 @@ def test_a_silent_accounts_service_times_out_too(world, sleeps, black_hole):
 
 
 def test_an_impossible_release_date_is_a_field_error_not_a_crash() -> None:
-    from spotify_ai_assets.core.records import InvalidRecord, release_day
+    from spotify_ai_assets.core.kernel.records import InvalidRecord, release_day
 
     assert release_day("2026-02") == dt.date(2026, 2, 1)
     for value in ("0000", "2026-13-40"):
@@ -232,9 +232,9 @@ def test_an_impossible_release_date_is_a_field_error_not_a_crash() -> None:
 
 
 def test_a_new_release_is_detected_through_a_paged_catalog_crawl(world, emulator, gateway):
-    from spotify_ai_assets.core.catalog import crawl_catalog
-    from spotify_ai_assets.core.monitoring import alerts_for, monitor
-    from spotify_ai_assets.core.trends import TRENDS_SCHEMA
+    from spotify_ai_assets.core.analytics.artist_monitoring import alerts_for, monitor
+    from spotify_ai_assets.core.analytics.trends import TRENDS_SCHEMA
+    from spotify_ai_assets.core.ingestion.catalog import crawl_catalog
 
     # The most prolific artist's newest album released in 2026: crawl the day before and the release day.
     artist = max(range(len(world.artist_ids)), key=lambda a: int((world.album_artist == a).sum()))

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from spotify_ai_assets.core.privacy import user_label
+from spotify_ai_assets.core.kernel.privacy import user_label
 from spotify_ai_assets.sandbox.world import World
 
 REPO = Path(__file__).resolve().parents[1]

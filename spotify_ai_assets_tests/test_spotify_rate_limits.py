@@ -17,9 +17,9 @@ import pytest
 import requests
 import yaml
 
-from spotify_ai_assets.core.rate_limits import RESUME_AT, StoppedRun, due_retries, parse_iso
+from spotify_ai_assets.core.ingestion.rate_limits import RESUME_AT, StoppedRun, due_retries, parse_iso
+from spotify_ai_assets.defs.ingestion.rate_limit_retry import spotify_rate_limit_retry_sensor
 from spotify_ai_assets.emulator import Fault, SpotifyEmulator
-from spotify_ai_assets.pipeline.ingestion.rate_limit_retry import spotify_rate_limit_retry_sensor
 
 from .conftest import POSTGRES_DSN, require_service
 from .spotify_prod import daily_job, prod_resources, watchlist

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from spotify_ai_assets.pipeline.observability.trace import TRACE_TAG
+from spotify_ai_assets.lib.trace import TRACE_TAG
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "planted-log-secret-5b1e0c"

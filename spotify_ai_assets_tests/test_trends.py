@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from spotify_ai_assets.core import trends
-from spotify_ai_assets.core.query import connect
+from spotify_ai_assets.core.analytics import trends
+from spotify_ai_assets.core.kernel.query import connect
 from spotify_ai_assets.sandbox.world import EPOCH, WEEKLY, World
 
 from .sandbox_lake import day_events
@@ -136,9 +136,9 @@ def test_a_real_drop_is_falling_and_a_new_entity_with_an_audience_is_emerging() 
 def test_the_track_trends_asset_flags_a_planted_breakout_from_the_lake(tmp_path) -> None:
     import dagster as dg
 
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.pipeline.analytics.trends import track_trends
-    from spotify_ai_assets.pipeline.resources import LakeResource
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.trends import track_trends
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     from .sandbox_lake import write_daily_stats
 
@@ -163,11 +163,12 @@ def test_the_track_trends_asset_flags_a_planted_breakout_from_the_lake(tmp_path)
 def test_artist_monitoring_reports_releases_and_breakouts_and_alerts_once(tmp_path) -> None:
     import dagster as dg
 
-    from spotify_ai_assets.core.alerts import LocalAlertLog
-    from spotify_ai_assets.core.catalog import ALBUMS_SCHEMA, ARTISTS_SCHEMA
-    from spotify_ai_assets.core.lake import Lake
-    from spotify_ai_assets.pipeline.analytics.artist_monitoring import artist_monitoring, artist_monitoring_sensor
-    from spotify_ai_assets.pipeline.resources import AlertsResource, LakeResource
+    from spotify_ai_assets.core.ingestion.catalog import ALBUMS_SCHEMA, ARTISTS_SCHEMA
+    from spotify_ai_assets.core.kernel.alerts import LocalAlertLog
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.artist_monitoring import artist_monitoring, artist_monitoring_sensor
+    from spotify_ai_assets.lib.resources.alerts import AlertsResource
+    from spotify_ai_assets.lib.resources.lake import LakeResource
 
     day, yesterday = dt.date(2026, 2, 10), dt.date(2026, 2, 9)
     lake = Lake(str(tmp_path / "lake"))

@@ -1,0 +1,20 @@
+"""Contracts of the ingestion tables: each table's key, required columns and value bounds."""
+
+from __future__ import annotations
+
+from spotify_ai_assets.core.quality.table_contract import TableContract
+
+DAY_MS = 86_400_000
+
+SPOTIFY_ARTISTS = TableContract("spotify_artists", ("artist_id",), ("artist_id", "name"),
+                                {"popularity": (0, 100), "followers": (0, None)})
+SPOTIFY_ALBUMS = TableContract("spotify_albums", ("album_id",), ("album_id", "artist_id", "name", "release_day"),
+                               {"total_tracks": (1, 500)})
+SPOTIFY_TRACKS = TableContract("spotify_tracks", ("track_id",), ("track_id", "album_id", "artist_id", "duration_ms"),
+                               {"duration_ms": (1, 6 * 3_600_000), "popularity": (0, 100)})
+PLAYLIST_SNAPSHOTS = TableContract("playlist_snapshots", ("playlist_id", "position"),
+                                   ("playlist_id", "snapshot_id", "track_id", "position"), {"position": (0, 10_000)},
+                                   min_ratio=0.2, max_ratio=5.0)
+LISTENING_EVENTS = TableContract("listening_events", ("user_id", "track_id", "played_at"),
+                                 ("event_id", "user_id", "track_id", "played_at", "source"),
+                                 {"ms_played": (0, DAY_MS)})

@@ -1,0 +1,140 @@
+"""Run a suite with Great Expectations 1.x on one lake partition and return per-expectation results.
+
+GX is imported here, inside the call (it takes seconds to import), never by the definitions. Each run uses an
+ephemeral context with a pandas data source: nothing is written to a GX project folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from spotify_ai_assets.core.quality.suites import Expectation, Suite
+
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    type: str
+    column: str
+    success: bool
+    observed_value: Any
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    examples: list[Any]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    suite: str
+    rows: int
+    results: list[ExpectationOutcome]
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: timestamps as ISO strings, NaN as None, numpy scalars as Python ones."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        with contextlib.suppress(ValueError, AttributeError):  # an array, not a scalar: handled below
+            value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _masked(examples: list[Any], column: str, personal: tuple[str, ...]) -> list[Any]:
+    """Examples with personal values replaced: a whole example of a personal column, or its personal keys."""
+    if not personal:
+        return examples
+    if column in personal:
+        return ["<personal>" if x is not None else None for x in examples]
+    return [{k: "<personal>" if k in personal and v is not None else v for k, v in x.items()} if isinstance(x, dict)
+            else x for x in examples]
+
+
+def run_suite(suite: Suite, table: pa.Table, day: dt.date | None = None) -> SuiteOutcome:
+    """Validate `table` (the partition, with at least `suite.columns`) against `suite`."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage statistics leave the machine
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.row_conditions import Column
+
+    missing = [c for c in suite.columns if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{suite.table}: columns {missing} are missing; the suite {suite.name} needs them")
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    frame = table.select(suite.columns).to_pandas()
+    batch = (context.data_sources.add_pandas("lake").add_dataframe_asset(suite.table)
+             .add_batch_definition_whole_dataframe("partition")
+             .get_batch(batch_parameters={"dataframe": frame}))
+    # An expectation about rows that are not there (no export rows on a recently-played-only day) does not apply.
+    idle = {i for i, e in enumerate(suite.expectations)
+            if e.only_where and not (frame[e.only_where[0]] == e.only_where[1]).any()}
+
+    def where(e: Expectation) -> dict[str, Any]:
+        return {"row_condition": Column(e.only_where[0]) == e.only_where[1]} if e.only_where else {}
+
+    # GX reports results in its own order: each expectation carries its index in the suite to be matched back.
+    expectations = [getattr(gx.expectations, e.type)(**e.resolved(day), **where(e), meta={"index": i})
+                    for i, e in enumerate(suite.expectations) if i not in idle]
+    result = batch.validate(gx.ExpectationSuite(name=suite.name, expectations=expectations),
+                            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES})
+    by_index = {int(r.expectation_config.meta["index"]): r for r in result.results}
+    outcomes = []
+    for i, spec in enumerate(suite.expectations):
+        if i in idle:
+            outcomes.append(ExpectationOutcome(type=spec.type, column=spec.column, success=True,
+                                               observed_value="not applicable: no rows where "
+                                               f"{spec.only_where[0]} = {spec.only_where[1]}",
+                                               unexpected_count=None, unexpected_percent=None, examples=[]))
+            continue
+        r = by_index[i]
+        details = r.result or {}
+        error = (r.exception_info or {}).get("exception_message") if r.exception_info else None
+        outcomes.append(ExpectationOutcome(
+            type=spec.type, column=spec.column, success=bool(r.success),
+            observed_value=_plain(details.get("observed_value")),
+            unexpected_count=details.get("unexpected_count"),
+            unexpected_percent=_plain(details.get("unexpected_percent")),
+            examples=_masked(_plain(list(details.get("partial_unexpected_list") or []))[:EXAMPLES], spec.column,
+                             suite.personal),
+            error=error if error and not r.success else None,
+        ))
+    return SuiteOutcome(suite.name, table.num_rows, outcomes)
+
+
+def markdown(outcome: SuiteOutcome) -> str:
+    lines = [f"**{outcome.suite}** on {outcome.rows:,} rows: "
+             f"{len(outcome.results) - len(outcome.failed)}/{len(outcome.results)} expectations met", "",
+             "| | expectation | column | observed | unexpected | examples |", "| --- | --- | --- | --- | ---: | --- |"]
+    for r in outcome.results:
+        unexpected = "" if r.unexpected_count is None else f"{r.unexpected_count:,}"
+        examples = ", ".join(str(x) for x in r.examples) if r.examples else (r.error or "")
+        observed = "" if r.observed_value is None else str(r.observed_value)
+        lines.append(f"| {'ok' if r.success else 'FAIL'} | {r.type} | {r.column} | {observed} | {unexpected} | "
+                     f"{examples.replace('|', '/')} |")
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""Table contracts and their checks (unique keys, required columns, ranges, plausible row counts), in SQL.
+
+Pure: returns `CheckOutcome`s; the Dagster layer turns them into asset check results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from spotify_ai_assets.core.kernel.query import Relation, bind, connect
+
+
+@dataclass(frozen=True)
+class TableContract:
+    name: str
+    key: tuple[str, ...]
+    required: tuple[str, ...]
+    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # Plausible size relative to the previous partition; weekly seasonality stays well inside these.
+    min_ratio: float = 0.33
+    max_ratio: float = 3.0
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    description: str
+    metadata: dict[str, Any]
+
+
+CHECK_NAMES = ("unique_key", "required_not_null", "values_in_range", "row_count_plausible")
+BLOCKING_CHECKS = frozenset({"unique_key", "required_not_null", "values_in_range"})
+
+
+def _q(col: str) -> str:
+    return '"' + col.replace('"', '""') + '"'
+
+
+def evaluate(contract: TableContract, table: Relation, previous_rows: int | None) -> list[CheckOutcome]:
+    con = connect()
+    try:
+        bind(con, "t", table)
+        rows = con.execute("SELECT count(*) FROM t").fetchone()[0]  # type: ignore[index]
+        keys = ", ".join(_q(k) for k in contract.key)
+        dup_groups = con.execute(
+            f"SELECT count(*) FROM (SELECT {keys} FROM t GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]  # type: ignore[index]
+        examples = con.execute(
+            f"SELECT {keys}, count(*) n FROM t GROUP BY ALL HAVING count(*) > 1 ORDER BY n DESC LIMIT 3").fetchall()
+        nulls = {c: con.execute(f"SELECT count(*) FROM t WHERE {_q(c)} IS NULL").fetchone()[0]  # type: ignore[index]
+                 for c in contract.required}
+        out_of_range: dict[str, int] = {}
+        for col, (lo, hi) in contract.ranges.items():
+            conds = [f"{_q(col)} < {lo}"] if lo is not None else []
+            conds += [f"{_q(col)} > {hi}"] if hi is not None else []
+            out_of_range[col] = con.execute(f"SELECT count(*) FROM t WHERE {' OR '.join(conds)}").fetchone()[0]  # type: ignore[index]
+    finally:
+        con.close()
+
+    outcomes = [
+        CheckOutcome("unique_key", dup_groups == 0,
+                     f"{dup_groups} duplicated key(s) on ({', '.join(contract.key)})",
+                     {"duplicate_keys": dup_groups, "examples": [list(map(str, e)) for e in examples]}),
+        CheckOutcome("required_not_null", not any(nulls.values()),
+                     "nulls in required columns: " + (", ".join(f"{c}={n}" for c, n in nulls.items() if n) or "none"),
+                     {"null_counts": nulls}),
+        CheckOutcome("values_in_range", not any(out_of_range.values()),
+                     "out-of-range values: " + (", ".join(f"{c}={n}" for c, n in out_of_range.items() if n) or "none"),
+                     {"out_of_range": out_of_range, "ranges": {c: list(r) for c, r in contract.ranges.items()}}),
+    ]
+    if previous_rows is None or previous_rows == 0:
+        outcomes.append(CheckOutcome("row_count_plausible", rows > 0,
+                                     f"{rows} rows; no previous partition to compare with",
+                                     {"rows": rows, "previous_rows": previous_rows}))
+    else:
+        ratio = rows / previous_rows
+        ok = contract.min_ratio <= ratio <= contract.max_ratio
+        outcomes.append(CheckOutcome(
+            "row_count_plausible", ok,
+            f"{rows} rows vs {previous_rows} in the previous partition (x{ratio:.2f}; plausible "
+            f"x{contract.min_ratio}-x{contract.max_ratio})",
+            {"rows": rows, "previous_rows": previous_rows, "ratio": round(ratio, 4)}))
+    return outcomes
+
+
+def quarantine_outcome(quarantine: pa.Table, good_rows: int) -> CheckOutcome:
+    """Visible, not fatal: bad records are kept aside and named; the share tells whether to worry."""
+    n = quarantine.num_rows
+    share = n / max(1, n + good_rows)
+    reasons: dict[str, int] = {}
+    for f, r in zip(quarantine["field"].to_pylist(), quarantine["reason"].to_pylist(), strict=True):
+        reasons[f"{f}: {r}"] = reasons.get(f"{f}: {r}", 0) + 1
+    examples = quarantine.slice(0, 5).select(["record_ref", "field", "reason"]).to_pylist()
+    return CheckOutcome("quarantine", n == 0, f"{n} record(s) quarantined ({share:.3%} of input)",
+                        {"quarantined": n, "share": round(share, 6), "by_reason": reasons, "examples": examples})

@@ -1,0 +1,113 @@
+"""How a lake table shows up in Dagster: standard table metadata and contract checks."""
+
+
+import datetime as dt
+from collections.abc import Iterable
+
+import dagster as dg
+import pyarrow as pa
+
+from spotify_ai_assets.core.kernel.lake import Lake, WriteResult
+from spotify_ai_assets.core.quality.table_contract import (
+    BLOCKING_CHECKS,
+    CHECK_NAMES,
+    CheckOutcome,
+    TableContract,
+    evaluate,
+)
+
+_TYPE_NAMES = {pa.string(): "string", pa.int64(): "int64", pa.int32(): "int32", pa.float64(): "double",
+               pa.bool_(): "boolean", pa.date32(): "date"}
+
+
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    return dg.TableSchema(columns=[
+        dg.TableColumn(f.name, _TYPE_NAMES.get(f.type, str(f.type)),
+                       constraints=dg.TableColumnConstraints(nullable=f.nullable))
+        for f in schema
+    ])
+
+
+def table_metadata(table: str, written: WriteResult, **extra: object) -> dict[str, object]:
+    return {
+        "dagster/row_count": written.rows,
+        "dagster/column_schema": column_schema(written.schema),
+        "dagster/table_name": f"lake.{table.replace('/', '.')}",
+        "dagster/uri": written.uri,
+        "bytes": written.bytes,
+        **extra,
+    }
+
+
+def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract,
+                         partitions_def: dg.PartitionsDefinition | None, quarantine: bool = True,
+                         ) -> list[dg.AssetCheckSpec]:
+    """The contract's checks on `asset`. With the asset's `partitions_def`, each result belongs to the partition the
+    step wrote, so the UI shows every day's result and its history, not one result for the whole table."""
+    key = dg.AssetKey(asset) if isinstance(asset, str) else asset
+    specs = [dg.AssetCheckSpec(name, asset=key, blocking=name in BLOCKING_CHECKS, partitions_def=partitions_def,
+                               description=_DESCRIPTIONS[name].format(c=contract))
+             for name in CHECK_NAMES]
+    if quarantine:
+        specs.append(dg.AssetCheckSpec("quarantine", asset=key, partitions_def=partitions_def, description=(
+            "Records that failed validation, kept aside with the file/record, field, reason and raw payload "
+            "(lake table quarantine/<asset>). Warns when any exist.")))
+    return specs
+
+
+_DESCRIPTIONS = {
+    "unique_key": "No two rows share the key ({c.key}).",
+    "required_not_null": "Required columns {c.required} have no nulls.",
+    "values_in_range": "Values within documented bounds: {c.ranges}.",
+    "row_count_plausible": "Row count within x{c.min_ratio}-x{c.max_ratio} of the previous partition (warns).",
+}
+
+
+def to_check_results(asset: str | dg.AssetKey, outcomes: Iterable[CheckOutcome]) -> list[dg.AssetCheckResult]:
+    key = dg.AssetKey(asset) if isinstance(asset, str) else asset
+    return [
+        dg.AssetCheckResult(
+            asset_key=key, check_name=o.name, passed=o.passed, description=o.description,
+            severity=dg.AssetCheckSeverity.ERROR if o.name in BLOCKING_CHECKS else dg.AssetCheckSeverity.WARN,
+            metadata={k: v if isinstance(v, (int, float, str)) else dg.MetadataValue.json(v)
+                      for k, v in o.metadata.items()},
+        )
+        for o in outcomes
+    ]
+
+
+def require_partition(lake: Lake, table: str, day: dt.date) -> str:
+    """`day`'s partition key, once `table` is known to have it: a missing upstream partition fails the step with
+    what to do about it."""
+    key = day.isoformat()
+    if not lake.exists(table, key):
+        raise dg.Failure(f"{table} has no partition for {day}: materialize it first")
+    return key
+
+
+def check_table(lake: Lake, table: str, contract: TableContract, day: dt.date) -> list[CheckOutcome]:
+    """The contract, evaluated on the partition as stored (not on what the step meant to write)."""
+    previous = lake.row_count(table, (day - dt.timedelta(days=1)).isoformat())
+    return evaluate(contract, lake.scan(table, [day.isoformat()]), previous)
+
+
+def publish(lake: Lake, table: str, data: pa.Table | WriteResult, day: dt.date, contract: TableContract,
+            quarantine: pa.Table | None = None, asset_key: dg.AssetKey | None = None,
+            extra_checks: Iterable[dg.AssetCheckResult] = (), **extra: object) -> dg.MaterializeResult:
+    """Write the partition (replacing it; `data` may be already written), its quarantine, and evaluate its
+    contract, in one result (with `extra_checks`, the asset's own checks of what it could not read)."""
+    from spotify_ai_assets.core.quality.table_contract import quarantine_outcome
+
+    key = asset_key or dg.AssetKey(table)
+    partition = day.isoformat()
+    written = data if isinstance(data, WriteResult) else lake.write(table, data, partition)
+    outcomes = check_table(lake, table, contract, day)
+    if quarantine is not None:
+        # Always written, even empty, so a re-run that fixed its input also clears old quarantine.
+        lake.write(f"quarantine/{table}", quarantine, partition)
+        outcomes.append(quarantine_outcome(quarantine, written.rows))
+    return dg.MaterializeResult(
+        asset_key=key,
+        metadata=table_metadata(table, written, **extra),
+        check_results=[*to_check_results(key, outcomes), *extra_checks],
+    )

@@ -1,1 +1,0 @@
-"""Analytics domain: daily aggregates in DuckDB over the lake. Modules here are discovered automatically."""

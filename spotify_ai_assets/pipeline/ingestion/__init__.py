@@ -1,1 +1,0 @@
-"""Ingestion domain: Spotify catalog, playlists and listening events. Modules here are discovered automatically."""
