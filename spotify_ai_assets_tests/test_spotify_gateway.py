@@ -173,7 +173,8 @@ def test_recently_played_pages_back_in_time_until_the_cursor(world, emulator, ga
     stamps = [p["played_at"] for p in plays]
     day = emulator.clock.date().isoformat()
     assert len(plays) > 50 and all(s.startswith(day) for s in stamps) and stamps == sorted(stamps, reverse=True)
-    calls = [p for _, p, _ in emulator.request_log if "recently-played" in p]
+    # (A request retried after a timeout on a busy machine shows twice: the pages are the distinct requests.)
+    calls = list(dict.fromkeys(p for _, p, _ in emulator.request_log if "recently-played" in p))
     assert "before=" not in calls[0] and all("before=" in c and "limit=50" in c for c in calls[1:])
 
 
