@@ -26,8 +26,8 @@ def test_a_run_with_an_expired_user_leaves_no_raw_user_id_in_the_instance(tmp_pa
            "DAGSTER_HOME": str(home), "SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path / "sandbox"),
            "SPOTIFY_AI_SANDBOX_SCALE": "tiny", "SPOTIFY_AI_EXECUTOR": "in_process"}
     done = subprocess.run(
-        ["dagster", "asset", "materialize", "-m", "spotify_ai_assets", "--partition", DAY.isoformat(), "--select",
-         "spotify_artists,spotify_albums,spotify_tracks,playlist_snapshots,listening_events"],
+        ["dagster", "asset", "materialize", "-m", "spotify_ai_assets.definitions", "--partition", DAY.isoformat(),
+         "--select", "spotify_artists,spotify_albums,spotify_tracks,playlist_snapshots,listening_events"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     instance_files = [p for p in (tmp_path / ".dagster_home").rglob("*") if p.is_file()]

@@ -136,7 +136,7 @@ def test_dagster_asset_materialize_returns_within_a_minute_on_a_3600_s_rate_limi
            "SPOTIFY_API_URL": api, "SPOTIFY_ACCOUNTS_URL": standalone_emulator["SPOTIFY_ACCOUNTS_URL"],
            "SPOTIFY_AI_ERASURE_SALT": "test-salt"}
     started = time.monotonic()
-    done = subprocess.run(["dagster", "asset", "materialize", "-m", "spotify_ai_assets", "--select",
+    done = subprocess.run(["dagster", "asset", "materialize", "-m", "spotify_ai_assets.definitions", "--select",
                            "spotify_artists,spotify_albums,spotify_tracks", "--partition", DAY.isoformat()],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     took = time.monotonic() - started
