@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import threading
+from pathlib import Path
 
 from spotify_ai_assets.emulator.server import MODES, SpotifyEmulator
 from spotify_ai_assets.sandbox.world import SCALES, World
@@ -50,8 +51,9 @@ def _write_watchlist(world: World, path: str) -> None:
 
     from spotify_ai_assets.emulator.additions import sandbox_watchlist
 
-    with open(path, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(sandbox_watchlist(world), fh)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(sandbox_watchlist(world)), encoding="utf-8")
 
 
 if __name__ == "__main__":
