@@ -9,7 +9,7 @@ Pipelines, each timed on every clip, one process on one core (-> x realtime per 
 
   ours    `analyze_file(path)`: one decode, one STFT shared by every spectral feature, tempo and key.
   plain   the naive way: `librosa.load`, then each librosa feature on the raw signal (beat_track, chroma_stft
-          plus the same Krumhansl-Kessler key pick, rms, spectral centroid / bandwidth / rolloff / flatness,
+          plus a Krumhansl-Kessler key pick, rms, spectral centroid / bandwidth / rolloff / flatness,
           zero-crossing rate, onset_detect, mfcc), each one computing its own spectrogram.
   floor   decode plus one STFT magnitude (scipy.fft): the lower bound for any spectral pipeline (no features).
 
@@ -108,7 +108,7 @@ def _import_libs(pipeline: str) -> None:
     import numpy  # noqa: F401
     import soundfile  # noqa: F401
 
-    from spotify_ai_assets.audio import features  # noqa: F401
+    from spotify_ai_assets.core.audio import features  # noqa: F401
 
     if pipeline == "floor":
         import scipy.fft
@@ -121,14 +121,20 @@ def _import_libs(pipeline: str) -> None:
 
 
 def _key_pick() -> Callable[[Any], tuple[int | None, int | None]]:
-    """Our Krumhansl-Kessler key pick on a 12-bin mean chroma -> (tonic, mode), (None, None) for a flat chroma."""
+    """The plain recipe's key pick: Krumhansl-Kessler profiles on a 12-bin mean chroma -> (tonic, mode)."""
     import numpy as np
 
-    from spotify_ai_assets.core.audio.features import _estimate_key
+    major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+    minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+    rows = np.array([np.roll(p, t) for p in (major, minor) for t in range(12)])
+    rows = (rows - rows.mean(1, keepdims=True)) / rows.std(1, keepdims=True)
 
     def pick(chroma_mean: Any) -> tuple[int | None, int | None]:
-        estimate = _estimate_key(np.asarray(chroma_mean))
-        return (None, None) if estimate is None else (estimate[0], estimate[1])
+        c = np.asarray(chroma_mean, dtype=float)
+        if c.std() <= 1e-12:
+            return None, None
+        best = int(np.argmax(rows @ ((c - c.mean()) / c.std())))
+        return best % 12, 1 if best < 12 else 0
 
     return pick
 

@@ -85,3 +85,22 @@ def test_re_materializing_a_track_replaces_its_row(world: World, tmp_path: Path)
     lake = Lake(str(tmp_path / "lake"))
     assert lake.row_count("audio_features", track) == 1
     assert lake.row_count("quarantine/audio_features", track) == 0
+
+
+def test_a_symlink_out_of_the_landing_folder_is_quarantined_not_read(world: World, tmp_path: Path) -> None:
+    landing = tmp_path / "audio"
+    outside = audio.write_clip(world, 4, tmp_path / "elsewhere", fmt="wav", seconds=4.0)
+    track = world.track_ids[4]
+    landing.mkdir()
+    (landing / f"{track}.wav").symlink_to(outside)
+    resources = {"lake": LakeResource(root=str(tmp_path / "lake")),
+                 "audio_landing": SandboxAudioLandingResource(root=str(landing),
+                                                              world=SandboxWorldResource(seed=7, scale="tiny"))}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(audio_tracks.name, [track])  # as if added by hand: the sensor refuses it
+        run = dg.materialize([audio_features], partition_key=track, resources=resources, instance=instance)
+        assert run.success
+    lake = Lake(str(tmp_path / "lake"))
+    assert lake.row_count("audio_features", track) == 0
+    (row,) = lake.read("quarantine/audio_features", partition=track).to_pylist()
+    assert row["field"] == "<file>" and "points outside the landing folder" in row["reason"]

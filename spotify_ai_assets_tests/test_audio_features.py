@@ -130,9 +130,9 @@ def test_same_file_same_numbers(clips: dict[int, Path], rows: dict[int, dict]) -
         ("0123456789abcdefghijAB.wav", b"", "empty"),
         ("0123456789abcdefghijAB.wav", bytes(np.random.default_rng(1).integers(0, 256, 40_000, dtype=np.uint8)),
          "not_audio"),
-        ("0123456789abcdefghijAB.txt", b"hello", "unknown_container"),
-        ("not-a-track-id.wav", b"RIFF", "bad_name"),
-        ("0123456789abcdefghijA.wav", b"RIFF", "bad_name"),
+        ("0123456789abcdefghijAB.txt", b"hello", "not_audio"),
+        ("notes.wav", b"these are my notes, not a song\n", "not_audio"),  # text renamed .wav
+        ("any name at all.wav", b"RIFF", "not_audio"),
     ],
 )
 def test_unreadable_files_raise_their_kind(tmp_path: Path, name: str, content: bytes, kind: str) -> None:
@@ -142,6 +142,8 @@ def test_unreadable_files_raise_their_kind(tmp_path: Path, name: str, content: b
         analyze_file(path)
     assert caught.value.kind == kind
     assert name in caught.value.reason
+    if kind == "not_audio":
+        assert "not an audio file" in caught.value.reason and "pipe" not in caught.value.reason
 
 
 def test_truncated_files(world: World, tmp_path: Path) -> None:
@@ -152,6 +154,16 @@ def test_truncated_files(world: World, tmp_path: Path) -> None:
         with pytest.raises(AudioError) as caught:
             analyze_file(path)
         assert caught.value.kind == "truncated", (fmt, caught.value.reason)
+
+
+def test_mp3_length_estimate_is_not_a_truncation(world: World, tmp_path: Path) -> None:
+    # libmpg123 estimates a CBR MP3's frame count from its size: a whole low-bitrate file decodes a little short.
+    signal = audio.synthesize(world, 5, seconds=12.0)
+    path = tmp_path / "low bitrate.mp3"
+    sf.write(path, signal, SR, format="MP3", subtype="MPEG_LAYER_III", compression_level=0.95,
+             bitrate_mode="CONSTANT")
+    row = analyze_file(path)
+    assert row["duration_s"] == pytest.approx(12.0, abs=0.2) and row["track_id"] is None
 
 
 def test_track_id_from_path() -> None:
@@ -177,33 +189,67 @@ def test_silence_short_and_beatless_audio_give_null_tempo(tmp_path: Path) -> Non
         "tone": (0.5 * np.sin(2 * np.pi * 220 * t), "no_beat"),
         "bursts": (bursts, "no_beat"),
     }
+    key_reasons = {"silence": "silence", "nearsilence": "silence", "short": "too_short", "bursts": "noise"}
     for label, (signal, reason) in cases.items():
         path = write_wav(tmp_path / f"{label.ljust(22, 'x')}.wav", signal)
         row = analyze_file(path)
         assert tuple(row) == FEATURE_COLUMNS
         assert row["tempo_bpm"] is None and row["tempo_null_reason"] == reason, (label, row["tempo_null_reason"])
         assert all(not (isinstance(v, float) and not math.isfinite(v)) for v in row.values()), label
-        if reason in ("silence", "too_short"):  # no tonal evidence to speak of: no key rather than a made-up one
+        if label in key_reasons:  # no tonal evidence to speak of: no key rather than a made-up one
             assert row["key"] is None and row["mode"] is None and row["key_name"] is None
-        else:
-            assert row["key"] is not None
+            assert row["key_null_reason"] == key_reasons[label] and row["key_confidence"] == 0.0, label
+        else:  # a lone A: either an A key or no tonal centre, never another tonic
+            assert row["key"] in (9, None) and (row["key"] is not None or row["key_null_reason"] == "no_tonal_center")
     assert analyze_file(tmp_path / f"{'short'.ljust(22, 'x')}.wav")["duration_s"] == pytest.approx(1.0)
 
 
 # ---- CLI ---------------------------------------------------------------------------------------------------------
-def test_cli_prints_json_lines(clips: dict[int, Path], tmp_path: Path) -> None:
-    good = next(iter(clips.values()))
-    bad = tmp_path / "0123456789abcdefghijAB.wav"
-    bad.write_bytes(b"")
+def _cli(*args: str) -> subprocess.CompletedProcess:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "spotify_ai_assets.audio", str(good), str(bad)],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
+    return subprocess.run([sys.executable, "-m", "spotify_ai_assets.audio", *args], capture_output=True, text=True,
+                          env=env, timeout=180, check=False)
+
+
+def test_cli_json_lines_any_name_and_errors(clips: dict[int, Path], tmp_path: Path) -> None:
+    good = next(iter(clips.values()))
+    renamed = tmp_path / f"My Song (final mix){good.suffix}"  # any name: the track-id rule is the landing zone's
+    renamed.write_bytes(good.read_bytes())
+    bad = tmp_path / "0123456789abcdefghijAB.wav"
+    bad.write_bytes(b"")
+    text = tmp_path / "readme.wav"
+    text.write_text("this is a text file with an audio suffix\n")
+    done = _cli("--json", str(good), str(bad), str(text), str(renamed))
+    assert done.returncode == 1, done.stderr  # some files could not be read
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(lines) == 2
     assert lines[0]["track_id"] == good.stem and list(lines[0]) == list(FEATURE_COLUMNS)
     assert lines[1] == {"file": str(bad), "error": "empty", "reason": lines[1]["reason"]}
-    usage = subprocess.run([sys.executable, "-m", "spotify_ai_assets.audio"], capture_output=True, text=True,
-                           env=env, timeout=120, check=False)
-    assert usage.returncode == 2
+    assert lines[2]["error"] == "not_audio" and "not an audio file" in lines[2]["reason"]
+    assert lines[3]["track_id"] is None and lines[3]["key"] == lines[0]["key"]
+    assert _cli().returncode == 2  # usage error
+
+
+def test_cli_help_and_table(clips: dict[int, Path]) -> None:
+    helped = _cli("--help")
+    assert helped.returncode == 0 and "--json" in helped.stdout and "LUFS" in helped.stdout
+    folder = next(iter(clips.values())).parent
+    table = _cli(str(folder))
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:4] == ["file", "length", "tempo", "key"] and len(lines) == 1 + len(clips)
+    assert all(("major" in line or "minor" in line) and "kHz" in line for line in lines[1:])
+
+
+def test_sandbox_writes_example_clips(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "spotify_ai_assets.sandbox", "--scale", "tiny", "audio", "--out",
+                           str(tmp_path / "examples"), "--count", "3", "--seconds", "12"],
+                          capture_output=True, text=True, env=env, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    truth = json.loads((tmp_path / "examples" / "truth.json").read_text())
+    assert len(truth) == 3 and len(done.stdout.splitlines()) == 3
+    for name, known in truth.items():
+        row = analyze_file(tmp_path / "examples" / name)
+        assert tempo_correct(row["tempo_bpm"], known["tempo_bpm"]) and row["key_name"] == known["key_name"], name

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from spotify_ai_assets.core.audio.landing import file_for, name_problem, plan
+from spotify_ai_assets.core.audio.landing import LandingRefused, file_for, name_problem, plan, problems
 from spotify_ai_assets.defs.audio.landing_sensor import audio_landing_sensor
 from spotify_ai_assets.lib.partitions import audio_tracks
 from spotify_ai_assets.lib.resources.audio_landing import (
@@ -63,6 +63,29 @@ def test_file_for_finds_any_suffix_and_refuses_bad_ids(tmp_path: Path) -> None:
         file_for(tmp_path, "../../etc/passwd")
 
 
+def test_symlinks_out_of_the_folder_are_refused_and_never_read(tmp_path: Path) -> None:
+    landing_dir = tmp_path / "landing"
+    landing_dir.mkdir()
+    secret = tmp_path / "outside.wav"
+    secret.write_bytes(b"RIFF a file the pipeline must not read")
+    inside = landing_dir / "store" / "master.wav"
+    inside.parent.mkdir()
+    inside.write_bytes(b"RIFF an upload kept in a subfolder of the landing zone")
+    (landing_dir / f"{TRACK_A}.wav").symlink_to(secret)  # out of the folder: refused
+    (landing_dir / f"{TRACK_B}.wav").symlink_to(inside)  # inside the folder: followed
+    dangling = "7ouMYWpwJ422jRcDASZB7P"
+    (landing_dir / f"{dangling}.flac").symlink_to(tmp_path / "gone.flac")
+
+    result = plan(landing_dir, {})
+    assert [d.track_id for d in result.new] == [TRACK_B]
+    assert "points outside the landing folder" in result.rejected[f"{TRACK_A}.wav"]
+    assert "points to nothing" in result.rejected[f"{dangling}.flac"]
+    assert set(problems(landing_dir)) == {f"{TRACK_A}.wav", f"{dangling}.flac"}
+    with pytest.raises(LandingRefused, match="outside the landing folder"):
+        file_for(landing_dir, TRACK_A)
+    assert file_for(landing_dir, TRACK_B) == landing_dir / f"{TRACK_B}.wav"
+
+
 def _tick(instance: dg.DagsterInstance, landing: AudioLandingResource, cursor: str | None) -> dg.SensorResult:
     # A context manager: the sandbox's resource nests the world resource, which Dagster sets up in a scope.
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"audio_landing": landing}) as context:
@@ -90,6 +113,15 @@ def test_sensor_runs_each_file_version_once(tmp_path: Path) -> None:
 
         again = _tick(instance, landing, first.cursor)
         assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+        # A symlink to a file outside the folder asks for no run: it is rejected with its reason.
+        outside = tmp_path.parent / f"{tmp_path.name}-outside.wav"
+        outside.write_bytes(b"someone else's file")
+        (tmp_path / "3n3Ppam7vgaVa1iaRUc9Lp.wav").symlink_to(outside)
+        linked = _tick(instance, landing, again.cursor)
+        assert linked.run_requests == []
+        assert "3n3Ppam7vgaVa1iaRUc9Lp.wav" in json.loads(linked.cursor)["rejected"]
+        (tmp_path / "3n3Ppam7vgaVa1iaRUc9Lp.wav").unlink()
 
         (tmp_path / f"{TRACK_A}.wav").write_bytes(b"a re-delivered master")
         changed = _tick(instance, landing, again.cursor)

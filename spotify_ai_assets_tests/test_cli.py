@@ -8,7 +8,6 @@ on (Dagster's superseded-command, beta and preview warnings).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,19 +21,25 @@ pytestmark = pytest.mark.slow
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    # The instance's folders are relative to where a command runs (the README runs from the repository root with
+    # DAGSTER_HOME=$PWD); `dg` runs from the project's root, so here they are made absolute under tmp_path.
+    text = (REPO / "dagster.yaml").read_text().replace(".dagster_home", str(tmp_path / ".dagster_home"))
+    (tmp_path / "dagster.yaml").write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))}
     env.update(DAGSTER_HOME=str(tmp_path), SPOTIFY_AI_HOME=str(tmp_path / "spotify_ai"),
                SPOTIFY_AI_SANDBOX_SCALE="tiny")
     return env
 
 
-NOISE = ("SupersessionWarning", "BetaWarning", "PreviewWarning")
+NOISE = ("SupersessionWarning",)
 
 
-def _cli(name: str, args: list[str], tmp_path: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(name: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run in `tmp_path`; `dg` finds the project with --target-path."""
     exe = Path(sys.executable).with_name(name)
-    return subprocess.run([str(exe), *args], cwd=cwd or tmp_path, env=_env(tmp_path), capture_output=True, text=True,
+    if name == "dg":
+        args = [*args, "--target-path", str(REPO)]
+    return subprocess.run([str(exe), *args], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
                           timeout=900)
 
 
@@ -44,10 +49,10 @@ def test_definitions_validate(tmp_path):
 
 
 def test_dg_checks_and_lists_the_project_from_its_root(tmp_path):
-    checked = _cli("dg", ["check", "defs"], tmp_path, cwd=REPO)
+    checked = _cli("dg", ["check", "defs"], tmp_path)
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
     assert "All definitions loaded successfully" in checked.stdout + checked.stderr
-    listed = _cli("dg", ["list", "defs", "--json"], tmp_path, cwd=REPO)
+    listed = _cli("dg", ["list", "defs", "--json"], tmp_path)
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert "daily_refresh_job" in listed.stdout and "listening_events" in listed.stdout
     for out in (checked, listed):
@@ -55,7 +60,7 @@ def test_dg_checks_and_lists_the_project_from_its_root(tmp_path):
 
 
 def test_readme_job_command_runs_a_sandbox_day_in_separate_processes(tmp_path):
-    out = _cli("dg", ["launch", "--job", "daily_refresh_job", "--partition", "2026-01-05"], tmp_path, cwd=REPO)
+    out = _cli("dg", ["launch", "--job", "daily_refresh_job", "--partition", "2026-01-05"], tmp_path)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]
     assert "RUN_SUCCESS" in log

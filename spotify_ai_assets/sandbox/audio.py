@@ -3,10 +3,16 @@
 Each track of a `World` gets a clip that is a pure function of (world.seed, track index): drums at the track's
 true tempo (kick on every beat, snare on beats 2 and 4, hats on the eighths), a diatonic chord progression in
 the track's true key and mode in which the tonic chord takes half of the bars (so key estimation is well posed),
-a bass on the chord roots, and a timbre (harmonics, brightness, attack, drum balance) that depends on the genre.
+a bass on the chord roots, and a timbre that depends on the genre.
+
+The timbres are harmonic-rich, as real instruments are (the first version had 4-10 pure partials, which let a
+detector that counts overtones as notes look good): up to 24 partials with a genre's spectral slope, upper partials
+that die away faster than the fundamental (plucked and struck strings), string stiffness (partials stretched
+sharp, as on a piano), odd-harmonic emphasis (reeds, drawbar organs), and two slightly detuned voices for pads and
+strings (chorus). The bass has its own rich, fast-decaying partials.
 
 Everything is vectorized numpy: one bar per distinct chord and one sample per drum are synthesized once and then
-laid out along the clip, so a 30 s clip takes a few milliseconds.
+laid out along the clip, so a 30 s clip takes a few tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -42,23 +48,28 @@ class Timbre:
     restrike: bool  # chords struck on every beat (piano-like decay) instead of held for the bar
     drums: float  # drum level relative to the chords
     hats: float  # hi-hat level relative to the kick
+    partial_decay: float = 0.0  # 1/s per harmonic number: partial h fades as exp(-partial_decay * h * t)
+    stiffness: float = 0.0  # inharmonicity B: partial h sounds at h * f0 * sqrt(1 + B h^2)
+    odd: float = 1.0  # amplitude factor of the even partials (< 1: hollow, reed- or organ-like)
+    detune_cents: float = 0.0  # a second voice this many cents sharp (chorus); 0 = one voice
 
 
 TIMBRES: dict[str, Timbre] = {
-    "pop": Timbre(6, 1.2, 0.01, True, 1.0, 0.25),
-    "rock": Timbre(8, 0.8, 0.005, True, 1.1, 0.3),
-    "hip-hop": Timbre(4, 1.6, 0.02, False, 1.3, 0.3),
-    "electronic": Timbre(8, 0.7, 0.002, True, 1.2, 0.35),
-    "indie": Timbre(6, 1.0, 0.02, True, 0.9, 0.25),
-    "jazz": Timbre(5, 1.5, 0.03, False, 0.7, 0.3),
-    "classical": Timbre(4, 1.8, 0.12, False, 0.6, 0.15),
-    "r-n-b": Timbre(5, 1.4, 0.04, False, 1.0, 0.25),
-    "latin": Timbre(6, 1.1, 0.01, True, 1.0, 0.35),
-    "metal": Timbre(10, 0.6, 0.002, True, 1.2, 0.35),
-    "folk": Timbre(5, 1.3, 0.02, True, 0.7, 0.2),
-    "k-pop": Timbre(7, 1.0, 0.005, True, 1.1, 0.3),
+    "pop": Timbre(16, 1.1, 0.01, True, 1.0, 0.25, partial_decay=1.2, stiffness=0.0002),  # electric piano
+    "rock": Timbre(24, 0.8, 0.005, True, 1.1, 0.3, partial_decay=0.8, stiffness=0.0001),  # bright guitar
+    "hip-hop": Timbre(12, 1.4, 0.02, False, 1.3, 0.3, detune_cents=7.0),  # warm pad
+    "electronic": Timbre(24, 0.9, 0.002, True, 1.2, 0.35, detune_cents=11.0),  # detuned saw
+    "indie": Timbre(18, 1.0, 0.005, True, 0.9, 0.25, partial_decay=2.0),  # plucked steel strings
+    "jazz": Timbre(14, 1.3, 0.01, True, 0.7, 0.3, partial_decay=1.5, stiffness=0.0004),  # piano
+    "classical": Timbre(16, 1.2, 0.12, False, 0.6, 0.15, detune_cents=5.0),  # string section
+    "r-n-b": Timbre(12, 1.3, 0.03, False, 1.0, 0.25, odd=0.5),  # drawbar organ
+    "latin": Timbre(18, 1.0, 0.005, True, 1.0, 0.35, partial_decay=2.5),  # nylon guitar
+    "metal": Timbre(24, 0.6, 0.002, True, 1.2, 0.35, partial_decay=0.3),  # distorted-bright
+    "folk": Timbre(16, 1.1, 0.01, True, 0.7, 0.2, partial_decay=1.8, odd=0.8),  # accordion-ish / plucked
+    "k-pop": Timbre(20, 0.9, 0.005, True, 1.1, 0.3, detune_cents=9.0),  # synth
 }
 assert set(TIMBRES) == set(GENRES)
+BASS = Timbre(12, 1.1, 0.005, False, 0, 0, partial_decay=3.0, stiffness=0.0001)
 
 
 def _midi_hz(note: np.ndarray | float) -> np.ndarray:
@@ -66,14 +77,23 @@ def _midi_hz(note: np.ndarray | float) -> np.ndarray:
 
 
 def _tone(freqs: np.ndarray, length: int, sr: int, timbre: Timbre) -> np.ndarray:
-    """Sum of harmonic tones at `freqs` (Hz), partials above Nyquist dropped, peak-free scaling by note count."""
+    """Sum of harmonic-rich tones at `freqs` (Hz): partials above 0.45 sr dropped, scaled by note count."""
     t = np.arange(length) / sr
-    h = np.arange(1, timbre.harmonics + 1)
-    partials = (freqs[:, None] * h[None, :]).ravel()
-    amps = np.tile(1.0 / h**timbre.brightness, len(freqs))
+    h = np.arange(1, timbre.harmonics + 1, dtype=np.float64)
+    stretch = h * np.sqrt(1.0 + timbre.stiffness * h**2)
+    amp = 1.0 / h**timbre.brightness * np.where(h % 2 == 0, timbre.odd, 1.0)
+    voices = [1.0] + ([2.0 ** (timbre.detune_cents / 1200)] if timbre.detune_cents else [])
+    partials = np.concatenate([(freqs[:, None] * v * stretch[None, :]).ravel() for v in voices])
+    amps = np.tile(amp, len(freqs) * len(voices)) / len(voices)
+    numbers = np.tile(h, len(freqs) * len(voices))
     keep = partials < 0.45 * sr
-    # (partials, samples) at once: ~40 partials x one bar of samples.
-    return (amps[keep, None] * np.sin(2 * np.pi * partials[keep, None] * t[None, :])).sum(axis=0) / len(freqs)
+    partials, amps, numbers = partials[keep], amps[keep], numbers[keep]
+    # Each partial starts at a fixed pseudo-random phase (no peaky all-cosine onsets), decays by its number.
+    phases = (np.arange(len(partials)) * 2.399963) % (2 * np.pi)
+    waves = np.sin(2 * np.pi * partials[:, None] * t[None, :] + phases[:, None])
+    if timbre.partial_decay:
+        waves *= np.exp(-timbre.partial_decay * numbers[:, None] * t[None, :])
+    return (amps @ waves) / len(freqs)
 
 
 def _place(out: np.ndarray, template: np.ndarray, positions: np.ndarray, gains: np.ndarray) -> None:
@@ -135,7 +155,7 @@ def synthesize(world: World, track_index: int, seconds: float = 30.0, sr: int = 
         notes = np.where(notes >= 72, notes - 12, notes)  # keep voicings in one octave around middle C
         chord = _tone(_midi_hz(notes), seg_len, sr, timbre) * envelope
         bass_env = np.minimum(1.0, te / 0.005) * release * np.exp(-te / (0.9 * beat / sr))
-        bass = _tone(_midi_hz(np.array([bass_root + (root % 12)])), seg_len, sr, Timbre(3, 1.5, 0.005, False, 0, 0))
+        bass = _tone(_midi_hz(np.array([bass_root + (root % 12)])), seg_len, sr, BASS)
         segments[root] = (0.55 * chord + 0.35 * bass * bass_env).astype(np.float64)
     harmony = np.zeros(n)
     n_bars = int(np.ceil(n_beats / 4))

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 TEMPO_TOLERANCE = 0.04
 TEMPO_TARGET = 0.95
-KEY_TARGET = 0.85
+KEY_TARGET = 0.90  # the bar of the audio benchmark on rendered music (benchmarks/audio_accuracy.py)
 
 
 def tempo_correct(estimate: float | None, truth: float, tolerance: float = TEMPO_TOLERANCE) -> bool:

@@ -3,11 +3,17 @@
 Pure (no dagster, no librosa): the sensor keeps `cursor` between ticks. Hashing every file on every tick
 would read gigabytes, so a file is hashed again only when its size or mtime moved; a touched file with the same
 bytes therefore asks for nothing.
+
+Symlinks: a partner's upload is a file in the folder. A symlink whose target lies outside the folder (or that
+points nowhere) is refused with its reason and never read: otherwise anyone who can drop a link could have the
+pipeline hash and analyse, and quarantine records name, any file the code location can read. A link to a file
+inside the folder is followed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,11 +62,42 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+class LandingRefused(ValueError):
+    """A landed path the pipeline must not read (a symlink out of the landing folder); the message says why."""
+
+
+def link_problem(directory: Path, path: Path) -> str | None:
+    """Why `path` (an entry of `directory`) must not be read, or None: symlinks out of the folder or to nothing."""
+    if not path.is_symlink():
+        return None
+    target = os.readlink(path)
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return f"{path.name}: symlink to {target!r} points to nothing (dangling or a loop): refused"
+    if not resolved.is_relative_to(directory.resolve()):
+        return f"{path.name}: symlink to {target!r} points outside the landing folder: refused, not read"
+    if not resolved.is_file():
+        return f"{path.name}: symlink to {target!r} is not a regular file: refused"
+    return None
+
+
 def landed_files(directory: Path) -> list[Path]:
+    """Files and symlinks in the folder (dot files are partial uploads, written aside then renamed: left out)."""
     if not directory.is_dir():
         return []
-    # Dot files are partial uploads (written aside, then renamed into place).
-    return sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in directory.iterdir()
+                  if not p.name.startswith(".") and (p.is_symlink() or p.is_file()))
+
+
+def problems(directory: Path) -> dict[str, str]:
+    """Every landed entry that will not be analysed, by name: bad names and refused symlinks, with the reason."""
+    out = {}
+    for path in landed_files(directory):
+        problem = link_problem(directory, path) or name_problem(path.name)
+        if problem:
+            out[path.name] = problem
+    return out
 
 
 def plan(directory: Path, previous: Cursor, files: list[Path] | None = None) -> Plan:
@@ -68,7 +105,7 @@ def plan(directory: Path, previous: Cursor, files: list[Path] | None = None) -> 
     the next cursor."""
     out = Plan(cursor={})
     for path in landed_files(directory) if files is None else files:
-        problem = name_problem(path.name)
+        problem = link_problem(directory, path) or name_problem(path.name)
         if problem:
             out.rejected[path.name] = problem
             continue
@@ -85,8 +122,16 @@ def plan(directory: Path, previous: Cursor, files: list[Path] | None = None) -> 
 
 
 def file_for(directory: Path, track_id: str) -> Path | None:
-    """The landed file of a track (any audio suffix), newest first if several were delivered."""
+    """The landed file of a track (any audio suffix), newest first if several were delivered; LandingRefused if
+    that entry is a symlink out of the folder (ValueError for a track id that is none)."""
     if not TRACK_ID_RE.match(track_id):
         raise ValueError(f"{track_id!r} is not a 22-character base62 Spotify track id")
-    matches = [directory / f"{track_id}{s}" for s in AUDIO_SUFFIXES if (directory / f"{track_id}{s}").is_file()]
-    return max(matches, key=lambda p: p.stat().st_mtime_ns) if matches else None
+    entries = [directory / f"{track_id}{s}" for s in AUDIO_SUFFIXES]
+    entries = [p for p in entries if p.is_symlink() or p.is_file()]
+    if not entries:
+        return None
+    newest = max(entries, key=lambda p: p.lstat().st_mtime_ns)
+    problem = link_problem(directory, newest)
+    if problem:
+        raise LandingRefused(problem)
+    return newest
