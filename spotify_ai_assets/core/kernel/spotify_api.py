@@ -387,7 +387,9 @@ class SpotifyGateway:
                 except Forbidden:
                     self.batch_available = False
                     self.stats.batch_fallbacks += 1
-                except (SpotifyUnavailable, NotFound) as exc:
+                except RateLimitExceeded:
+                    raise
+                except SpotifyApiError as exc:  # 5xx after the retries, or any other refusal of this batch
                     self.stats.batch_fallbacks += 1
                     logging.getLogger(__name__).info("%s failed (%s): single GETs instead", batch, exc)
             for ident in rest:
