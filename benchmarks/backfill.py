@@ -10,7 +10,8 @@ once with the Celery executor on N worker processes (Redis broker).
 Every sandbox day's exports are generated first (World at scale medium with `--events` a day, Parquet files in the
 landing folder, shared by both modes) and are not timed. Printed per mode: wall time from submitting the backfill
 to the last run's end, runs and steps, and the peak RSS of each kind of process (daemon, code server, run worker,
-step process, Celery worker) sampled with psutil every 0.2 s (a peak shorter than that can be missed). Then the
+step process, Celery worker) sampled with psutil every 0.2 s (a peak shorter than that can be missed), and the
+split between overhead (step process start, imports, definitions, resource setup) and work per day. Then the
 proof that every partition was written exactly once: one successful run per day, exactly one materialization
 event per (asset, day) in the instance, and one Parquet file per table partition in the lake. Exit status 1 if
 any of that fails.
@@ -145,6 +146,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(30)
 
 
+def _print_split(instance: object, runs: list, records: list, days: int) -> None:
+    """Per day, the split between overhead and work, summed over a run's steps (steps overlap, so these are
+    step-seconds, not wall seconds): the run worker's start (queued to started), each step's start (process start or
+    fork, imports, definitions) and resource setup, against the steps' own work."""
+    totals = defaultdict(float)
+    for run, record in zip(runs, records, strict=True):
+        timings = harness.run_timings(instance, run.run_id)
+        if record and record.start_time and record.create_timestamp:
+            totals["run_start"] += record.start_time - record.create_timestamp.timestamp()
+        for step in timings["steps"].values():
+            for key in ("start_s", "resources_s", "compute_s"):
+                totals[key] += step[key]
+    overhead = totals["start_s"] + totals["resources_s"]
+    per_day = {k: v / days for k, v in totals.items()}
+    share = 100 * overhead / max(overhead + totals["compute_s"], 1e-9)
+    print(f"  per day, summed over steps: overhead {overhead / days:.1f} step-s (step start {per_day['start_s']:.1f}, "
+          f"resources {per_day['resources_s']:.1f}), work {per_day['compute_s']:.1f} step-s ({share:.0f}% overhead); "
+          f"run queued to started {per_day['run_start']:.1f} s")
+
+
 def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
     import dagster as dg
     import psycopg2
@@ -177,8 +198,8 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
     ok = True
     try:
         # The tables first, as a deployment does: processes meeting an empty database race to create them.
-        subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=REPO_ROOT, check=True,
-                       capture_output=True)
+        subprocess.run([str(BIN / "python"), "-m", "spotify_ai_assets.instance", "migrate"], env=env, cwd=REPO_ROOT,
+                       check=True, capture_output=True)
         if mode == "celery":
             celery_yaml = work / "celery.yaml"
             celery_yaml.write_text(json.dumps({"execution": {"config": {"broker": broker, "backend": broker}}}))
@@ -217,6 +238,7 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
         print(f"\n[{mode}{f', {args.workers} workers' if mode == 'celery' else ''}] {len(days)} days: "
               f"wall {wall:.0f} s from submit to last run's end ({end - start:.0f} s first run start to last end, "
               f"{wall / len(days):.1f} s a day); runs {dict(statuses)}; {steps} steps a run")
+        _print_split(instance, runs, records, len(days))
         print(f"  {'process kind':<16}{'count':>6}{'peak RSS MiB':>14}")
         for kind, (count, peak) in sorted(sampler.by_kind().items(), key=lambda kv: -kv[1][1]):
             print(f"  {kind:<16}{count:>6}{peak:>14.0f}")

@@ -9,8 +9,10 @@ import resource
 import shutil
 import sys
 import tempfile
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
@@ -71,3 +73,45 @@ def run_in_workdir(args: argparse.Namespace, prefix: str, ours: Callable[[Path],
             for d in folders:
                 shutil.rmtree(d, ignore_errors=True)
     return 0 if ok else 1
+
+
+_MARKS = {"STEP_WORKER_STARTING": "launched", "STEP_WORKER_STARTED": "ready", "RESOURCE_INIT_STARTED": "init",
+          "RESOURCE_INIT_SUCCESS": "inited", "STEP_START": "start", "STEP_SUCCESS": "end", "STEP_FAILURE": "end"}
+
+
+def run_timings(instance: Any, run_id: str) -> dict[str, Any]:
+    """Where a finished run's time went, from its event log: per step `start_s` (launch to the step process being
+    ready: process start or fork, imports, definitions), `resources_s` (resource setup) and `compute_s` (the step's
+    own work, checks evaluated in the step included); the run's start and end timestamps; and the seconds each
+    quality suite took (its `suite_seconds` metadata when evaluated inside an asset's step, else its own step's)."""
+    records = instance.get_records_for_run(run_id, limit=100_000).records
+    steps: dict[str, dict[str, float]] = defaultdict(dict)
+    run_start = run_end = None
+    suites: dict[str, float | None] = {}
+    for record in records:
+        entry = record.event_log_entry
+        event, ts = entry.dagster_event, entry.timestamp
+        if event is None:
+            continue
+        kind = event.event_type.name  # enum names: some values are legacy ("PIPELINE_START")
+        if kind == "RUN_START":
+            run_start = ts
+        elif kind in ("RUN_SUCCESS", "RUN_FAILURE"):
+            run_end = ts
+        if event.step_key and kind in _MARKS:
+            steps[event.step_key].setdefault(_MARKS[kind], ts)
+        if kind == "ASSET_CHECK_EVALUATION" and event.event_specific_data.check_name.endswith("_suite"):
+            seconds = event.event_specific_data.metadata.get("suite_seconds")
+            suites[event.event_specific_data.check_name] = float(seconds.value) if seconds is not None else None
+    rows = {}
+    for key, t in steps.items():
+        launched = t.get("launched", t.get("init", t.get("start", 0.0)))
+        rows[key] = {"start_s": round(t.get("ready", launched) - launched, 2),
+                     "resources_s": round(t["inited"] - t["init"], 2) if "init" in t and "inited" in t else 0.0,
+                     "compute_s": round(t.get("end", 0.0) - t.get("start", 0.0), 2),
+                     "first_event": launched, "end": t.get("end")}
+    for name, seconds in list(suites.items()):  # a suite run as its own step is timed by its step
+        step = next((k for k in rows if k.endswith(name)), None)
+        if seconds is None and step:
+            suites[name] = rows[step]["compute_s"]
+    return {"run_start": run_start, "run_end": run_end, "steps": rows, "suites": suites}

@@ -1,19 +1,26 @@
-"""Benchmark one sandbox day end to end: export files -> ingestion -> daily aggregates, against plain pandas.
+"""Benchmark one sandbox day end to end: export files -> ingestion -> daily aggregates, each against its peers.
 
     python benchmarks/ingest_and_aggregate.py                  # full bench day (>= 10M events)
     python benchmarks/ingest_and_aggregate.py --scale medium   # ~1M events, a quick smoke run
     python benchmarks/ingest_and_aggregate.py --events 2000000 --keep --workdir /tmp/bench
 
-Phases: generate (the day's 24 hourly Parquet exports), ingest (`ingest_day` + `Lake.write` of the
-partition and its quarantine), the three aggregates with DuckDB as the `daily_aggregates` asset computes them
-(`core.aggregates.daily_aggregates`: one pass over `Lake.scan`), the same three as plain DuckDB SQL (the reference
-queries, one read each), in plain pandas and in tuned pandas, then a row-by-row comparison of the results.
+Phases: generate (the day's 24 hourly Parquet exports); ingestion three ways on the same files: ours
+(`ingest_day` + `Lake.write` of the partition and its quarantine), the naive DuckDB floor with no validation (read,
+`DISTINCT ON` the event key, sort, write zstd Parquet: one query) and today's implementation before per-file
+isolation (`benchmarks/reference_ingest.py`, the reference); a row-for-row comparison of our partition and
+quarantine with the reference's (same rows, same order, same quarantine) plus the accounting (records in = landed +
+quarantined + duplicates); then the three aggregates with DuckDB as the `daily_aggregates` asset computes them
+(`core.analytics.daily_aggregates`: one pass over `Lake.scan`), the same three as plain DuckDB SQL (the reference
+queries, one read each), in plain pandas, in tuned pandas and in Polars (lazy scans collected together), then a
+row-by-row comparison of the aggregate results.
 
-The machine is shared and its speed drifts by up to 30% within minutes, so the four aggregate phases run `--repeat`
-rounds (default 3) interleaved, DuckDB and pandas taking turns, and each reports its fastest round (all rounds are
-printed, and the ratio of medians next to the ratio of bests). The CPU steal column is the share of the VM's CPU
-time the host gave to other guests while the phase ran (/proc/stat): DuckDB's two threads lose more to it than
-single-threaded pandas, so read a ratio next to its steal.
+The machine is shared and its speed drifts by up to 30% within minutes, so the five aggregate phases run `--repeat`
+rounds (default 3) interleaved, DuckDB, pandas and Polars taking turns, and each reports its fastest round (all
+rounds are printed, and the ratio of medians next to the ratio of bests). Ours and the naive floor run
+`--ingest-repeat` rounds (default 1) interleaved; the reference runs once. The CPU s column is a phase's own CPU time
+(user + system, all threads): on a busy machine wall time stretches while CPU time stays put. The CPU steal column is
+the share of the VM's CPU time the host gave to other guests while the phase ran (/proc/stat): DuckDB's two threads
+lose more to it than single-threaded pandas, so read a ratio next to its steal.
 
 Each phase runs in a fresh child process (this script re-invoked with `--phase`): `ru_maxrss` is a
 high-water mark for the process's whole life, so phases sharing one process would report the worst
@@ -59,15 +66,23 @@ SPEEDUP_TARGET = 5.0
 RSS_TARGET_MIB = 3072
 # Only the columns the three aggregates use; DuckDB reads the same set (projection pushdown in its Parquet scan).
 AGG_COLUMNS = ["user_id", "track_id", "artist_id", "played_at", "ms_played", "skipped", "country"]
-AGG_PHASES = ("agg_duckdb", "agg_duckdb_plain", "agg_pandas", "agg_pandas_tuned")
-PHASES = ("generate", "ingest", *AGG_PHASES, "verify")
+INGEST_TARGET_S = 20.0
+INGEST_SPEEDUP_TARGET = 2.0
+POLARS_SPEEDUP_TARGET = 2.0
+INGEST_PHASES = ("ingest", "ingest_naive", "ingest_reference")
+AGG_PHASES = ("agg_duckdb", "agg_duckdb_plain", "agg_pandas", "agg_pandas_tuned", "agg_polars")
+PHASES = ("generate", *INGEST_PHASES, "ingest_compare", *AGG_PHASES, "verify")
 PHASE_LABELS = {
     "generate": "generate exports",
     "ingest": "ingest + lake write",
+    "ingest_naive": "naive DuckDB floor",
+    "ingest_reference": "ingest (reference)",
+    "ingest_compare": "compare with reference",
     "agg_duckdb": "aggregates (duckdb)",
     "agg_duckdb_plain": "aggregates (sql)",
     "agg_pandas": "aggregates (pandas)",
     "agg_pandas_tuned": "aggregates (pandas+)",
+    "agg_polars": "aggregates (polars)",
     "verify": "verify",
 }
 
@@ -96,6 +111,22 @@ def landing_dir(workdir: Path) -> Path:
 
 def lake_root(workdir: Path) -> Path:
     return workdir / "lake"
+
+
+def reference_root(workdir: Path) -> Path:
+    return workdir / "lake_reference"
+
+
+def naive_dir(workdir: Path) -> Path:
+    return workdir / "naive"
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far, all threads, user + system."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def results_dir(workdir: Path) -> Path:
@@ -131,35 +162,141 @@ def phase_generate(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    from spotify_ai_assets.core.ingestion.listening_events import export_files, ingest_day, manifest_summary
-    from spotify_ai_assets.core.kernel.lake import Lake
+def _export_files(args: argparse.Namespace) -> tuple[Path, list[str]]:
+    from spotify_ai_assets.core.ingestion.listening_events import export_files
     from spotify_ai_assets.sandbox.exports import day_dir
 
     directory = day_dir(landing_dir(args.workdir), args.day)
     files = export_files(directory)
     if not files:
         raise FileNotFoundError(f"no export files in {directory}; run the generate phase first")
-    lake = Lake(str(lake_root(args.workdir)))
+    return directory, files
+
+
+def _run_ingest(args: argparse.Namespace, root: Path, ingest_day: Callable[..., Any]) -> dict[str, Any]:
+    """One ingestion (ours or the reference) of the day's files into the lake at `root`, timed."""
+    from spotify_ai_assets.core.ingestion.listening_events import manifest_summary
+    from spotify_ai_assets.core.kernel.lake import Lake
+
+    directory, files = _export_files(args)
+    lake = Lake(str(root))
     rss_before = current_rss_mib()
-    t0 = time.perf_counter()
+    c0, t0 = cpu_seconds(), time.perf_counter()
     # The same two writes the listening_events asset makes: events streamed into the partition, then quarantine.
     partition = args.day.isoformat()
     result = ingest_day(files, args.day, lambda batches: lake.write_batches(EVENTS_TABLE, batches, partition))
     lake.write(f"quarantine/{EVENTS_TABLE}", result.quarantine, partition)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     manifest = manifest_summary(directory) or {}
     # Every exported record must be accounted for: kept once, quarantined, or dropped as a duplicate.
     accounted = (result.events.rows + result.quarantine.num_rows + result.duplicates == result.export_records)
     matches_manifest = (result.quarantine.num_rows == manifest.get("bad")
                         and result.duplicates == manifest.get("duplicates"))
     return {
-        "wall_s": wall, "events": result.export_records,
+        "wall_s": wall, "cpu_s": cpu, "events": result.export_records,
         "details": {"files": len(files), "records_in": result.export_records, "rows_out": result.events.rows,
                     "quarantined": result.quarantine.num_rows, "duplicates": result.duplicates,
                     "all_accounted": accounted, "matches_manifest": matches_manifest,
                     "partition_bytes": result.events.bytes, "rss_before_mib": round(rss_before)},
     }
+
+
+def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
+    """Ours: each file screened and read alone, the day ordered with integer sorts (`core.ingestion`)."""
+    from spotify_ai_assets.core.ingestion.listening_events import ingest_day
+
+    return _run_ingest(args, lake_root(args.workdir), ingest_day)
+
+
+def phase_ingest_reference(args: argparse.Namespace) -> dict[str, Any]:
+    """Today's implementation before this change (one DuckDB union of all files, DISTINCT ON + ORDER BY)."""
+    from reference_ingest import ingest_day  # benchmarks/reference_ingest.py, next to this script
+
+    return _run_ingest(args, reference_root(args.workdir), ingest_day)
+
+
+def phase_ingest_naive(args: argparse.Namespace) -> dict[str, Any]:
+    """The floor the issue names: read, DISTINCT ON the event key, sort, write zstd Parquet; no validation, no
+    quarantine, DuckDB's defaults (all cores, its own memory limit)."""
+    import duckdb
+
+    _, files = _export_files(args)
+    out = naive_dir(args.workdir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "part-0.parquet"
+    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    rss_before = current_rss_mib()
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"""
+        COPY (SELECT DISTINCT ON (user_id, track_id, played_at) *
+              FROM read_parquet({listed}, union_by_name = true)
+              ORDER BY user_id, played_at, track_id)
+        TO '{target}' (FORMAT parquet, COMPRESSION zstd)
+    """)
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
+    con.close()
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    return {"wall_s": wall, "cpu_s": cpu, "events": sum(_parquet_rows(f) for f in files),
+            "details": {"rows_out": rows, "partition_bytes": target.stat().st_size,
+                        "rss_before_mib": round(rss_before)}}
+
+
+def _parquet_rows(path: str) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _stream_equal(a: str, b: str, batch_rows: int = 500_000) -> tuple[int, int, list[str]]:
+    """Compare two Parquet files row for row, in order, batch by batch (never both whole in memory): rows compared,
+    rows left over on either side, and the columns that differed anywhere."""
+    import pyarrow.parquet as pq
+
+    left = pq.ParquetFile(a).iter_batches(batch_size=batch_rows)
+    right = pq.ParquetFile(b).iter_batches(batch_size=batch_rows)
+    x = y = None
+    compared, differing = 0, set()
+    while True:
+        if x is None or x.num_rows == 0:
+            x = next(left, None)
+        if y is None or y.num_rows == 0:
+            y = next(right, None)
+        if x is None or y is None:
+            break
+        n = min(x.num_rows, y.num_rows)
+        xs, ys = x.slice(0, n), y.slice(0, n)
+        if xs.schema != ys.schema:
+            differing.add("<schema>")
+        else:
+            differing.update(name for name in xs.schema.names if not xs.column(name).equals(ys.column(name)))
+        x, y = x.slice(n), y.slice(n)
+        compared += n
+    leftover = (x.num_rows if x is not None else 0) + sum(r.num_rows for r in left)
+    leftover += (y.num_rows if y is not None else 0) + sum(r.num_rows for r in right)
+    return compared, leftover, sorted(differing)
+
+
+def phase_ingest_compare(args: argparse.Namespace) -> dict[str, Any]:
+    """Our partition and quarantine against the reference's: the same rows in the same order, the same quarantine
+    (file:line, field, reason, raw payload)."""
+    import pyarrow.parquet as pq
+
+    from spotify_ai_assets.core.kernel.lake import Lake
+
+    ours, ref = Lake(str(lake_root(args.workdir))), Lake(str(reference_root(args.workdir)))
+    partition = args.day.isoformat()
+    t0 = time.perf_counter()
+    compared, leftover, differing = _stream_equal(ours.path(EVENTS_TABLE, partition), ref.path(EVENTS_TABLE, partition))
+    q_ours = pq.read_table(ours.path(f"quarantine/{EVENTS_TABLE}", partition))
+    q_ref = pq.read_table(ref.path(f"quarantine/{EVENTS_TABLE}", partition))
+    same_quarantine = q_ours.equals(q_ref)
+    match = compared > 0 and leftover == 0 and not differing and same_quarantine
+    return {"wall_s": time.perf_counter() - t0, "events": compared,
+            "details": {"rows_compared": compared, "rows_left_over": leftover,
+                        "columns_differing": differing or "none", "quarantine_rows": q_ours.num_rows,
+                        "quarantine_identical": same_quarantine, "match": match}}
 
 
 def phase_agg_duckdb(args: argparse.Namespace) -> dict[str, Any]:
@@ -335,6 +472,57 @@ def phase_agg_pandas_tuned(args: argparse.Namespace) -> dict[str, Any]:
     return _pandas_phase(args, "pandas_tuned", shared_read=True, funcs=_pandas_funcs(pandas_user))
 
 
+def phase_agg_polars(args: argparse.Namespace) -> dict[str, Any]:
+    """The Polars peer: the same three definitions as lazy queries over one scan, collected together (Polars shares
+    the scan between them and runs on every core)."""
+    import polars as pl
+
+    from spotify_ai_assets.core.analytics.daily_aggregates import SESSION_GAP_MINUTES
+    from spotify_ai_assets.core.kernel.lake import Lake
+
+    path = Lake(str(lake_root(args.workdir))).path(EVENTS_TABLE, args.day.isoformat())
+    rows = partition_rows(args.workdir, args.day)
+    rss_before = current_rss_mib()
+    t0 = time.perf_counter()
+    events = pl.scan_parquet(path).select(AGG_COLUMNS)
+    skip = pl.col("skipped").cast(pl.Float64)
+    day = pl.lit(args.day, dtype=pl.Date).alias("date")
+    track_country = (
+        events.with_columns(pl.col("country").fill_null("XX"))
+        .group_by("track_id", "country")
+        .agg(pl.col("artist_id").drop_nulls().first(), pl.len().cast(pl.Int64).alias("plays"),
+             pl.col("user_id").n_unique().cast(pl.Int64).alias("listeners"),
+             pl.col("ms_played").sum().cast(pl.Int64), skip.mean().alias("skip_rate"))
+        .select(day, pl.all())
+    )
+    artist = (
+        events.filter(pl.col("artist_id").is_not_null())
+        .group_by("artist_id")
+        .agg(pl.len().cast(pl.Int64).alias("plays"), pl.col("user_id").n_unique().cast(pl.Int64).alias("listeners"),
+             pl.col("track_id").n_unique().cast(pl.Int64).alias("tracks_played"),
+             pl.col("ms_played").sum().cast(pl.Int64), skip.mean().alias("skip_rate"))
+        .select(day, pl.all())
+    )
+    ms = pl.col("ms_played").fill_null(0)
+    gap_ms = SESSION_GAP_MINUTES * 60_000
+    start_ms = pl.col("played_at").dt.epoch("ms")
+    user = (
+        events.select("user_id", "played_at", ms.alias("ms"))
+        .sort("user_id", "played_at", "ms")
+        .with_columns((start_ms - (start_ms + pl.col("ms")).shift(1).over("user_id")).alias("gap"))
+        .group_by("user_id")
+        .agg(((pl.col("gap").is_null()) | (pl.col("gap") > gap_ms)).sum().cast(pl.Int64).alias("sessions"),
+             pl.len().cast(pl.Int64).alias("plays"), (pl.col("ms").sum() / 60000.0).round(3).alias("minutes"))
+        .select(day, pl.all())
+    )
+    results = dict(zip(AGGREGATES, pl.collect_all([track_country, artist, user]), strict=True))
+    wall = time.perf_counter() - t0
+    for name, frame in results.items():
+        frame.write_parquet(results_dir(args.workdir) / f"polars_{name}.parquet")
+    return {"wall_s": wall, "events": rows,
+            "details": {**{f"{k}_rows": f.height for k, f in results.items()}, "rss_before_mib": round(rss_before)}}
+
+
 # Key columns, exact (integer/string) columns and approximate (float) columns with their tolerance.
 # minutes is rounded to 3 decimals on both sides, but DuckDB rounds half away from zero and numpy half
 # to even, so a tie may differ by one unit in the last place.
@@ -347,7 +535,7 @@ TOTALS = {"track_country": ["plays", "listeners", "ms_played"], "artist": ["play
           "user": ["sessions", "plays", "minutes"]}
 
 
-PANDAS_VARIANTS = ("pandas", "pandas_tuned")
+PANDAS_VARIANTS = ("pandas", "pandas_tuned", "polars")
 
 
 def _compare(con: Any, name: str, d_path: str, p_path: str) -> dict[str, Any]:
@@ -402,17 +590,24 @@ def phase_verify(args: argparse.Namespace) -> dict[str, Any]:
 PHASE_FUNCS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "generate": phase_generate,
     "ingest": phase_ingest,
+    "ingest_naive": phase_ingest_naive,
+    "ingest_reference": phase_ingest_reference,
+    "ingest_compare": phase_ingest_compare,
     "agg_duckdb": phase_agg_duckdb,
     "agg_duckdb_plain": phase_agg_duckdb_plain,
     "agg_pandas": phase_agg_pandas,
     "agg_pandas_tuned": phase_agg_pandas_tuned,
+    "agg_polars": phase_agg_polars,
     "verify": phase_verify,
 }
 
 
 def run_phase_here(args: argparse.Namespace) -> None:
     """Child side: run one phase and leave its figures as JSON for the parent."""
+    c0 = cpu_seconds()
     result = PHASE_FUNCS[args.phase](args)
+    # Phases that time a region of their own report its CPU; the others, the whole phase after start-up.
+    result.setdefault("cpu_s", cpu_seconds() - c0)
     result["phase"] = args.phase
     # Read last, so the high-water mark covers everything the phase did (imports included: they are part
     # of what a real step's process holds).
@@ -442,10 +637,13 @@ def machine_facts() -> list[tuple[str, str]]:
     import duckdb
     import numpy
     import pandas
+    import polars
     import pyarrow
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return [*harness.machine_facts(), ("duckdb", duckdb.__version__), ("pandas", pandas.__version__),
-            ("pyarrow", pyarrow.__version__), ("numpy", numpy.__version__)]
+            ("polars", polars.__version__), ("pyarrow", pyarrow.__version__), ("numpy", numpy.__version__),
+            ("load avg", f"{load} (1, 5, 15 min) at the end: other work on this machine")]
 
 
 def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -475,27 +673,29 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> bool
           f"{fmt_int(gen['records'])} exported records ({gen['bad']} bad, {gen['duplicates']} duplicates) "
           f"in {gen['files']} Parquet files, {gen['bytes'] / 2**20:.0f} MiB")
     print()
-    header = f"{'phase':<22} {'wall s':>8} {'events/s':>12} {'peak RSS MiB':>13} {'CPU steal':>10}"
+    header = (f"{'phase':<24} {'wall s':>8} {'CPU s':>7} {'events/s':>12} {'peak RSS MiB':>13} {'CPU steal':>10}")
     print(header)
     print("-" * len(header))
     for phase in PHASES[:-1]:
         r = results[phase]
         rate = r["events"] / r["wall_s"] if r["wall_s"] else float("nan")
-        print(f"{PHASE_LABELS[phase]:<22} {r['wall_s']:>8.2f} {fmt_int(rate):>12} {fmt_int(r['peak_rss_mib']):>13}"
-              f" {r['steal_pct']:>9.1f}%")
+        cpu = f"{r['cpu_s']:>7.1f}" if "cpu_s" in r else f"{'':>7}"
+        print(f"{PHASE_LABELS[phase]:<24} {r['wall_s']:>8.2f} {cpu} {fmt_int(rate):>12} "
+              f"{fmt_int(r['peak_rss_mib']):>13} {r['steal_pct']:>9.1f}%")
     print()
     for phase in PHASES[:-1]:
         details = ", ".join(f"{k}={v}" for k, v in results[phase]["details"].items())
         print(f"  {PHASE_LABELS[phase]}: {details}")
     print()
 
+    ok = report_ingestion(results)
     verify = results["verify"]["details"]
     for name, c in verify["checks"].items():
         totals = ", ".join(f"{col}={d}" + ("" if d == p else f" (pandas {p})")
                            for col, d, p in zip(c["totals_columns"], c["totals_duckdb"], c["totals_pandas"],
                                                 strict=True))
         print(f"  verify {name:<26} {'MATCH' if c['match'] else 'MISMATCH'}: {totals}; "
-              f"only in duckdb {c['only_duckdb']}, only in pandas {c['only_pandas']}, differing {c['differing']}")
+              f"only in duckdb {c['only_duckdb']}, only in the peer {c['only_pandas']}, differing {c['differing']}")
         for row in c["spot"]:
             print(f"    spot check {row}")
     print(f"results: {'MATCH' if verify['match'] else 'MISMATCH'}")
@@ -513,14 +713,45 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> bool
     speedup = min(ratio("agg_pandas"), ratio("agg_pandas", "median_s"))
     print(f"  speed-up vs pandas: {ratio('agg_pandas'):.1f}x ({ratio('agg_pandas', 'median_s'):.1f}x); "
           f"target >= {SPEEDUP_TARGET:.0f}x -> {'met' if speedup >= SPEEDUP_TARGET else 'MISSED'}")
-    ours = ("generate", "ingest", "agg_duckdb")  # the pandas phases are baselines, not the pipeline
+    vs_polars = min(ratio("agg_polars"), ratio("agg_polars", "median_s"))
+    print(f"  speed-up vs Polars: {ratio('agg_polars'):.1f}x ({ratio('agg_polars', 'median_s'):.1f}x); "
+          f"target >= {POLARS_SPEEDUP_TARGET:.0f}x -> {'met' if vs_polars >= POLARS_SPEEDUP_TARGET else 'MISSED'}")
+    ours = ("generate", "ingest", "agg_duckdb")  # the other phases are baselines, not the pipeline
     peak = max(results[p]["peak_rss_mib"] for p in ours)
     worst = max(ours, key=lambda p: results[p]["peak_rss_mib"])
     print(f"peak RSS max over phases: {fmt_int(peak)} MiB in {PHASE_LABELS[worst]} (target < {RSS_TARGET_MIB} MiB)"
           f" -> {'met' if peak < RSS_TARGET_MIB else 'MISSED'}")
     total = sum(sum(results[p].get("rounds_s", [results[p]["wall_s"]])) for p in PHASES)
     print(f"total measured wall time: {total:.1f} s")
-    return bool(verify["match"])
+    return bool(verify["match"]) and ok
+
+
+def report_ingestion(results: dict[str, dict[str, Any]]) -> bool:
+    """Ours against the naive floor and the reference, and the row-for-row comparison; True if the output matches."""
+    ours, naive, ref = results["ingest"], results["ingest_naive"], results["ingest_reference"]
+    compare = results["ingest_compare"]["details"]
+    print(f"ingestion + lake write ({len(ours.get('rounds_s', [0]))} round(s) of ours and the floor; fastest):")
+    for label, r in (("ours", ours), ("naive DuckDB floor", naive), ("today's implementation", ref)):
+        print(f"  {label:<24} {r['wall_s']:>7.2f} s wall, {r['cpu_s']:>6.1f} s CPU, peak RSS "
+              f"{fmt_int(r['peak_rss_mib'])} MiB, steal {r['steal_pct']:.1f}%")
+    speedup = naive["wall_s"] / ours["wall_s"]
+    print(f"  ours vs the naive floor: {speedup:.2f}x by wall time ({naive['cpu_s'] / ours['cpu_s']:.2f}x by CPU "
+          f"time); target >= {INGEST_SPEEDUP_TARGET:.0f}x -> {'met' if speedup >= INGEST_SPEEDUP_TARGET else 'MISSED'}")
+    print(f"  ours vs today's: {ref['wall_s'] / ours['wall_s']:.2f}x by wall time "
+          f"({ref['cpu_s'] / ours['cpu_s']:.2f}x by CPU time)")
+    print(f"  ours: {ours['wall_s']:.1f} s, target <= {INGEST_TARGET_S:.0f} s -> "
+          f"{'met' if ours['wall_s'] <= INGEST_TARGET_S else 'MISSED'}; peak RSS {fmt_int(ours['peak_rss_mib'])} MiB, "
+          f"target < {RSS_TARGET_MIB} MiB -> {'met' if ours['peak_rss_mib'] < RSS_TARGET_MIB else 'MISSED'}")
+    d = ours["details"]
+    print(f"  accounting: {d['records_in']:,} records in = {d['rows_out']:,} landed + {d['quarantined']:,} "
+          f"quarantined + {d['duplicates']:,} duplicates -> {'yes' if d['all_accounted'] else 'NO'}; "
+          f"matches the generator's manifest -> {'yes' if d['matches_manifest'] else 'NO'}")
+    print(f"  row for row against today's output: {compare['rows_compared']:,} rows compared in order, "
+          f"{compare['rows_left_over']} left over, differing columns: {compare['columns_differing']}; quarantine "
+          f"({compare['quarantine_rows']:,} rows) identical -> {'yes' if compare['quarantine_identical'] else 'NO'}: "
+          f"{'MATCH' if compare['match'] else 'MISMATCH'}")
+    print()
+    return bool(compare["match"] and d["all_accounted"])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -536,6 +767,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the working directory (exports, lake, results)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds of the aggregate phases, interleaved; each reports its fastest (default 3)")
+    parser.add_argument("--ingest-repeat", type=int, default=1,
+                        help="rounds of our ingestion and the naive floor, interleaved (default 1)")
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -548,7 +781,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> bool:
         results_dir(args.workdir).mkdir(parents=True)
-        results = {phase: run_phase_in_child(args, phase) for phase in ("generate", "ingest")}
+        results = {"generate": run_phase_in_child(args, "generate")}
+        ingest_rounds: dict[str, list[dict[str, Any]]] = {"ingest": [], "ingest_naive": []}
+        for _ in range(args.ingest_repeat):
+            for phase in ingest_rounds:
+                ingest_rounds[phase].append(run_phase_in_child(args, phase))
+        results.update({phase: fastest(runs) for phase, runs in ingest_rounds.items()})
+        results["ingest_reference"] = run_phase_in_child(args, "ingest_reference")
+        results["ingest_compare"] = run_phase_in_child(args, "ingest_compare")
         rounds: dict[str, list[dict[str, Any]]] = {phase: [] for phase in AGG_PHASES}
         for _ in range(args.repeat):
             for phase in AGG_PHASES:  # interleaved, so a slow spell of the machine hits every side alike
@@ -558,7 +798,8 @@ def main(argv: list[str] | None = None) -> int:
         return report(args, results)
 
     return run_in_workdir(args, "bench-ingest-",
-                          lambda w: [landing_dir(w), lake_root(w), results_dir(w)], run)
+                          lambda w: [landing_dir(w), lake_root(w), reference_root(w), naive_dir(w), results_dir(w)],
+                          run)
 
 
 if __name__ == "__main__":

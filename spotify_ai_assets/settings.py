@@ -27,6 +27,8 @@ DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
 # Defaults that resources share with Settings (a resource built by hand, in a test, gets the same value).
 DEFAULT_BACKUP_RETENTION = (7, 4, 6)  # newest backups kept per day, ISO week, month
 DEFAULT_MIN_FREE_DISK_GIB = 1.0
+# A started run whose worker's heartbeat is older than this is dead (core/maintenance/liveness.py).
+DEFAULT_RUN_DEAD_AFTER_S = 180.0
 DEFAULT_WEBSERVER_URL = "http://127.0.0.1:3000"
 
 
@@ -57,6 +59,9 @@ class Settings:
     erasure_requests_root: str = ""
     erasure_salt_default: str = "sandbox-erasure-salt"
     min_free_disk_gib: float = DEFAULT_MIN_FREE_DISK_GIB
+    # Run liveness (issue 22): run workers stamp a heartbeat this often; a started run silent longer is failed.
+    run_heartbeat_s: float = 30.0
+    run_dead_after_s: float = DEFAULT_RUN_DEAD_AFTER_S
     # Execution (issue 9): how steps run, and the Celery broker and result backend when they run on workers.
     executor: str = "multiprocess"
     celery_broker: str = DEFAULT_CELERY_BROKER
@@ -101,6 +106,11 @@ class Settings:
             backup_url = backup_url or f"{environ['SPOTIFY_AI_LAKE'].rstrip('/')}_backups"
             if env == "branch":
                 backup_url = f"{backup_url.rstrip('/')}/branches/{branch}"
+        heartbeat = _number(environ, "SPOTIFY_AI_RUN_HEARTBEAT_S", _default("run_heartbeat_s"))
+        dead_after = _number(environ, "SPOTIFY_AI_RUN_DEAD_AFTER_S", _default("run_dead_after_s"))
+        if heartbeat <= 0 or dead_after < 3 * heartbeat:
+            raise SettingsError(f"SPOTIFY_AI_RUN_DEAD_AFTER_S={dead_after:g} must be at least 3 heartbeats "
+                                f"(SPOTIFY_AI_RUN_HEARTBEAT_S={heartbeat:g}, > 0): a live run may miss a beat")
         schema = {"local": "spotify_ai_local", "prod": "spotify_ai"}.get(env, f"spotify_ai_branch_{branch}")
         return cls(
             env=env,
@@ -126,6 +136,8 @@ class Settings:
             erasure_salt_default=environ.get("SPOTIFY_AI_ERASURE_SALT", _default("erasure_salt_default"))
             if env == "local" else "",
             min_free_disk_gib=_number(environ, "SPOTIFY_AI_MIN_FREE_DISK_GIB", _default("min_free_disk_gib")),
+            run_heartbeat_s=heartbeat,
+            run_dead_after_s=dead_after,
             executor=_choice(environ, "SPOTIFY_AI_EXECUTOR", _default("executor"), EXECUTORS),
             celery_broker=_celery_broker(environ),
             celery_backend=environ.get("SPOTIFY_AI_CELERY_BACKEND") or _celery_backend(_celery_broker(environ)),

@@ -60,10 +60,11 @@ def dagster_home(path: Path, config: Path | None = None, extra: str = "") -> Pat
 
 
 def migrate(env: Mapping[str, str]) -> None:
-    """Create the instance's tables once before any process starts, as the README's deployment does: processes that
-    meet an empty database at the same moment all try to create them, and the losers die."""
-    done = subprocess.run([cli("dagster"), "instance", "migrate"], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=180)
+    """Create the instance's tables once before any process starts, as the README's deployment does (the platform's
+    entry point: `dagster instance migrate` under a lock): processes that meet an empty database at the same moment
+    would all try to create them."""
+    done = subprocess.run([cli("python"), "-m", "spotify_ai_assets.instance", "migrate"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 

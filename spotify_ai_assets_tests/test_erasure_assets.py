@@ -57,7 +57,9 @@ def test_a_request_file_becomes_one_run_that_erases_the_user_everywhere(setup):
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
     assert request.run_key.startswith("erasure:") and "bob_77" not in request.run_key
-    assert request.run_config["ops"]["gdpr_erasure"]["config"] == {"request_file": path}
+    # Neither the user id nor the file name (which may hold it) goes into run config, stored in the instance.
+    assert request.run_config["ops"]["gdpr_erasure"]["config"] == {"request_key": request.run_key[len("erasure:"):]}
+    assert "req-1" not in json.dumps(request.run_config) and "bob_77" not in json.dumps(request.run_config)
     with dg.build_sensor_context(resources={"compliance": defs.resources["compliance"]}, cursor=first.cursor) as ctx:
         assert gdpr_requests_sensor(ctx).run_requests == []  # the cursor remembers the files handed out
 
@@ -78,9 +80,9 @@ def test_a_request_file_becomes_one_run_that_erases_the_user_everywhere(setup):
     # A leftover planted afterwards (a table another job wrote from stale data): the next erasure's check fails
     # and names where.
     lake.write("recommendations", pa.table({"user_id": ["bob_77"], "track_id": ["t1"]}), "2026-01-07")
+    _write_request(settings, "req-2.json", "carol-x", dt.datetime.now(dt.UTC))
     again = defs.resolve_job_def("gdpr_erasure_job").execute_in_process(
-        run_config={"ops": {"gdpr_erasure": {"config": {"user_id": "carol-x", "requester": "carol-x"}}}},
-        raise_on_error=False)
+        run_config={"ops": {"gdpr_erasure": {"config": {"request_file": "req-2.json"}}}}, raise_on_error=False)
     assert not again.success
     failed = _check(again, "erasure_complete")
     assert not failed.passed
@@ -105,8 +107,9 @@ def test_restore_job_of_an_older_backup_keeps_the_erased_user_erased(setup):
     defs = build_defs(environ)
     assert defs.resolve_job_def("backup_job").execute_in_process(partition_key="2026-01-06").success
     backup_id = defs.resources["backup"].store().list("backups/")[0].split("/")[1]
+    _write_request(settings, "bob.json", "bob_77", dt.datetime(2026, 1, 6, 10, tzinfo=dt.UTC))
     erased = defs.resolve_job_def("gdpr_erasure_job").execute_in_process(run_config={"ops": {"gdpr_erasure": {
-        "config": {"user_id": "bob_77", "requester": "bob_77", "requested_at": "2026-01-06T10:00:00+00:00"}}}})
+        "config": {"request_file": "bob.json"}}}})
     assert erased.success
 
     restored = defs.resolve_job_def("restore_job").execute_in_process(

@@ -122,6 +122,20 @@ def test_write_then_read_round_trips(lake: Lake) -> None:
     assert lake.read("dims/artists").equals(data.slice(0, 7))
 
 
+def test_dictionary_encoded_strings_are_stored_as_plain_strings(lake: Lake) -> None:
+    # The ingestion hands its ids over dictionary-encoded; readers must get plain strings back, nulls included.
+    plain = pa.table({"user_id": ["b", "a", None, "b"], "ts": pa.array([1, 2, 3, 4], pa.timestamp("us", tz="UTC")),
+                      "n": [1, 2, 3, 4]})
+    encoded = plain.set_column(0, "user_id", plain["user_id"].dictionary_encode())
+    written = lake.write_batches("t", pa.RecordBatchReader.from_batches(encoded.schema, encoded.to_batches()),
+                                 "2026-01-01")
+    assert written.schema == plain.schema
+    back = lake.read("t", "2026-01-01")
+    assert back.schema == plain.schema and back.equals(plain)
+    assert pq.read_schema(lake.path("t", "2026-01-01")) == plain.schema
+    assert scalar("SELECT count(DISTINCT user_id) FROM t", {"t": lake.scan("t", ["2026-01-01"])}) == 2
+
+
 def test_rewriting_a_partition_replaces_it_never_duplicates(lake: Lake, tmp_path: Path) -> None:
     lake.write("plays", _table(50, "first"), partition="2026-01-14")
     second = _table(20, "second", start=1_000)

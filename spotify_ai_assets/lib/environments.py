@@ -66,7 +66,8 @@ def _shared(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "backup": BackupTargetResource(url=settings.backup_url, s3_endpoint_url=settings.s3_endpoint_url,
                                        keep_daily=daily, keep_weekly=weekly, keep_monthly=monthly),
         "compliance": ComplianceResource(requests_root=settings.erasure_requests_root, salt=salt),
-        "health": HealthResource(disk_path=settings.home, min_free_disk_gib=settings.min_free_disk_gib),
+        "health": HealthResource(disk_path=settings.home, min_free_disk_gib=settings.min_free_disk_gib,
+                                 run_dead_after_s=settings.run_dead_after_s),
         # The DSN carries a key: an EnvVar, resolved in the process that sends, never stored in config.
         "observability": ObservabilityResource(
             sentry_dsn=dg.EnvVar("SENTRY_DSN") if settings.sentry_enabled else "", environment=settings.env,

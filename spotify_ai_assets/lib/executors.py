@@ -13,8 +13,15 @@ snapshot test pins.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from typing import Any
+
 import dagster as dg
 
+from spotify_ai_assets.core.maintenance.liveness import HEARTBEAT_TAG, stamp
 from spotify_ai_assets.settings import Settings
 
 QUEUE_TAG = "dagster-celery/queue"
@@ -22,13 +29,21 @@ DEFAULT_QUEUE = "dagster"
 CPU_HEAVY_QUEUE = "cpu_heavy"
 # Pools whose steps are CPU-bound for seconds to minutes (see defs/audio/features.py, defs/models/training.py).
 CPU_HEAVY_POOLS = frozenset({"librosa", "lightgbm"})
+PRELOAD = "spotify_ai_assets.lib.preload"
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    return with_heartbeat(_chosen_executor(settings), settings.run_heartbeat_s)
+
+
+def _chosen_executor(settings: Settings) -> dg.ExecutorDefinition:
     if settings.executor == "in_process":
         return dg.in_process_executor
     if settings.executor == "multiprocess":
-        return dg.multiprocess_executor
+        # Steps fork from a server that imported Dagster, the definitions and the libraries once per run
+        # (lib/preload.py), instead of each starting an interpreter that imports them again.
+        return dg.multiprocess_executor.configured(
+            {"start_method": {"forkserver": {"preload_modules": [PRELOAD]}}}, name="multiprocess")
     from dagster_celery import celery_executor
 
     return celery_executor.configured(
@@ -37,6 +52,62 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
          "config_source": {"worker_prefetch_multiplier": 1, "task_acks_late": True}},
         name="celery_executor",
     )
+
+
+class _HeartbeatExecutor(dg.Executor):
+    """The chosen executor, plus a thread in the run worker that stamps the run with a heartbeat tag every
+    `interval_s` while the run executes. A run worker killed with SIGKILL stops stamping; `dead_run_sensor`
+    (defs/maintenance/liveness.py) then marks the run failed and Dagster's run monitoring frees its slots."""
+
+    def __init__(self, inner: dg.Executor, interval_s: float):
+        self._inner = inner
+        self._interval_s = interval_s
+
+    def __getattr__(self, name: str) -> Any:
+        # Executor-specific attributes the orchestration reads from the plan context's executor (Celery's app_args,
+        # broker, backend, ...) are the inner executor's.
+        if name == "_inner":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+    @property
+    def retries(self) -> Any:
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self) -> Any:
+        return self._inner.step_dependency_config
+
+    def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
+        instance, run_id = plan_context.instance, plan_context.run_id
+        stop = threading.Event()
+
+        def beat() -> None:
+            while True:
+                # A busy database misses one beat; the limit allows several.
+                with contextlib.suppress(Exception):
+                    instance.add_run_tags(run_id, {HEARTBEAT_TAG: stamp(dt.datetime.now(dt.UTC))})
+                if stop.wait(self._interval_s):
+                    return
+
+        thread = threading.Thread(target=beat, name="spotify_ai-run-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield from self._inner.execute(plan_context, execution_plan)
+        finally:
+            stop.set()
+
+
+def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float) -> dg.ExecutorDefinition:
+    """`inner` with the same name, config and requirements, whose run worker keeps a heartbeat."""
+    create = inner.executor_creation_fn
+    assert create is not None
+
+    def creation(init_context: Any) -> dg.Executor:
+        return _HeartbeatExecutor(create(init_context), interval_s)
+
+    return dg.ExecutorDefinition(name=inner.name, config_schema=inner.config_schema, executor_creation_fn=creation,
+                                 description=inner.description, requirements=inner.get_requirements)
 
 
 def queue_op_tags(pool: str | None) -> dict[str, str]:

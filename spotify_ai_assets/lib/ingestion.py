@@ -21,10 +21,11 @@ class WatchlistConfig(dg.Config):
     watchlist_path: str | None = None
     artist_ids: list[str] | None = None
     playlist_ids: list[str] | None = None
+    empty_on_purpose: bool = False  # with artist_ids/playlist_ids: an empty list is meant, not a mistake
 
     def resolve(self, spotify: SpotifyResource) -> Watchlist:
         if self.artist_ids is not None or self.playlist_ids is not None:
-            return Watchlist.of(self.artist_ids or [], self.playlist_ids or [], "run config")
+            return Watchlist.of(self.artist_ids or [], self.playlist_ids or [], "run config", self.empty_on_purpose)
         if self.watchlist_path:
             return Watchlist.load(self.watchlist_path)
         return spotify.default_watchlist()

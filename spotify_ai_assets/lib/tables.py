@@ -11,8 +11,10 @@ from spotify_ai_assets.core.kernel.lake import Lake, WriteResult
 from spotify_ai_assets.core.quality.table_contract import (
     BLOCKING_CHECKS,
     CHECK_NAMES,
+    EMPTIED_CHECK,
     CheckOutcome,
     TableContract,
+    emptied_outcome,
     evaluate,
 )
 
@@ -55,6 +57,16 @@ def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract,
     return specs
 
 
+def emptied_check_spec(asset: str | dg.AssetKey,
+                       partitions_def: dg.PartitionsDefinition | None) -> dg.AssetCheckSpec:
+    """For ingestion tables: blocking when the day is empty after a day with rows (see core.quality.table_contract);
+    one result per partition, like the contract's checks."""
+    key = dg.AssetKey(asset) if isinstance(asset, str) else asset
+    return dg.AssetCheckSpec(EMPTIED_CHECK, asset=key, blocking=True, partitions_def=partitions_def, description=(
+        "Fails (blocking) when the partition has no rows while the previous one had rows, unless the watchlist "
+        "says `empty_on_purpose: true`: a watchlist typo must never silently replace a table with nothing."))
+
+
 _DESCRIPTIONS = {
     "unique_key": "No two rows share the key ({c.key}).",
     "required_not_null": "Required columns {c.required} have no nulls.",
@@ -93,15 +105,20 @@ def check_table(lake: Lake, table: str, contract: TableContract, day: dt.date) -
 
 def publish(lake: Lake, table: str, data: pa.Table | WriteResult, day: dt.date, contract: TableContract,
             quarantine: pa.Table | None = None, asset_key: dg.AssetKey | None = None,
-            extra_checks: Iterable[dg.AssetCheckResult] = (), **extra: object) -> dg.MaterializeResult:
+            extra_checks: Iterable[dg.AssetCheckResult] = (), empty_on_purpose: bool | None = None,
+            **extra: object) -> dg.MaterializeResult:
     """Write the partition (replacing it; `data` may be already written), its quarantine, and evaluate its
-    contract, in one result (with `extra_checks`, the asset's own checks of what it could not read)."""
+    contract, in one result. `empty_on_purpose` (ingestion tables) adds the blocking `not_emptied` check;
+    `extra_checks` are the asset's own checks (e.g. of what it could not read)."""
     from spotify_ai_assets.core.quality.table_contract import quarantine_outcome
 
     key = asset_key or dg.AssetKey(table)
     partition = day.isoformat()
     written = data if isinstance(data, WriteResult) else lake.write(table, data, partition)
     outcomes = check_table(lake, table, contract, day)
+    if empty_on_purpose is not None:  # the asset declared emptied_check_spec
+        previous = lake.row_count(table, (day - dt.timedelta(days=1)).isoformat())
+        outcomes.append(emptied_outcome(written.rows, previous, empty_on_purpose))
     if quarantine is not None:
         # Always written, even empty, so a re-run that fixed its input also clears old quarantine.
         lake.write(f"quarantine/{table}", quarantine, partition)

@@ -7,6 +7,7 @@ lake through Arrow datasets (see `query.py`), so the same SQL works for local an
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from dataclasses import dataclass
@@ -29,6 +30,29 @@ ROW_GROUP_ROWS = 1_000_000
 
 class LakePathError(ValueError):
     """A table or partition name that would escape the lake or is not a plain path segment."""
+
+
+class LakeWriteError(OSError):
+    """A write that failed (disk full, permission, S3 error), naming the file it was writing. Nothing was replaced:
+    every write goes aside first, and the aside file is removed."""
+
+    def __init__(self, path: str, exc: BaseException):
+        self.path = path
+        self.errno_ = getattr(exc, "errno", None)
+        super().__init__(f"could not write {path}: {exc}")
+
+
+def _tmp_name(directory: str) -> str:
+    # Hidden and recognisable: listings skip it, housekeeping removes it when a killed write left it behind.
+    return f"{directory}/.{uuid.uuid4().hex}.tmp"
+
+
+def _remove_quietly(fs: pafs.FileSystem, path: str) -> None:
+    try:
+        if fs.get_file_info(path).type == pafs.FileType.File:
+            fs.delete_file(path)
+    except OSError:
+        pass  # best effort: an orphan .tmp is cleaned by housekeeping
 
 
 @dataclass(frozen=True)
@@ -60,6 +84,13 @@ class Lake:
             self.fs = pafs.LocalFileSystem()
             self._base = self.root
             self._local = True
+
+    def child(self, prefix: str) -> Lake:
+        """The lake rooted at `prefix` inside this one, on the same filesystem (a staging area)."""
+        sub = object.__new__(Lake)
+        sub.root, sub.fs, sub._local = f"{self.root}/{prefix}", self.fs, self._local
+        sub._base = f"{self._base}/{prefix}"
+        return sub
 
     # ---- paths -------------------------------------------------------------------------------
     def _table_dir(self, table: str) -> str:
@@ -95,22 +126,26 @@ class Lake:
         """Replace the partition with a stream of batches, so a table larger than memory can be written."""
         directory = self._partition_dir(table, partition)
         final = f"{directory}/{PART_FILE}"
-        self.fs.create_dir(directory, recursive=True)
         # Readers must never see a half-written file, and a failed stream must not replace a good partition: write
         # aside, then rename over the old one (on S3 a server-side copy that lands whole or not at all).
-        target = f"{directory}/.{uuid.uuid4().hex}.tmp"
+        target = _tmp_name(directory)
         rows = 0
+        stored, options = _storage(batches.schema)
         try:
-            with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd") as writer:
+            self.fs.create_dir(directory, recursive=True)
+            with pq.ParquetWriter(target, batches.schema, filesystem=self.fs, compression="zstd", **options) as writer:
+                if stored is not batches.schema:
+                    writer.add_key_value_metadata({b"ARROW:schema": base64.b64encode(stored.serialize().to_pybytes())})
                 for batch in batches:
                     writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                     rows += batch.num_rows
             self.fs.move(target, final)
+        except OSError as exc:  # pyarrow's "No space left on device" names no file: name it
+            raise LakeWriteError(final, exc) from exc
         finally:
-            if self.fs.get_file_info(target).type == pafs.FileType.File:
-                self.fs.delete_file(target)
+            _remove_quietly(self.fs, target)
         size = self.fs.get_file_info(final).size or 0
-        return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=batches.schema)
+        return WriteResult(uri=self.uri(table, partition), rows=rows, bytes=size, schema=stored)
 
     def write_file(self, table: str, name: str, data: bytes, partition: str | None = None) -> str:
         """Replace one non-table file (a report, a model) of a partition, whole or not at all; return its uri."""
@@ -122,25 +157,46 @@ class Lake:
         """Replace the file at `path` (a path in this lake's filesystem) whole or not at all: written aside in the
         same folder, then moved into place, so a reader never sees half a file."""
         directory = path.rsplit("/", 1)[0]
-        self.fs.create_dir(directory, recursive=True)
-        target = f"{directory}/.{uuid.uuid4().hex}.tmp"
+        target = _tmp_name(directory)
         try:
+            self.fs.create_dir(directory, recursive=True)
             with self.fs.open_output_stream(target) as out:
                 out.write(data)
             self.fs.move(target, path)
+        except OSError as exc:
+            raise LakeWriteError(path, exc) from exc
         finally:
-            if self.fs.get_file_info(target).type == pafs.FileType.File:
-                self.fs.delete_file(target)
+            _remove_quietly(self.fs, target)
 
     def replace_files(self, table: str, files: dict[str, bytes], partition: str | None = None) -> dict[str, str]:
-        """Make `files` the partition's whole content (a set of reports): write each, then remove any file an
-        earlier run left that is no longer in the set. Returns name -> uri."""
-        uris = {name: self.write_file(table, name, data, partition) for name, data in files.items()}
+        """Make `files` the partition's whole content (a set of reports), all or none: every file is written aside
+        first; only when all are written are they moved into place (renames, which need no space), then files an
+        earlier run left that are no longer in the set are removed. A failed write (disk full) removes the aside
+        files and raises naming the file: the partition keeps its previous set. Returns name -> uri."""
         directory = self._partition_dir(table, partition)
+        finals = {name: f"{directory}/{_segment(name, 'file name')}" for name in files}
+        staged: dict[str, str] = {}
+        try:
+            self.fs.create_dir(directory, recursive=True)
+            for name, data in files.items():
+                staged[name] = _tmp_name(directory)
+                try:
+                    with self.fs.open_output_stream(staged[name]) as out:
+                        out.write(data)
+                except OSError as exc:
+                    raise LakeWriteError(finals[name], exc) from exc
+            for name, tmp in staged.items():
+                self.fs.move(tmp, finals[name])
+        except OSError as exc:
+            for tmp in staged.values():
+                _remove_quietly(self.fs, tmp)
+            if isinstance(exc, LakeWriteError):
+                raise
+            raise LakeWriteError(directory, exc) from exc
         for info in self.fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True)):
-            if info.type == pafs.FileType.File and info.base_name not in files:
+            if info.type == pafs.FileType.File and info.base_name not in files and not info.base_name.startswith("."):
                 self.fs.delete_file(info.path)
-        return uris
+        return {name: (f"s3://{f}" if not self._local else f"file://{f}") for name, f in finals.items()}
 
     def list_files(self, table: str, partition: str | None = None) -> list[str]:
         selector = pafs.FileSelector(self._partition_dir(table, partition), allow_not_found=True)
@@ -221,6 +277,38 @@ class Lake:
         if not self._local:
             return self.dataset(table, partitions)
         return ParquetFiles(tuple(self._files(table, partitions)))
+
+
+# Field metadata a producer may set on a column whose min/max can never prune a row group (unique or evenly spread
+# values): the writer then skips computing them.
+NO_STATISTICS = {b"lake.statistics": b"none"}
+
+
+def _storage(schema: pa.Schema) -> tuple[pa.Schema, dict]:
+    """The schema a table is stored with, and the writer options for it.
+
+    The lake stores plain types: a string column that arrives dictionary-encoded is declared a plain string (what
+    every reader gets back) while its dictionary becomes the Parquet dictionary page as it is, so a large table with
+    few distinct ids is written without hashing every value again. The other columns are then written without
+    dictionaries (the writer would try one for each and, for unique values like event ids, give up after 1 MB).
+    Columns marked with NO_STATISTICS get no min/max statistics.
+    """
+    def plain(f: pa.Field) -> pa.Field:
+        metadata = {k: v for k, v in (f.metadata or {}).items() if k not in NO_STATISTICS} or None
+        t = f.type
+        if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+            t = t.value_type
+        return pa.field(f.name, t, f.nullable, metadata)
+
+    stored = pa.schema([plain(f) for f in schema], metadata=schema.metadata)
+    options: dict = {}
+    no_stats = [f.name for f in schema if (f.metadata or {}).get(b"lake.statistics") == b"none"]
+    if no_stats:
+        options["write_statistics"] = [f.name for f in schema if f.name not in no_stats]
+    dictionary_columns = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+    if not dictionary_columns:
+        return schema, options
+    return stored, {**options, "store_schema": False, "use_dictionary": dictionary_columns}
 
 
 def partition_dirname(partition: str) -> str:

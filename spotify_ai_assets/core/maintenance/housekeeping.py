@@ -61,3 +61,23 @@ def prune_quarantine(lake: Lake, keep_days: int, today: dt.date) -> list[Pruned]
         lakefiles.delete_dir(lake, files[0].path.rsplit("/", 1)[0])
         pruned.append(Pruned(table, day, len(files), sum(f.size for f in files)))
     return pruned
+
+
+def prune_temporary_files(lake: Lake, older_than: dt.timedelta, now: dt.datetime,
+                          store_temporaries: list[tuple[str, float]] = ()) -> list[Pruned]:
+    """Orphans of killed writes: `.<uuid>.tmp` files in the lake (and the local backup target) untouched for
+    `older_than`. A write in progress keeps touching its file, and none lasts anywhere near the threshold, so a
+    live write is never removed."""
+    cutoff_ns = (now - older_than).timestamp() * 1e9
+    pruned = []
+    for f in lakefiles.temporary_files(lake):
+        if f.mtime_ns is not None and f.mtime_ns < cutoff_ns:
+            lake.fs.delete_file(f"{lakefiles.lake_base(lake)}/{f.path}")
+            pruned.append(Pruned("lake temporary", f.path, 1, f.size))
+    for path, mtime in store_temporaries:
+        if mtime * 1e9 < cutoff_ns:
+            p = Path(path)
+            size = p.stat().st_size if p.exists() else 0
+            p.unlink(missing_ok=True)
+            pruned.append(Pruned("backup temporary", p.name, 1, size))
+    return pruned

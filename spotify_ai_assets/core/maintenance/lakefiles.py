@@ -15,7 +15,9 @@ from spotify_ai_assets.core.kernel.lake import Lake
 # old backup must not roll back the record of an erasure.
 COMPLIANCE_PREFIX = "_compliance/"
 HEALTH_PREFIX = "_health/"
-EXCLUDED_PREFIXES = (COMPLIANCE_PREFIX, HEALTH_PREFIX)
+# A restore is written here first, checked, then switched in (see restore.py); never backed up or mirrored.
+STAGING_PREFIX = "_staging/"
+EXCLUDED_PREFIXES = (COMPLIANCE_PREFIX, HEALTH_PREFIX, STAGING_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,30 @@ def lake_base(lake: Lake) -> str:
     return lake.root[len("s3://"):] if lake.root.startswith("s3://") else lake.root
 
 
+def path_problem(path: object) -> str | None:
+    """Why `path` is not a plain relative name inside the lake (None when it is): a path read from a manifest is
+    data, and must never reach outside the lake (`..`, absolute, backslashes, control characters)."""
+    if not isinstance(path, str) or not path:
+        return "not a non-empty string"
+    if path.startswith("/") or "\\" in path:
+        return "absolute or with a backslash"
+    if any(ord(c) < 32 or c == "\x7f" for c in path):
+        return "holds a control character"
+    if any(p in ("", ".", "..") for p in path.split("/")):
+        return "has an empty, '.' or '..' segment"
+    return None
+
+
 def _full(lake: Lake, path: str) -> str:
-    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/")):
-        raise ValueError(f"lake path {path!r} is not a plain relative name")
+    problem = path_problem(path)
+    if problem:
+        raise ValueError(f"lake path {path!r} is not a plain relative name ({problem})")
     return f"{lake_base(lake)}/{path}"
 
 
 def list_files(lake: Lake, include_excluded: bool = False) -> list[LakeFile]:
-    """Every data file under the lake root; in-flight `.tmp` files and other hidden names are skipped."""
+    """Every data file under the lake root; in-flight `.tmp` files and other hidden names are skipped (see
+    `temporary_files`), and so are the compliance, health and staging folders unless `include_excluded`."""
     base = lake_base(lake)
     infos = lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
     files = []
@@ -48,6 +66,35 @@ def list_files(lake: Lake, include_excluded: bool = False) -> list[LakeFile]:
             continue
         files.append(LakeFile(rel, info.size or 0, info.mtime_ns))
     return sorted(files, key=lambda f: f.path)
+
+
+def temporary_files(lake: Lake) -> list[LakeFile]:
+    """In-flight writes (`.<uuid>.tmp`, see Lake.put_bytes) anywhere under the lake root: a live write or the
+    orphan of a killed one (housekeeping tells them apart by age)."""
+    base = lake_base(lake)
+    infos = lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    return sorted((LakeFile(i.path[len(base):].lstrip("/"), i.size or 0, i.mtime_ns) for i in infos
+                   if i.type == pafs.FileType.File and i.base_name.startswith(".") and i.base_name.endswith(".tmp")),
+                  key=lambda f: f.path)
+
+
+def sub_lake(lake: Lake, prefix: str) -> Lake:
+    """A lake rooted at `prefix` inside `lake` (same filesystem and credentials): where a restore is staged."""
+    problem = path_problem(prefix.rstrip("/"))
+    if problem:
+        raise ValueError(f"prefix {prefix!r} is not a plain relative name ({problem})")
+    return lake.child(prefix.rstrip("/"))
+
+
+def move(lake: Lake, source: str, dest: str) -> None:
+    """Move one file inside the lake (a rename locally: atomic; on S3 a server-side copy, then a delete)."""
+    src, dst = _full(lake, source), _full(lake, dest)
+    lake.fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
+    lake.fs.move(src, dst)
+
+
+def exists(lake: Lake, path: str) -> bool:
+    return lake.fs.get_file_info(_full(lake, path)).type == pafs.FileType.File
 
 
 def read_bytes(lake: Lake, path: str) -> bytes:

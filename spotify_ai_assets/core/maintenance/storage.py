@@ -45,10 +45,14 @@ class LocalStore:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:  # name the object: "No space left on device" alone says nowhere
+            tmp.unlink(missing_ok=True)
+            raise OSError(exc.errno, f"could not write backup object {path}: {exc.strerror or exc}") from exc
 
     def get(self, key: str) -> bytes:
         try:
@@ -68,6 +72,12 @@ class LocalStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def temporary_files(self) -> list[tuple[str, float]]:
+        """(path, mtime) of every in-flight write `.<name>.<uuid>.tmp`: live ones and orphans of killed writes."""
+        if not self.root.exists():
+            return []
+        return [(str(p), p.stat().st_mtime) for p in self.root.rglob(".*.tmp") if p.is_file()]
 
 
 class S3Store:

@@ -33,7 +33,10 @@ class CheckOutcome:
 
 
 CHECK_NAMES = ("unique_key", "required_not_null", "values_in_range", "row_count_plausible")
-BLOCKING_CHECKS = frozenset({"unique_key", "required_not_null", "values_in_range"})
+BLOCKING_CHECKS = frozenset({"unique_key", "required_not_null", "values_in_range", "not_emptied"})
+# Ingestion tables only: a day with no rows after a day with rows is a broken input (a watchlist typo, an empty
+# answer), never a quiet success, unless the watchlist says it is empty on purpose.
+EMPTIED_CHECK = "not_emptied"
 
 
 def _q(col: str) -> str:
@@ -96,3 +99,18 @@ def quarantine_outcome(quarantine: pa.Table, good_rows: int) -> CheckOutcome:
     examples = quarantine.slice(0, 5).select(["record_ref", "field", "reason"]).to_pylist()
     return CheckOutcome("quarantine", n == 0, f"{n} record(s) quarantined ({share:.3%} of input)",
                         {"quarantined": n, "share": round(share, 6), "by_reason": reasons, "examples": examples})
+
+
+def emptied_outcome(rows: int, previous_rows: int | None, empty_on_purpose: bool) -> CheckOutcome:
+    """Blocking: an ingestion table that had rows the day before and has none now stops the run."""
+    emptied = rows == 0 and bool(previous_rows)
+    passed = not emptied or empty_on_purpose
+    if not emptied:
+        text = f"{rows} rows" + (f" (previous partition {previous_rows})" if previous_rows is not None else "")
+    elif empty_on_purpose:
+        text = f"0 rows after {previous_rows} in the previous partition: the watchlist says empty on purpose"
+    else:
+        text = (f"0 rows after {previous_rows} in the previous partition: the watchlist or the source is broken "
+                "(set `empty_on_purpose: true` in the watchlist if this is meant)")
+    return CheckOutcome(EMPTIED_CHECK, passed, text,
+                        {"rows": rows, "previous_rows": previous_rows, "empty_on_purpose": empty_on_purpose})

@@ -8,7 +8,7 @@ from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, Watchli
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
 from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.spotify import SpotifyResource
-from spotify_ai_assets.lib.tables import contract_check_specs, publish
+from spotify_ai_assets.lib.tables import contract_check_specs, emptied_check_spec, publish
 
 _INCLUDED = ("album groups crawled: album, single and compilation by default (`include_groups` in run config; add "
              "appears_on for other artists' albums an artist appears on)")
@@ -35,6 +35,7 @@ class CatalogConfig(WatchlistConfig):
     check_specs=[s for name, (c, _) in _TABLES.items()
                  for s in contract_check_specs(name, c, daily_partitions, quarantine=False)]
     + contract_check_specs("spotify_tracks", contracts.SPOTIFY_TRACKS, daily_partitions)[-1:]
+    + [emptied_check_spec(name, daily_partitions) for name in _TABLES]
     + [dg.AssetCheckSpec(COMPLETE_CHECK, asset="spotify_artists", partitions_def=daily_partitions, description=(
         "Every watched artist, each of their releases' track lists and every track was read; warns naming what is "
         "missing and why (an artist, album or track that still failed after the retries)."))],
@@ -70,11 +71,13 @@ def spotify_catalog(context: dg.AssetExecutionContext, config: CatalogConfig, sp
         metadata={"missing": dg.MetadataValue.json(snap.missing), "include_groups": ",".join(snap.include_groups)})
     store = lake.lake()
     stats = dg.MetadataValue.json(gw.stats.as_dict())
+    meant = watchlist.empty_on_purpose
     yield publish(store, "spotify_artists", snap.artists, day, contracts.SPOTIFY_ARTISTS, api_stats=stats,
-                  extra_checks=[complete], missing_artists=dg.MetadataValue.json(snap.missing.get("artists", {})))
-    yield publish(store, "spotify_albums", snap.albums, day, contracts.SPOTIFY_ALBUMS,
+                  extra_checks=[complete], empty_on_purpose=meant,
+                  missing_artists=dg.MetadataValue.json(snap.missing.get("artists", {})))
+    yield publish(store, "spotify_albums", snap.albums, day, contracts.SPOTIFY_ALBUMS, empty_on_purpose=meant,
                   include_groups=",".join(snap.include_groups),
                   missing_track_lists=dg.MetadataValue.json(snap.missing.get("albums", {})))
     yield publish(store, "spotify_tracks", snap.tracks, day, contracts.SPOTIFY_TRACKS, quarantine=snap.quarantine,
-                  batch_endpoints=str(gw.batch_available),
+                  batch_endpoints=str(gw.batch_available), empty_on_purpose=meant,
                   missing_tracks=dg.MetadataValue.json(snap.missing.get("tracks", {})))

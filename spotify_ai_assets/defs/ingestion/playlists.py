@@ -18,7 +18,7 @@ from spotify_ai_assets.lib.resources.lake import LakeResource
 from spotify_ai_assets.lib.resources.maintenance import ComplianceResource
 from spotify_ai_assets.lib.resources.spotify import SpotifyResource
 from spotify_ai_assets.lib.resources.tokens import TokenStoreResource
-from spotify_ai_assets.lib.tables import contract_check_specs, publish
+from spotify_ai_assets.lib.tables import contract_check_specs, emptied_check_spec, publish
 
 READABLE_CHECK = "playlists_readable"
 
@@ -26,6 +26,7 @@ READABLE_CHECK = "playlists_readable"
 @dg.asset(
     group_name=GROUP, owners=OWNERS, kinds={"spotify", "parquet"}, partitions_def=daily_partitions,
     check_specs=[*contract_check_specs("playlist_snapshots", contracts.PLAYLIST_SNAPSHOTS, daily_partitions),
+                 emptied_check_spec("playlist_snapshots", daily_partitions),
                  dg.AssetCheckSpec(READABLE_CHECK, asset="playlist_snapshots", partitions_def=daily_partitions,
                                    description=(
                      "Every tracked playlist was read; warns naming each one that was not and why (its owner is not "
@@ -46,7 +47,8 @@ def playlist_snapshots(context: dg.AssetExecutionContext, config: WatchlistConfi
     name = labeller(compliance.salt)
     try:
         sessions = open_user_sessions(gw, store, name)
-        snap = snapshot_playlists(gw, list(config.resolve(spotify).playlists), day, sessions.sessions, name)
+        watchlist = config.resolve(spotify)
+        snap = snapshot_playlists(gw, list(watchlist.playlists), day, sessions.sessions, name)
     except RateLimitExceeded as exc:
         raise rate_limited(exc, spotify) from exc
     for uid in snap.expired:
@@ -67,6 +69,7 @@ def playlist_snapshots(context: dg.AssetExecutionContext, config: WatchlistConfi
                   "listing_errors": dg.MetadataValue.json(snap.listing_errors)})
     return publish(lake.lake(), "playlist_snapshots", snap.rows, day, contracts.PLAYLIST_SNAPSHOTS,
                    quarantine=snap.quarantine, extra_checks=[readable],
+                   empty_on_purpose=watchlist.empty_on_purpose,
                    playlists=len(set(snap.rows["playlist_id"].to_pylist())),
                    unreadable_playlists=dg.MetadataValue.json(snap.unreadable),
                    read_as=dg.MetadataValue.json(snap.read_as),

@@ -6,7 +6,7 @@ import dagster as dg
 
 from spotify_ai_assets.core.maintenance.retention import Policy
 from spotify_ai_assets.core.maintenance.storage import LocalStore, ObjectStore, S3Store, split_s3_url
-from spotify_ai_assets.settings import DEFAULT_BACKUP_RETENTION, DEFAULT_MIN_FREE_DISK_GIB
+from spotify_ai_assets.settings import DEFAULT_BACKUP_RETENTION, DEFAULT_MIN_FREE_DISK_GIB, DEFAULT_RUN_DEAD_AFTER_S
 
 
 class BackupTargetResource(dg.ConfigurableResource):
@@ -44,3 +44,5 @@ class HealthResource(dg.ConfigurableResource):
 
     disk_path: str
     min_free_disk_gib: float = DEFAULT_MIN_FREE_DISK_GIB
+    # A started run whose worker has not stamped its heartbeat for this long is dead (core/maintenance/liveness.py).
+    run_dead_after_s: float = DEFAULT_RUN_DEAD_AFTER_S

@@ -1,0 +1,81 @@
+"""`event_order`: the day's order and deduplication equal `SELECT DISTINCT ON (user, track, played_at) ... ORDER BY
+user, played_at, track, priority, event_id`, written here as a plain Python sort, on rows dense with ties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from spotify_ai_assets.core.ingestion import event_order
+from spotify_ai_assets.core.ingestion.export_reader import part_from_table
+
+SCHEMA = pa.schema([("event_id", pa.string()), ("user_id", pa.string()), ("track_id", pa.string()),
+                    ("artist_id", pa.string()), ("played_at", pa.timestamp("us", tz="UTC")),
+                    ("ms_played", pa.int64()), ("skipped", pa.bool_()), ("country", pa.string()),
+                    ("device", pa.string())])
+OUT = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+                 if f.name in ("user_id", "track_id", "artist_id", "country", "device") else f for f in SCHEMA]
+                + [pa.field("source", pa.dictionary(pa.int32(), pa.string()))])
+
+
+def _rows(seed: int, n: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    base = 1_768_348_800_000_000  # 2026-01-14 00:00 UTC in microseconds
+    users = ["u", "u\u00e9", "U", "ub", "a", "zz", "u\u3000"]  # byte order, not locale order
+    rows = []
+    for i in range(n):
+        rows.append({
+            "event_id": f"e{rng.integers(0, 40):02d}", "user_id": users[rng.integers(0, len(users))],
+            "track_id": f"t{rng.integers(0, 4)}", "artist_id": None if rng.random() < 0.2 else "a",
+            "played_at": base + int(rng.integers(0, 6)) * 1_000_000, "ms_played": i,
+            "skipped": bool(rng.random() < 0.5), "country": "DE", "device": "d"})
+    return rows
+
+
+def _expected(parts_rows: list[tuple[list[dict], int]]) -> list[tuple]:
+    tagged = [(r["user_id"].encode(), r["played_at"], r["track_id"].encode(), prio, r["event_id"].encode(), k, r)
+              for k, (rows, prio) in enumerate(parts_rows) for r in rows]
+    tagged.sort(key=lambda x: x[:5])
+    seen, out = set(), []
+    for user, played, track, prio, _, _, r in tagged:
+        if (user, track, played) in seen:
+            continue
+        seen.add((user, track, played))
+        out.append((r["event_id"], r["user_id"], r["track_id"], r["played_at"], prio))
+    return out
+
+
+@pytest.mark.parametrize("path", ["time_ordered", "shuffled", "lexsort"])
+def test_order_and_dedup_equal_distinct_on_with_order_by(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    inputs = [(_rows(1, 300), 0), (_rows(2, 300), 0), (_rows(3, 50), 1)]
+    if path == "time_ordered":  # each part later than the one before and sorted: the time sort is skipped
+        inputs = [(sorted(({**r, "played_at": r["played_at"] + k * 10_000_000} for r in rows),
+                          key=lambda r: r["played_at"]), prio) for k, (rows, prio) in enumerate(inputs)]
+    if path == "lexsort":
+        monkeypatch.setattr(event_order, "_ROW_MASK", 16)
+    parts = []
+    for rows, prio in inputs:
+        table = pa.Table.from_pylist([{**r, "played_at": r["played_at"]} for r in rows], schema=pa.schema(
+            [f if f.name != "played_at" else pa.field("played_at", pa.int64()) for f in SCHEMA]))
+        table = table.set_column(4, "played_at", table["played_at"].cast(pa.timestamp("us", tz="UTC")))
+        parts.append(part_from_table(table, priority=prio))
+    ordered = event_order.order_events(parts, workers=2)
+    got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 97)), OUT)
+    got_rows = [(r["event_id"], r["user_id"], r["track_id"], int(r["played_at"].timestamp() * 1_000_000),
+                 0 if r["source"] == "export" else 1) for r in got.to_pylist()]
+    assert got_rows == _expected(inputs)
+    assert ordered.rows_in == 650
+
+
+def test_a_row_group_whose_column_is_all_null_has_an_empty_dictionary() -> None:
+    # Recently-played rows alone: no device, ms_played or skipped at all.
+    table = pa.Table.from_pylist([{"event_id": "rp-1", "user_id": "u", "track_id": "t", "artist_id": None,
+                                   "played_at": 1_768_348_800_000_000, "ms_played": None, "skipped": None,
+                                   "country": None, "device": None}], schema=pa.schema(
+        [f if f.name != "played_at" else pa.field("played_at", pa.int64()) for f in SCHEMA]))
+    table = table.set_column(4, "played_at", table["played_at"].cast(pa.timestamp("us", tz="UTC")))
+    ordered = event_order.order_events([part_from_table(table, priority=1)])
+    (batch,) = event_order.batches(ordered, OUT, 10)
+    assert batch.column(batch.schema.get_field_index("device")).null_count == 1
+    assert batch.to_pylist()[0]["source"] == "recently_played"
