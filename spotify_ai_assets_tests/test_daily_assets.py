@@ -18,14 +18,13 @@ import spotify_ai_assets
 from spotify_ai_assets.core.analytics import contracts as analytics_contracts
 from spotify_ai_assets.core.ingestion import contracts as ingestion_contracts
 from spotify_ai_assets.core.kernel.lake import Lake
-from spotify_ai_assets.core.kernel.privacy import pseudonym
+from spotify_ai_assets.core.kernel.privacy import pseudonym, user_label
 from spotify_ai_assets.core.quality.table_contract import TableContract
 from spotify_ai_assets.definitions import build_defs, load_defs_folder
-from spotify_ai_assets.defs.ingestion.catalog import spotify_catalog
+from spotify_ai_assets.defs.ingestion.catalog import CatalogConfig, spotify_catalog
 from spotify_ai_assets.defs.ingestion.playlists import playlist_snapshots
 from spotify_ai_assets.emulator import Fault, SpotifyEmulator
 from spotify_ai_assets.lib.environments import build_resources
-from spotify_ai_assets.lib.ingestion import WatchlistConfig
 from spotify_ai_assets.lib.resources.landing import LiveLandingResource
 from spotify_ai_assets.lib.resources.sandbox_world import SandboxWorldResource
 from spotify_ai_assets.lib.resources.spotify import LiveSpotifyResource
@@ -169,7 +168,12 @@ def test_expired_refresh_token_is_reported_and_skipped(first_run):
     _, result = first_run
     world = SandboxWorldResource(seed=7, scale="tiny").world()
     md = materializations(result)["listening_events"]
-    assert md["users_needing_reconnect"].value == [world.user_ids[world.expired_token_user]]
+    # Named by pseudonym: a raw Spotify user id never reaches the Dagster instance.
+    expired = world.user_ids[world.expired_token_user]
+    assert md["users_needing_reconnect"].value == [user_label("sandbox-erasure-salt", expired)]
+    check = checks(result)[("listening_events", "connected_users_read")]
+    assert not check.passed and check.metadata["users_needing_reconnect"].value == [
+        user_label("sandbox-erasure-salt", expired)]
 
 
 def test_materialize_to_memory_with_sandbox_resources(tmp_path):
@@ -254,12 +258,18 @@ def test_a_malformed_track_record_is_quarantined_and_the_rest_lands(world, emula
     assert "duration_ms" not in json.loads(q[0]["raw"])
 
 
-def test_a_long_429_asks_dagster_to_retry_later(world, emulator, live_resources):
+def test_a_long_429_stops_the_step_at_once_naming_the_endpoint_and_the_time_it_may_resume(
+        world, emulator, live_resources):
     emulator.inject(Fault(kind="429", path=r"^/v1/artists", retry_after=7200, times=-1))
+    before = dt.datetime.now(dt.UTC)
     with (dg.build_asset_context(partition_key=DAY.isoformat(), resources=live_resources) as context,
-          pytest.raises(dg.RetryRequested) as info):
-        list(spotify_catalog(context, config=WatchlistConfig(artist_ids=world.watchlist()["artists"])))
-    assert info.value.seconds_to_wait == 7200
+          pytest.raises(dg.Failure) as info):
+        list(spotify_catalog(context, config=CatalogConfig(artist_ids=world.watchlist()["artists"])))
+    resume = dt.datetime.fromisoformat(info.value.metadata["spotify_rate_limited_until"].value.replace("Z", "+00:00"))
+    assert before + dt.timedelta(seconds=7199) <= resume <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=7201)
+    assert "GET /artists" in info.value.description and resume.strftime("%Y-%m-%dT%H:%M:%SZ") in \
+        info.value.description
+    assert not info.value.allow_retries
 
 
 def test_playlists_owned_by_connected_users_land_and_others_are_quarantined_in_development_mode(

@@ -112,3 +112,47 @@ def test_the_recommendations_suite_catches_a_track_served_twice_and_an_unknown_s
     failed = {(r.type, r.column) for r in run_suite(RECOMMENDATIONS, pa.Table.from_pylist(rows)).failed}
     assert failed == {("ExpectCompoundColumnsToBeUnique", "user_key+track_id"),
                       ("ExpectColumnValuesToBeInSet", "source")}
+
+
+def _recently_played(events: pa.Table) -> pa.Table:
+    """The same plays as recently-played rows: no ms_played, skip flag or device, and (development mode) no country."""
+    nulls = {c: pa.nulls(events.num_rows, events.schema.field(c).type) for c in ("ms_played", "skipped", "device",
+                                                                                 "country")}
+    for name, column in nulls.items():
+        events = events.set_column(events.schema.get_field_index(name), name, column)
+    return events.set_column(events.schema.get_field_index("source"), "source",
+                             pa.array(["recently_played"] * events.num_rows))
+
+
+def test_a_recently_played_only_day_meets_the_events_suite() -> None:
+    outcome = run_suite(LISTENING_EVENTS, _recently_played(_events()), DAY)
+    assert outcome.success, markdown(outcome)
+    idle = [r for r in outcome.results if str(r.observed_value).startswith("not applicable")]
+    assert {(r.type, r.column) for r in idle} == {("ExpectColumnMeanToBeBetween", "skipped"), *(
+        ("ExpectColumnValuesToNotBeNull", c) for c in ("ms_played", "skipped", "country", "device"))}
+
+
+def test_a_mixed_day_judges_export_columns_on_export_rows_only() -> None:
+    events = _events()
+    half = events.num_rows // 2
+    mixed = pa.concat_tables([events.slice(0, half), _recently_played(events.slice(half))])
+    outcome = run_suite(LISTENING_EVENTS, mixed, DAY)
+    assert outcome.success, markdown(outcome)
+    mean_skip = next(r for r in outcome.results if r.type == "ExpectColumnMeanToBeBetween")
+    assert 0.02 < mean_skip.observed_value < 0.9  # the export rows' skip rate, not diluted or nulled
+    # An export row without its skip flag is still caught.
+    skipped = mixed["skipped"].to_pylist()
+    skipped[0] = None
+    broken = mixed.set_column(mixed.schema.get_field_index("skipped"), "skipped", pa.array(skipped, pa.bool_()))
+    failed = {(r.type, r.column) for r in run_suite(LISTENING_EVENTS, broken, DAY).failed}
+    assert failed == {("ExpectColumnValuesToNotBeNull", "skipped")}
+
+
+def test_examples_never_show_a_user_id() -> None:
+    events = _events()
+    doubled = pa.concat_tables([events.slice(0, 3), events.slice(0, 3), events.slice(3)])
+    outcome = run_suite(LISTENING_EVENTS, doubled, DAY)
+    (dupes,) = [r for r in outcome.failed if r.type == "ExpectCompoundColumnsToBeUnique"]
+    users = set(events["user_id"].to_pylist())
+    assert dupes.examples and all(x["user_id"] == "<personal>" for x in dupes.examples)
+    assert not users & set(str(dupes.examples).split("'"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import threading
+from pathlib import Path
 
 from spotify_ai_assets.emulator.server import MODES, SpotifyEmulator
 from spotify_ai_assets.sandbox.world import SCALES, World
@@ -21,11 +22,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="sandbox 'now' as ISO 8601 (default: end of today, UTC)")
     parser.add_argument("--client-id", default="sandbox-client")
     parser.add_argument("--client-secret", default="sandbox-secret")
+    parser.add_argument("--redirect-uri", action="append", default=None,
+                        help="a registered redirect URI for /authorize (repeatable; default: any http loopback URI)")
+    parser.add_argument("--watchlist", default=None, metavar="FILE",
+                        help="also write the sandbox's watchlist (artists and playlists) to this YAML file")
     args = parser.parse_args(argv)
+    world = World(seed=args.seed, scale=args.scale)
+    if args.watchlist:
+        _write_watchlist(world, args.watchlist)
 
     emulator = SpotifyEmulator(
-        World(seed=args.seed, scale=args.scale), mode=args.mode, clock=args.clock,
+        world, mode=args.mode, clock=args.clock,
         client_id=args.client_id, client_secret=args.client_secret, host=args.host, port=args.port,
+        redirect_uris=args.redirect_uri,
     ).start()
     # One line, flushed, so a parent process can read the URLs (and the chosen port) off our stdout.
     print(f"SPOTIFY_API_URL={emulator.api_url} SPOTIFY_ACCOUNTS_URL={emulator.accounts_url}", flush=True)
@@ -35,6 +44,16 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         emulator.stop()
+
+
+def _write_watchlist(world: World, path: str) -> None:
+    import yaml
+
+    from spotify_ai_assets.emulator.additions import sandbox_watchlist
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(sandbox_watchlist(world)), encoding="utf-8")
 
 
 if __name__ == "__main__":

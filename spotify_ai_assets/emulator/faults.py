@@ -1,4 +1,5 @@
-"""Faults a test can inject: rate limits, server errors, truncated JSON and records missing fields."""
+"""Faults a test can inject: rate limits, server errors, an access token expiring mid-crawl, truncated JSON and
+records missing fields."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 from spotify_ai_assets.emulator.responses import Response, error_body
 
-FAULT_KINDS = ("429", "500", "503", "malformed_json", "missing_fields")
-STATUS_MESSAGES = {429: "API rate limit exceeded", 500: "Server error", 503: "Service unavailable"}
+FAULT_KINDS = ("429", "500", "503", "malformed_json", "missing_fields", "expired_token")
+STATUS_MESSAGES = {401: "The access token expired", 429: "API rate limit exceeded", 500: "Server error",
+                   503: "Service unavailable"}
 # Cut mid-array so any JSON parser fails, while the headers still claim a JSON document.
 MALFORMED_BODY = b'{"items": ['
 # Fields every record must carry; tracks also lose duration_ms (see _strip), which ingestion needs.
@@ -19,7 +21,9 @@ STRIPPED_FIELDS = ("id", "name")
 
 @dataclass
 class Fault:
-    kind: str  # "429" | "500" | "503" | "malformed_json" | "missing_fields"
+    # "429" | "500" | "503" | "malformed_json" | "missing_fields" | "expired_token" (the request's bearer token
+    # expires: this and every later request with it get 401 "The access token expired")
+    kind: str
     path: str = ""  # regex searched in the request path (no query); "" = every /v1 path
     times: int = 1  # matching requests affected before it is used up; -1 = forever
     retry_after: int = 1  # seconds, sent as Retry-After with a 429
@@ -50,7 +54,7 @@ class Fault:
         """The whole answer for a status or malformed fault (missing_fields edits a real answer instead)."""
         if self.kind == "malformed_json":
             return Response(200, MALFORMED_BODY)
-        status = int(self.kind)
+        status = 401 if self.kind == "expired_token" else int(self.kind)
         body = self.body if self.body is not None else error_body(status, STATUS_MESSAGES[status])
         headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
         return Response(status, body, headers)

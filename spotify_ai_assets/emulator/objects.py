@@ -1,4 +1,5 @@
-"""Spotify Web API object shapes (ArtistObject, TrackObject, ...) built from the sandbox world.
+"""Spotify Web API object shapes (ArtistObject, TrackObject, ...) built from the emulator's catalog, each valid
+under the spec's schema (the server checks every answer against it).
 
 Objects are rebuilt on every request rather than cached, so a fault that edits a payload in place can
 never leak into later answers.
@@ -7,11 +8,12 @@ never leak into later answers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from spotify_ai_assets.emulator.catalog import Catalog
-from spotify_ai_assets.sandbox.world import COUNTRIES, GENRES, World
+from spotify_ai_assets.sandbox.world import COUNTRIES, World
 
 OPEN_URL = "https://open.spotify.com"
 Json = dict[str, Any]
@@ -41,10 +43,10 @@ class Shapes:
         }
 
     def simple_artist(self, i: int) -> Json:
-        return {**self._link("artist", self.world.artist_ids[i]), "name": self.world.artist_name(i)}
+        return {**self._link("artist", self.catalog.artist_ids[i]), "name": self.catalog.artist_name(i)}
 
     def artist(self, i: int) -> Json:
-        out = {**self.simple_artist(i), "genres": [GENRES[int(self.world.artist_genre[i])]], "images": []}
+        out = {**self.simple_artist(i), "genres": self.catalog.artist_genres(i), "images": []}
         # The 2026 development-mode API no longer returns these at all; extended quota still does.
         if self.extended:
             out["popularity"] = int(self.catalog.artist_popularity[i])
@@ -52,56 +54,54 @@ class Shapes:
         return out
 
     def simple_album(self, i: int) -> Json:
-        w = self.world
-        album_type = "single" if w.album_is_single[i] else "album"
+        c = self.catalog
         return {
-            **self._link("album", w.album_ids[i]),
-            "album_type": album_type,
-            "total_tracks": len(self.catalog.tracks_by_album[i]),
+            **self._link("album", c.album_ids[i]),
+            "album_type": c.album_type(i),
+            "total_tracks": len(c.tracks_by_album[i]),
+            "available_markets": [],  # deprecated, still required by the schema; empty as for 2026 apps
             "images": [],
-            "name": w.album_name(i),
-            "release_date": w.album_release[i].isoformat(),
+            "name": c.album_name(i),
+            "release_date": c.album_release(i).isoformat(),
             "release_date_precision": "day",
-            "artists": [self.simple_artist(int(w.album_artist[i]))],
+            "artists": [self.simple_artist(c.album_artist(i))],
         }
 
-    def discography_album(self, i: int) -> Json:
-        out = self.simple_album(i)
-        out["album_group"] = out["album_type"]
-        return out
+    def discography_album(self, i: int, group: str) -> Json:
+        return {**self.simple_album(i), "album_group": group}
 
     def album(self, i: int, tracks_page: Json) -> Json:
-        out = {
+        tracks = self.catalog.tracks_by_album[i]
+        return {
             **self.simple_album(i),
             "tracks": tracks_page,
             "copyrights": [],
             "external_ids": {},
             "genres": [],
             "label": "Sandbox Records",
+            # Required by AlbumObject (deprecated): kept in both modes so the answer stays valid.
+            "popularity": int(max(self.catalog.track_popularity(self.day)[tracks])) if self.extended else 0,
         }
-        if self.extended:
-            tracks = self.catalog.tracks_by_album[i]
-            out["popularity"] = int(max(self.catalog.track_popularity(self.day)[tracks]))
-        return out
 
     def simple_track(self, i: int) -> Json:
-        w = self.world
+        c = self.catalog
         return {
-            **self._link("track", w.track_ids[i]),
-            "artists": [self.simple_artist(int(w.track_artist[i]))],
+            **self._link("track", c.track_ids[i]),
+            "artists": [self.simple_artist(c.track_artist(i))],
+            "available_markets": [],
             "disc_number": 1,
-            "duration_ms": int(w.track_duration_ms[i]),
+            "duration_ms": c.track_duration_ms(i),
             "explicit": False,
             "is_local": False,
-            "name": w.track_name(i),
-            "track_number": int(w.track_number[i]),
+            "name": c.track_name(i),
+            "track_number": c.track_number(i),
         }
 
     def track(self, i: int) -> Json:
         out = {
             **self.simple_track(i),
-            "album": self.simple_album(int(self.world.track_album[i])),
-            "external_ids": {"isrc": self.world.track_isrc(i)},
+            "album": self.simple_album(self.catalog.track_album(i)),
+            "external_ids": {"isrc": self.catalog.track_isrc(i)},
         }
         if self.extended:
             out["popularity"] = int(self.catalog.track_popularity(self.day)[i])
@@ -112,37 +112,45 @@ class Shapes:
         return {**self._link("user", user_id), "display_name": display_name(user_id)}
 
     def private_user(self, u: int) -> Json:
-        user_id = self.world.user_ids[u]
-        return {
-            **self.user_ref(user_id),
-            "country": COUNTRIES[int(self.world.user_country[u])],
-            "images": [],
-        }
+        out = {**self.user_ref(self.world.user_ids[u]), "images": []}
+        # Development-mode apps no longer get a user's country (deprecated in the 2026 spec).
+        if self.extended:
+            out["country"] = COUNTRIES[int(self.world.user_country[u])]
+        return out
 
-    def playlist(self, i: int, snapshot: Json) -> Json:
-        w = self.world
-        ident = w.playlist_ids[i]
-        total = len(snapshot["tracks"])
-        genre = GENRES[int(w.playlist_genre[i])]
+    def _playlist_base(self, i: int, snapshot: Json) -> Json:
+        c = self.catalog
         return {
-            **self._link("playlist", ident),
-            "collaborative": False,
-            "description": f"The best of {genre}, refreshed every day.",
+            **self._link("playlist", c.playlist_ids[i]),
+            "collaborative": c.playlist_collaborative(i),
+            "description": c.playlist_description(i),
             "images": [],
-            "name": w.playlist_name(i),
-            "owner": self.user_ref(w.playlist_owner(i)),
-            "public": True,
+            "name": c.playlist_name(i),
+            "owner": self.user_ref(c.playlist_owner(i)),
+            "public": c.playlist_public(i),
             "snapshot_id": snapshot["snapshot_id"],
-            "items": {"href": f"{self.api_url}playlists/{ident}/items", "total": total},
-            "tracks": {"href": f"{self.api_url}playlists/{ident}/tracks", "total": total},
         }
 
-    def playlist_item(self, i: int, track: int, added: dt.date) -> Json:
-        full = self.track(track)
+    def simple_playlist(self, i: int, snapshot: Json) -> Json:
+        ref = {"href": f"{self.api_url}playlists/{self.catalog.playlist_ids[i]}/items",
+               "total": len(snapshot["tracks"])}
+        return {**self._playlist_base(i, snapshot), "items": ref, "tracks": dict(ref)}
+
+    def playlist(self, i: int, snapshot: Json, first_page: Callable[[], Json] | None) -> Json:
+        """A PlaylistObject; its items (first page) only when the caller may read them."""
+        out = self._playlist_base(i, snapshot)
+        out["followers"] = {"href": None, "total": 0}
+        if first_page is not None:
+            out["items"] = first_page()
+            out["tracks"] = first_page()
+        return out
+
+    def playlist_item(self, track: int, added: tuple[dt.date, str]) -> Json:
+        day, by = added
         return {
-            "added_at": f"{added.isoformat()}T00:00:00Z",
-            "added_by": self._link("user", self.world.playlist_owner(i)),
+            "added_at": f"{day.isoformat()}T00:00:00Z",
+            "added_by": self._link("user", by),
             "is_local": False,
-            "item": full,
-            "track": full,  # deprecated key, still read by older clients
+            "item": self.track(track),
+            "track": self.track(track),  # deprecated key, still read by older clients
         }

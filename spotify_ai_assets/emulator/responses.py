@@ -10,8 +10,9 @@ from typing import Any
 @dataclass
 class Response:
     status: int
-    body: Any  # a JSON-serialisable value, or raw bytes sent as-is (used for malformed payloads)
+    body: Any  # a JSON-serialisable value, or raw bytes sent as-is (used for malformed payloads and pages)
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
 
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):

@@ -1,4 +1,10 @@
-"""`SpotifyEmulator`: a loopback HTTP server answering like the Spotify Web API and accounts service."""
+"""`SpotifyEmulator`: a loopback HTTP server answering like the Spotify Web API and accounts service.
+
+Spec-strict: every `/v1` request is checked against the OpenAPI spec before it is answered (unknown paths 404,
+unknown or malformed parameters, out-of-range limits, bad enums and ids 400 with Spotify's error body), and every
+answer is checked against the spec's response schema. An answer that would break the spec is recorded in
+`violations` and replaced by a 500, so no test can pass on a shape Spotify would never send.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,32 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from spotify_ai_assets.emulator.admin import admin
 from spotify_ai_assets.emulator.auth import TokenStore, token_endpoint
+from spotify_ai_assets.emulator.authorize import authorize
 from spotify_ai_assets.emulator.call import Call
 from spotify_ai_assets.emulator.catalog import Catalog
 from spotify_ai_assets.emulator.faults import Fault, FaultBook, strip_first_record
 from spotify_ai_assets.emulator.objects import Shapes
 from spotify_ai_assets.emulator.plays import PlayHistory
 from spotify_ai_assets.emulator.responses import ApiError, Response, error_body
-from spotify_ai_assets.emulator.routes import resolve
+from spotify_ai_assets.emulator.routes import TEMPLATES, resolve
+from spotify_ai_assets.emulator.spec import SpecValidator
 from spotify_ai_assets.sandbox.world import World
 
 log = logging.getLogger(__name__)
 MODES = ("development", "extended")
+
+
+@lru_cache(maxsize=1)
+def served_spec() -> SpecValidator:
+    """One validator per process for the paths the emulator serves (building it takes about a second)."""
+    return SpecValidator(paths=TEMPLATES)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -43,6 +58,7 @@ class SpotifyEmulator:
         client_secret: str = "sandbox-secret",
         clock: dt.datetime | None = None,
         expired_refresh_tokens: Iterable[str] | None = None,
+        redirect_uris: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -54,6 +70,8 @@ class SpotifyEmulator:
         if expired_refresh_tokens is None:
             expired_refresh_tokens = [world.refresh_token(world.expired_token_user)]
         self.expired_refresh_tokens = frozenset(expired_refresh_tokens)
+        # None: any http loopback redirect URI is accepted (see authorize.loopback_or_registered).
+        self.redirect_uris = None if redirect_uris is None else tuple(redirect_uris)
         self.host = host
         self.port = port
         self.catalog = Catalog(world)
@@ -62,6 +80,7 @@ class SpotifyEmulator:
         self._faults = FaultBook()
         self._log_lock = threading.Lock()
         self._log: list[tuple[str, str, int]] = []
+        self._violations: list[str] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -102,12 +121,23 @@ class SpotifyEmulator:
         with self._log_lock:
             return list(self._log)
 
+    @property
+    def violations(self) -> list[str]:
+        """Answers the emulator would have sent that break the spec (each was replaced by a 500)."""
+        with self._log_lock:
+            return list(self._violations)
+
+    def revoke_user(self, user: int) -> int:
+        """The user removes the app's access: their refresh tokens from the authorization flow stop working."""
+        return self.tokens.revoke_user(user)
+
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> SpotifyEmulator:
         if self._server is not None:
             raise RuntimeError("emulator already started")
         server = _Server((self.host, self.port), _Handler)
         server.emulator = self
+        served_spec().warm_up()  # build the spec validator while the caller gets on with its setup
         self.port = server.server_address[1]
         self._server = server
         # A short poll interval keeps stop() fast; it only costs an idle wake-up every 50 ms.
@@ -161,10 +191,18 @@ class SpotifyEmulator:
 
     def _respond(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         parts = urlsplit(target)
-        path = parts.path.rstrip("/") or "/"  # spotipy calls e.g. "tracks/?ids=" and "me/"
+        path = parts.path.rstrip("/") or "/"  # Spotify routes "tracks/" as "tracks" (spotipy sends both)
         if path.startswith("/_emulator/"):
             return admin(self, method, path, body)
+        if path == "/authorize":
+            world = self.world
+            shown = [world.user_ids[int(u)] for u in world.connected_users] + world.user_ids[:10]
+            return authorize(method, parts.query, body, client_id=self.client_id, registered=self.redirect_uris,
+                             user_by_id=self.catalog.user_index.get, users_shown=list(dict.fromkeys(shown)),
+                             tokens=self.tokens)
         fault = self._faults.take(path)
+        if fault is not None and fault.kind == "expired_token":
+            self.tokens.expire(_bearer(headers))
         if fault is not None and fault.kind != "missing_fields":
             return fault.response()
         if path == "/api/token":
@@ -173,8 +211,10 @@ class SpotifyEmulator:
             response = token_endpoint(headers, body, (self.client_id, self.client_secret),
                                       self._refresh_user, self.tokens)
         elif path.startswith("/v1/"):
-            query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            query = parse_qsl(parts.query, keep_blank_values=True)
             response = self._api(method, path, query, headers)
+            if fault is None:  # a deliberate fault is meant to break the shape; anything else must conform
+                response = self._conforming(method, path, query, response)
         else:
             response = Response(404, error_body(404, "Service not found"))
         if fault is not None and response.status == 200:
@@ -186,27 +226,47 @@ class SpotifyEmulator:
             return None
         return self.catalog.refresh_tokens.get(refresh_token)
 
-    def _api(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> Response:
+    def _api(self, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str]) -> Response:
         authorization = headers.get("authorization", "")
         if not authorization.startswith("Bearer "):
             return ApiError(401, "No token provided").response()
-        grant = self.tokens.lookup(authorization[len("Bearer "):].strip())
+        grant = self.tokens.lookup(_bearer(headers))
         if grant is None:
             return ApiError(401, "Invalid access token").response()
+        if grant.expired:
+            return ApiError(401, "The access token expired").response()
         route = resolve(path)
         if route is None:
             return ApiError(404, "Service not found").response()
-        if method != "GET":
+        template, handler, groups = route
+        if method != "GET":  # the emulator serves reads only; the spec's writes are not part of the sandbox
             return ApiError(405, "Method not allowed").response()
-        handler, groups = route
+        problem = served_spec().check_request(method, template, path, query, headers)
+        if problem is not None:
+            return ApiError(problem.status, problem.message).response()
         clock, extended = self.clock, self.mode == "extended"  # read once: a request sees one world
         api_url = self.api_url
         shapes = Shapes(self.world, self.catalog, api_url, extended, clock.date())
-        call = Call(self.world, self.catalog, self.plays, shapes, clock, extended, api_url, query, grant.user)
+        call = Call(self.world, self.catalog, self.plays, shapes, clock, extended, api_url, dict(query), grant.user)
         try:
             return Response(200, handler(call, *groups))
         except ApiError as exc:
             return exc.response()
+
+    def _conforming(self, method: str, path: str, query: list[tuple[str, str]], response: Response) -> Response:
+        problem = served_spec().check_response(method, path, query, response.status, response.encoded(),
+                                               response.headers)
+        if problem is None:
+            return response
+        with self._log_lock:
+            self._violations.append(f"{method} {path}: {problem}")
+        log.error("emulator answer to %s %s violates the spec: %s", method, path, problem)
+        return Response(500, error_body(500, f"Emulator answer violates the spec: {problem[:300]}"))
+
+
+def _bearer(headers: dict[str, str]) -> str:
+    value = headers.get("authorization", "")
+    return value[len("Bearer "):].strip() if value.startswith("Bearer ") else ""
 
 
 class _Server(ThreadingHTTPServer):
@@ -225,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
         response = self.server.emulator.respond(self.command, self.path, headers, body)
         payload = response.encoded()
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", response.content_type)
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))

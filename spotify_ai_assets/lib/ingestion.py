@@ -1,7 +1,12 @@
+"""Ingestion domain: Spotify catalog, playlists and listening events. Modules here are discovered automatically."""
+
+from collections.abc import Callable
 
 import dagster as dg
 
+from spotify_ai_assets.core.ingestion.rate_limits import stop_message, stop_metadata
 from spotify_ai_assets.core.ingestion.watchlist import Watchlist
+from spotify_ai_assets.core.kernel.privacy import user_label
 from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
 from spotify_ai_assets.lib.resources.spotify import SpotifyResource
 
@@ -26,6 +31,13 @@ class WatchlistConfig(dg.Config):
         return spotify.default_watchlist()
 
 
-def retry_later(exc: RateLimitExceeded) -> dg.RetryRequested:
-    """A long 429 must not hang inside an HTTP call: hand the wait back to Dagster as a delayed step retry."""
-    return dg.RetryRequested(max_retries=3, seconds_to_wait=exc.retry_after_s)
+def rate_limited(exc: RateLimitExceeded, spotify: SpotifyResource) -> dg.Failure:
+    """A long 429 ends the step now (no process sleeps for an hour, no run slot is held by a delayed retry); the
+    failure's metadata carries the resume time for spotify_rate_limit_retry_sensor."""
+    return dg.Failure(description=stop_message(exc, spotify.max_retry_after_s), metadata=stop_metadata(exc),
+                      allow_retries=False)
+
+
+def labeller(salt: str) -> Callable[[str], str]:
+    """User id -> the pseudonymous label metadata, logs and errors use."""
+    return lambda user_id: user_label(salt, user_id)

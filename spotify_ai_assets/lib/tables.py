@@ -105,9 +105,11 @@ def check_table(lake: Lake, table: str, contract: TableContract, day: dt.date) -
 
 def publish(lake: Lake, table: str, data: pa.Table | WriteResult, day: dt.date, contract: TableContract,
             quarantine: pa.Table | None = None, asset_key: dg.AssetKey | None = None,
-            empty_on_purpose: bool | None = None, **extra: object) -> dg.MaterializeResult:
+            extra_checks: Iterable[dg.AssetCheckResult] = (), empty_on_purpose: bool | None = None,
+            **extra: object) -> dg.MaterializeResult:
     """Write the partition (replacing it; `data` may be already written), its quarantine, and evaluate its
-    contract, in one result. `empty_on_purpose` (ingestion tables) adds the blocking `not_emptied` check."""
+    contract, in one result. `empty_on_purpose` (ingestion tables) adds the blocking `not_emptied` check;
+    `extra_checks` are the asset's own checks (e.g. of what it could not read)."""
     from spotify_ai_assets.core.quality.table_contract import quarantine_outcome
 
     key = asset_key or dg.AssetKey(table)
@@ -124,5 +126,5 @@ def publish(lake: Lake, table: str, data: pa.Table | WriteResult, day: dt.date, 
     return dg.MaterializeResult(
         asset_key=key,
         metadata=table_metadata(table, written, **extra),
-        check_results=to_check_results(key, outcomes),
+        check_results=[*to_check_results(key, outcomes), *extra_checks],
     )

@@ -1,33 +1,44 @@
-"""Clients for connected users, skipping (and reporting) those whose refresh token expired."""
+"""Sessions for connected users, skipping (and reporting) those whose refresh token expired."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from spotify_ai_assets.core.kernel.spotify_api import RefreshTokenExpired, SpotifyApiError, SpotifyGateway
-from spotify_ai_assets.core.kernel.tokens import ConnectedUser, TokenStore
-
-if TYPE_CHECKING:
-    import spotipy
+from spotify_ai_assets.core.kernel.spotify_api import (
+    RateLimitExceeded,
+    RefreshTokenExpired,
+    Session,
+    SpotifyApiError,
+    SpotifyGateway,
+)
+from spotify_ai_assets.core.kernel.tokens import TokenStore
 
 
 @dataclass
 class UserSessions:
-    clients: dict[str, tuple[ConnectedUser, spotipy.Spotify]] = field(default_factory=dict)
-    expired: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)  # Spotify user id -> session
+    cursors: dict[str, int | None] = field(default_factory=dict)
+    expired: list[str] = field(default_factory=list)  # found expired now (invalid_grant); marked in the store
+    failed: dict[str, str] = field(default_factory=dict)  # user id -> why no session (messages use labels)
 
 
-def open_user_sessions(gw: SpotifyGateway, store: TokenStore) -> UserSessions:
+def open_user_sessions(gw: SpotifyGateway, store: TokenStore, name_user: Callable[[str], str]) -> UserSessions:
+    """A session per active connected user. `invalid_grant` marks the user for reconnection in the store; any
+    other failure leaves them out of this run with the reason. A rotated refresh token is stored at once."""
     out = UserSessions()
     for user in store.connected_users():
+        uid = user.user_id
         try:
-            out.clients[user.user_id] = (user, gw.user_client(user.user_id, user.refresh_token.reveal()))
+            out.sessions[uid] = gw.user_session(
+                name_user(uid), user.refresh_token.reveal(),
+                on_rotate=lambda token, uid=uid: store.update_refresh_token(uid, token))
+            out.cursors[uid] = user.cursor_ms
         except RefreshTokenExpired:
-            # The user has to reconnect; until then they are skipped, not fatal to the partition.
-            store.mark_expired(user.user_id)
-            out.expired.append(user.user_id)
+            store.mark_expired(uid)
+            out.expired.append(uid)
+        except RateLimitExceeded:
+            raise
         except SpotifyApiError as exc:
-            out.failed[user.user_id] = str(exc)
+            out.failed[uid] = str(exc)
     return out

@@ -35,3 +35,9 @@ def pseudonymize(table: Relation, salt: str, column: str = "user_id") -> pa.Tabl
     hashed = pc.take(keys, ids.indices)
     i = table.schema.get_field_index(column)
     return table.set_column(i, pa.field(KEY_COLUMN, pa.string(), table.schema.field(i).nullable), hashed)
+
+
+def user_label(salt: str, user_id: str) -> str:
+    """How the Dagster instance names a user (metadata, log lines, alerts, errors): `user:` and the first 16 hex
+    digits of their `user_key`, never the Spotify user id. `python -m spotify_ai_assets.connect list` shows both."""
+    return f"user:{pseudonym(salt, user_id)[:16]}"

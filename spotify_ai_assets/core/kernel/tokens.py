@@ -1,12 +1,14 @@
-"""Connected users' refresh tokens and their recently-played cursors.
+"""Connected users' refresh tokens and their recently-played cursors, keyed by Spotify user id.
 
-Tokens are wrapped in `Secret`, whose repr and str are masked, so a token can't reach a log line, run
-metadata or an exception message by accident. Cursors only ever move forward (max), so concurrent
-partitions can't move one back.
+The key must be the user's Spotify id (what `GET /me` answers), so a playlist's owner can be matched to the
+connected user who can read it: `python -m spotify_ai_assets.connect` stores it so. Tokens are wrapped in
+`Secret`, whose repr and str are masked, so a token can't reach a log line, run metadata or an exception message
+by accident. Cursors only ever move forward (max), so concurrent partitions can't move one back.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import os
@@ -42,14 +44,30 @@ class ConnectedUser:
     cursor_ms: int | None = None
 
 
+@dataclass(frozen=True)
+class StoredUser:
+    """A user on file as an operator sees it (no token): `status` is `active` or `expired` (must reconnect)."""
+
+    user_id: str
+    status: str
+    cursor_ms: int | None
+    updated_at: str | None
+
+
 class TokenStore(Protocol):
     def connected_users(self) -> list[ConnectedUser]: ...
     def expired_user_ids(self) -> list[str]: ...
     def add_user(self, user_id: str, refresh_token: str) -> None: ...
+    def update_refresh_token(self, user_id: str, refresh_token: str) -> None: ...
     def advance_cursor(self, user_id: str, played_at_ms: int) -> None: ...
     def mark_expired(self, user_id: str) -> None: ...
     def all_user_ids(self) -> list[str]: ...
+    def users(self) -> list[StoredUser]: ...
     def remove_user(self, user_id: str) -> bool: ...
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class FileTokenStore:
@@ -87,8 +105,26 @@ class FileTokenStore:
         return sorted(uid for uid, u in users.items() if u.get("status") == "expired")
 
     def add_user(self, user_id: str, refresh_token: str) -> None:
+        """Connect (or reconnect) a user: a new token, active again; a reconnected user keeps their cursor."""
         with self._locked() as data:
-            data["users"][user_id] = {"refresh_token": refresh_token, "status": "active", "cursor_ms": None}
+            cursor = (data["users"].get(user_id) or {}).get("cursor_ms")
+            data["users"][user_id] = {"refresh_token": refresh_token, "status": "active", "cursor_ms": cursor,
+                                      "updated_at": _now()}
+
+    def update_refresh_token(self, user_id: str, refresh_token: str) -> None:
+        """Keep a rotated refresh token (Spotify may answer a refresh with a new one)."""
+        with self._locked() as data:
+            user = data["users"].get(user_id)
+            if user is not None:
+                user["refresh_token"] = refresh_token
+                user["updated_at"] = _now()
+
+    def users(self) -> list[StoredUser]:
+        if not self.path.exists():
+            return []
+        users = json.loads(self.path.read_text())["users"]
+        return [StoredUser(uid, u.get("status", "active"), u.get("cursor_ms"), u.get("updated_at"))
+                for uid, u in sorted(users.items())]
 
     def advance_cursor(self, user_id: str, played_at_ms: int) -> None:
         with self._locked() as data:
@@ -100,6 +136,7 @@ class FileTokenStore:
         with self._locked() as data:
             if user_id in data["users"]:
                 data["users"][user_id]["status"] = "expired"
+                data["users"][user_id]["updated_at"] = _now()
 
     def all_user_ids(self) -> list[str]:
         """Every user on file, whatever their status (what a GDPR erasure must be able to find)."""
@@ -159,6 +196,18 @@ class PostgresTokenStore:
             cur.execute(f"""INSERT INTO {self.schema}.spotify_tokens (user_id, refresh_token) VALUES (%s, %s)
                 ON CONFLICT (user_id) DO UPDATE SET refresh_token = EXCLUDED.refresh_token, status = 'active',
                 updated_at = now()""", (user_id, refresh_token))  # type: ignore[attr-defined]
+
+    def update_refresh_token(self, user_id: str, refresh_token: str) -> None:
+        with self._cursor() as cur:
+            cur.execute(f"UPDATE {self.schema}.spotify_tokens SET refresh_token = %s, updated_at = now() "  # type: ignore[attr-defined]
+                        "WHERE user_id = %s", (refresh_token, user_id))
+
+    def users(self) -> list[StoredUser]:
+        with self._cursor() as cur:
+            cur.execute(f"SELECT user_id, status, cursor_ms, updated_at FROM {self.schema}.spotify_tokens "  # type: ignore[attr-defined]
+                        "ORDER BY user_id")
+            return [StoredUser(u, s, c, t.isoformat(timespec="seconds") if t else None)
+                    for u, s, c, t in cur.fetchall()]  # type: ignore[attr-defined]
 
     def advance_cursor(self, user_id: str, played_at_ms: int) -> None:
         with self._cursor() as cur:

@@ -33,8 +33,7 @@ def _guard(name: str, fn: Callable[[], Probe]) -> Probe:
 def spotify_api(gateway: object) -> Probe:
     """A client-credentials token and one search call: proves the API answers and the app's credentials work."""
     def run() -> Probe:
-        app = gateway.app  # type: ignore[attr-defined]
-        result = gateway.call("GET /search", lambda: app.search(q="a", type="artist", limit=1))  # type: ignore[attr-defined]
+        result = gateway.search("a", "artist", limit=1)  # type: ignore[attr-defined]
         return Probe("spotify_api", True, "token granted and search answered",
                      {"api_url": gateway.api_url, "artists_total": (result.get("artists") or {}).get("total", 0)})  # type: ignore[attr-defined]
     return _guard("spotify_api", run)

@@ -21,6 +21,8 @@ class SpotifyResource(dg.ConfigurableResource, ABC):
     timeout_s: float = 10.0
     max_retry_after_s: float = 30.0
     max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 20.0
 
     @abstractmethod
     def gateway(self, day: dt.date) -> SpotifyGateway:
@@ -32,7 +34,8 @@ class SpotifyResource(dg.ConfigurableResource, ABC):
         """The artists and playlists to ingest when run config names none."""
 
     def _policy(self) -> RetryPolicy:
-        return RetryPolicy(max_retry_after_s=self.max_retry_after_s, max_attempts=self.max_attempts)
+        return RetryPolicy(max_retry_after_s=self.max_retry_after_s, max_attempts=self.max_attempts,
+                           backoff_base_s=self.backoff_base_s, backoff_max_s=self.backoff_max_s)
 
 
 class LiveSpotifyResource(SpotifyResource):
@@ -86,5 +89,8 @@ class SandboxSpotifyResource(SpotifyResource):
     def default_watchlist(self) -> Watchlist:
         if self.watchlist_path:
             return Watchlist.load(self.watchlist_path)
-        w = self.world.world().watchlist()
+        from spotify_ai_assets.emulator.additions import sandbox_watchlist
+
+        # The emulator's own playlists too: 137 items (pages of 50) and a collaborative one only its collaborator reads.
+        w = sandbox_watchlist(self.world.world())
         return Watchlist.of(w["artists"], w["playlists"], "sandbox watchlist")
