@@ -8,13 +8,15 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.daily_aggregates import daily_aggregates
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.quality.runner import markdown, run_suite
 from spotify_ai_assets.core.quality.suites import DAILY_TRACK_COUNTRY, LISTENING_EVENTS, SUITES
 from spotify_ai_assets.defs.analytics.trends import track_trends
-from spotify_ai_assets.defs.quality.expectation_checks import daily_track_country_stats_suite
+from spotify_ai_assets.lib.partitions import daily_partitions
 from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.tables import contract_check_specs, publish
 from spotify_ai_assets.sandbox.world import EPOCH, World
 
 from .sandbox_lake import day_events
@@ -70,21 +72,24 @@ def test_every_suite_names_real_gx_expectations_and_columns_of_its_table() -> No
             getattr(gx.expectations, e.type)(**e.resolved(DAY))  # raises on a wrong name or argument
 
 
-@dg.asset(name="daily_track_country_stats", partitions_def=dg.DailyPartitionsDefinition(start_date="2026-01-01"))
-def _stats_with_a_bad_row(context: dg.AssetExecutionContext, lake: LakeResource) -> None:
-    """Test upstream: the day's real aggregates, then one row claims more listeners than plays."""
+@dg.asset(name="daily_track_country_stats", partitions_def=daily_partitions,
+          check_specs=contract_check_specs("daily_track_country_stats", contracts.DAILY_TRACK_COUNTRY, daily_partitions,
+                                           quarantine=False))
+def _stats_with_a_bad_row(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Test upstream: the day's real aggregates, then one row claims more listeners than plays; published like the
+    real asset, so its suite runs in this step."""
     day = dt.date.fromisoformat(context.partition_key)
     stats = daily_aggregates(day_events(World(seed=7, scale="tiny"), day), day, only=["track_country"]).tables[
         "track_country"]
     listeners = stats["listeners"].to_pylist()
     listeners[0] = stats["plays"][0].as_py() + 5
-    lake.lake().write("daily_track_country_stats", stats.set_column(
-        stats.schema.get_field_index("listeners"), "listeners", pa.array(listeners, pa.int64())), day.isoformat())
+    bad = stats.set_column(stats.schema.get_field_index("listeners"), "listeners", pa.array(listeners, pa.int64()))
+    return publish(lake.lake(), "daily_track_country_stats", bad, day, contracts.DAILY_TRACK_COUNTRY)
 
 
 def test_a_failed_blocking_suite_stops_the_assets_downstream(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
-    result = dg.materialize([_stats_with_a_bad_row, track_trends, daily_track_country_stats_suite],
+    result = dg.materialize([_stats_with_a_bad_row, track_trends],
                             partition_key=DAY.isoformat(), resources={"lake": LakeResource(root=lake.root)},
                             raise_on_error=False)
     evaluation = next(e for e in result.get_asset_check_evaluations()

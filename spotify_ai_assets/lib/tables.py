@@ -1,13 +1,15 @@
-"""How a lake table shows up in Dagster: standard table metadata and contract checks."""
+"""How a lake table shows up in Dagster: standard table metadata, its contract checks and its quality suite."""
 
 
 import datetime as dt
+import time
 from collections.abc import Iterable
 
 import dagster as dg
 import pyarrow as pa
 
 from spotify_ai_assets.core.kernel.lake import Lake, WriteResult
+from spotify_ai_assets.core.quality.suites import suite_for
 from spotify_ai_assets.core.quality.table_contract import (
     BLOCKING_CHECKS,
     CHECK_NAMES,
@@ -50,11 +52,42 @@ def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract,
     specs = [dg.AssetCheckSpec(name, asset=key, blocking=name in BLOCKING_CHECKS, partitions_def=partitions_def,
                                description=_DESCRIPTIONS[name].format(c=contract))
              for name in CHECK_NAMES]
+    suite = suite_for(key.path[-1])
+    if suite is not None:
+        specs.append(dg.AssetCheckSpec(suite.name, asset=key, blocking=suite.critical, partitions_def=partitions_def,
+                                       description=f"Great Expectations suite: {suite.description}"
+                                       + (" Blocking: a failure stops the assets downstream." if suite.critical
+                                          else "")))
     if quarantine:
         specs.append(dg.AssetCheckSpec("quarantine", asset=key, partitions_def=partitions_def, description=(
             "Records that failed validation, kept aside with the file/record, field, reason and raw payload "
             "(lake table quarantine/<asset>). Warns when any exist.")))
     return specs
+
+
+def suite_check_results(lake: Lake, table: str, data: pa.Table | WriteResult, partition: str | None,
+                        day: dt.date | None, key: dg.AssetKey) -> list[dg.AssetCheckResult]:
+    """The table's Great Expectations suite (if it has one), run in the step that wrote it, on the Arrow table the step
+    holds (or the columns it needs, read back when the step streamed the partition to the lake): no step of its own,
+    no second process importing GX, one GX context per process."""
+    suite = suite_for(table)
+    if suite is None:
+        return []
+    from spotify_ai_assets.core.quality.runner import markdown, run_suite
+
+    started = time.perf_counter()
+    rows = data.select(suite.columns) if isinstance(data, pa.Table) else lake.read(table, partition,
+                                                                                   columns=suite.columns)
+    outcome = run_suite(suite, rows, day)
+    failed = [f"{r.type}({r.column})" for r in outcome.failed]
+    return [dg.AssetCheckResult(
+        asset_key=key, check_name=suite.name, passed=outcome.success,
+        severity=dg.AssetCheckSeverity.ERROR if suite.critical else dg.AssetCheckSeverity.WARN,
+        description="all expectations met" if outcome.success else f"failed: {', '.join(failed)}",
+        metadata={"rows": outcome.rows, "expectations": len(outcome.results), "failed": len(failed),
+                  "suite_seconds": round(time.perf_counter() - started, 3),
+                  "results": dg.MetadataValue.md(markdown(outcome)),
+                  "details": dg.MetadataValue.json([r.__dict__ for r in outcome.results])})]
 
 
 def emptied_check_spec(asset: str | dg.AssetKey,
@@ -126,5 +159,6 @@ def publish(lake: Lake, table: str, data: pa.Table | WriteResult, day: dt.date, 
     return dg.MaterializeResult(
         asset_key=key,
         metadata=table_metadata(table, written, **extra),
-        check_results=[*to_check_results(key, outcomes), *extra_checks],
+        check_results=[*to_check_results(key, outcomes), *suite_check_results(lake, table, data, partition, day, key),
+                       *extra_checks],
     )

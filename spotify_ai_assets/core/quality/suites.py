@@ -168,3 +168,9 @@ RECOMMENDATIONS = Suite(
 )
 
 SUITES = (LISTENING_EVENTS, SPOTIFY_TRACKS, AUDIO_FEATURES, DAILY_TRACK_COUNTRY, RECOMMENDATIONS)
+_BY_TABLE = {suite.table: suite for suite in SUITES}
+
+
+def suite_for(table: str) -> Suite | None:
+    """The suite that validates `table`, if any (at most one per table)."""
+    return _BY_TABLE.get(table)

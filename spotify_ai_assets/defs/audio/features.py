@@ -10,7 +10,13 @@ from spotify_ai_assets.lib.partitions import audio_tracks
 from spotify_ai_assets.lib.resources.audio_landing import AudioLandingResource
 from spotify_ai_assets.lib.resources.ground_truth import GroundTruthResource
 from spotify_ai_assets.lib.resources.lake import LakeResource
-from spotify_ai_assets.lib.tables import column_schema, contract_check_specs, table_metadata, to_check_results
+from spotify_ai_assets.lib.tables import (
+    column_schema,
+    contract_check_specs,
+    suite_check_results,
+    table_metadata,
+    to_check_results,
+)
 
 GROUP = "audio"
 OWNERS = ["team:audio"]
@@ -116,7 +122,8 @@ def audio_features_all(context: dg.AssetExecutionContext, lake: LakeResource,
     outcomes.append(quarantine_outcome(quarantine, written.rows))
     return dg.MaterializeResult(
         metadata=table_metadata(COMBINED, written, tracks=len(tracks)),
-        check_results=to_check_results(COMBINED, outcomes),
+        check_results=[*to_check_results(COMBINED, outcomes),
+                       *suite_check_results(store, COMBINED, table, None, None, dg.AssetKey(COMBINED))],
     )
 
 
