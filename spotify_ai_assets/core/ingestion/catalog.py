@@ -23,7 +23,7 @@ from spotify_ai_assets.core.kernel.records import (
     quarantine_table,
     validate,
 )
-from spotify_ai_assets.core.kernel.spotify_api import ALBUM_GROUPS, RateLimitExceeded, SpotifyApiError, SpotifyGateway
+from spotify_ai_assets.core.kernel.spotify_api import ALBUM_GROUPS, RunWideFailure, SpotifyApiError, SpotifyGateway
 
 # What a catalog snapshot includes unless configured otherwise: an artist's own releases, compilations included;
 # `appears_on` (other artists' albums with a track of theirs) only when asked for.
@@ -92,7 +92,7 @@ def crawl_catalog(gw: SpotifyGateway, artist_ids: list[str], snapshot_date: dt.d
         aid = artist["artist_id"]
         try:
             listed = list(gw.artist_albums(aid, wanted))
-        except RateLimitExceeded:
+        except RunWideFailure:
             raise
         except SpotifyApiError as exc:
             reason = f"discography unreadable: {exc}"
@@ -115,7 +115,7 @@ def crawl_catalog(gw: SpotifyGateway, artist_ids: list[str], snapshot_date: dt.d
     for album_id in albums:
         try:
             listed = list(gw.album_tracks(album_id))
-        except RateLimitExceeded:
+        except RunWideFailure:
             raise
         except SpotifyApiError as exc:
             reason = f"track list unreadable: {exc}"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from spotify_ai_assets.core.kernel.spotify_api import (
-    RateLimitExceeded,
     RefreshTokenExpired,
+    RunWideFailure,
     Session,
     SpotifyApiError,
     SpotifyGateway,
@@ -37,7 +37,7 @@ def open_user_sessions(gw: SpotifyGateway, store: TokenStore, name_user: Callabl
         except RefreshTokenExpired:
             store.mark_expired(uid)
             out.expired.append(uid)
-        except RateLimitExceeded:
+        except RunWideFailure:
             raise
         except SpotifyApiError as exc:
             out.failed[uid] = str(exc)

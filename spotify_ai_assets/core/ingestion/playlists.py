@@ -20,8 +20,8 @@ from spotify_ai_assets.core.kernel.records import Quarantined, parse_playlist_it
 from spotify_ai_assets.core.kernel.spotify_api import (
     Forbidden,
     NotFound,
-    RateLimitExceeded,
     RefreshTokenExpired,
+    RunWideFailure,
     Session,
     SpotifyApiError,
     SpotifyGateway,
@@ -96,7 +96,7 @@ def snapshot_playlists(
                     out.expired.append(uid)
                     live.pop(uid, None)
                 attempts.append(f"{_who(who, name_user)}: refresh token expired, the user must reconnect")
-            except RateLimitExceeded:
+            except RunWideFailure:
                 raise
             except SpotifyApiError as exc:
                 failure = f"failed after retries as {_who(who, name_user)}: {exc}"
@@ -135,7 +135,7 @@ def _listings(gw: SpotifyGateway, tracked: set[str], users: dict[str, Session], 
         except RefreshTokenExpired:
             out.expired.append(uid)
             users.pop(uid, None)
-        except RateLimitExceeded:
+        except RunWideFailure:
             raise
         except SpotifyApiError as exc:
             out.listing_errors[name_user(uid)] = str(exc)

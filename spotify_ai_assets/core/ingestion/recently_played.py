@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from spotify_ai_assets.core.kernel.records import Quarantined, parse_play, validate
 from spotify_ai_assets.core.kernel.spotify_api import (
-    RateLimitExceeded,
     RefreshTokenExpired,
+    RunWideFailure,
     Session,
     SpotifyApiError,
     SpotifyGateway,
@@ -51,7 +51,7 @@ def collect_recent_plays(gw: SpotifyGateway, sessions: Mapping[str, Session], da
         except RefreshTokenExpired:
             out.expired.append(uid)
             continue
-        except RateLimitExceeded:
+        except RunWideFailure:
             raise
         except SpotifyApiError as exc:
             out.failed[label] = str(exc)

@@ -78,7 +78,16 @@ class SpotifyApiError(RuntimeError):
         self.status = status
 
 
-class RateLimitExceeded(SpotifyApiError):
+class RunWideFailure(SpotifyApiError):
+    """A failure no other record would escape: every later request would fail the same way, so the per-record
+    isolation (quarantine one artist, one playlist, one user and go on) re-raises it and the step fails."""
+
+
+class AppCredentialsRejected(RunWideFailure):
+    """The accounts service refused the app's own client id or secret (`invalid_client`)."""
+
+
+class RateLimitExceeded(RunWideFailure):
     """A 429 whose Retry-After is longer than we are willing to block a worker for."""
 
     def __init__(self, endpoint: str, retry_after_s: float, reason: str | None, resume_at: dt.datetime):
@@ -209,6 +218,10 @@ class SpotifyGateway:
                     try:
                         return manager.get_access_token(as_dict=False, check_cache=False)
                     except SpotifyOauthError as exc:
+                        if exc.error == "invalid_client":
+                            raise AppCredentialsRejected(
+                                TOKEN_PATH, "client credentials refused (invalid_client): check SPOTIFY_CLIENT_ID "
+                                            "and SPOTIFY_CLIENT_SECRET", 400) from None
                         raise SpotifyApiError(TOKEN_PATH, f"client credentials refused: {exc.error}") from None
                 self.stats.token_refreshes += 1
                 return self._with_retries(TOKEN_PATH, token)
@@ -247,6 +260,10 @@ class SpotifyGateway:
                     if exc.error == "invalid_grant":
                         raise RefreshTokenExpired(TOKEN_PATH, f"refresh token of {label} expired or was revoked "
                                                               "(invalid_grant): the user must reconnect") from None
+                    if exc.error == "invalid_client":
+                        raise AppCredentialsRejected(TOKEN_PATH, "client credentials refused (invalid_client) while "
+                                                                 f"refreshing {label}: check SPOTIFY_CLIENT_ID and "
+                                                                 "SPOTIFY_CLIENT_SECRET", 400) from None
                     raise SpotifyApiError(TOKEN_PATH, f"token refresh for {label} failed: {exc.error}") from None
             info = self._with_retries(TOKEN_PATH, refresh)
             self.stats.token_refreshes += 1
@@ -387,7 +404,7 @@ class SpotifyGateway:
                 except Forbidden:
                     self.batch_available = False
                     self.stats.batch_fallbacks += 1
-                except RateLimitExceeded:
+                except RunWideFailure:
                     raise
                 except SpotifyApiError as exc:  # 5xx after the retries, or any other refusal of this batch
                     self.stats.batch_fallbacks += 1
@@ -397,7 +414,7 @@ class SpotifyGateway:
                     found[ident] = self.get(self.app, single, id=ident)
                 except NotFound:
                     failed[ident] = f"{ENDPOINTS[single].label}: not found (404)"
-                except RateLimitExceeded:
+                except RunWideFailure:
                     raise
                 except SpotifyApiError as exc:
                     failed[ident] = str(exc)
