@@ -119,3 +119,23 @@ def test_the_whole_spec_loads_and_judges_requests_to_paths_the_emulator_does_not
     assert full_spec().check_request("get", "/me/top/tracks", "/v1/me/top/tracks", [("limit", "51")]).message == \
         "Invalid limit"
     assert re.fullmatch(r"\d{4}\.\d+\.\d+", str(load_spec()["info"]["version"]))
+
+
+def test_a_remembered_verdict_never_hides_a_bad_request() -> None:
+    """Request verdicts are memoised by operation and query for valid path values; a bad path id, a bad query
+    value or an unknown parameter after a good request of the same operation is still refused as Spotify would."""
+    from spotify_ai_assets.emulator.spec import SpecValidator
+
+    spec = SpecValidator(paths=["/tracks/{id}", "/albums/{id}/tracks"])
+    good = "11dFghVXANMlKmJXsNCbNl"
+    assert spec.check_request("GET", "/tracks/{id}", f"/v1/tracks/{good}", []) is None
+    assert spec.check_request("GET", "/tracks/{id}", "/v1/tracks/3n3Ppam7vgaVa1iaRUc9Lp", []) is None
+    bad_id = spec.check_request("GET", "/tracks/{id}", "/v1/tracks/not-a-base62-id!", [])
+    assert bad_id is not None and bad_id.status == 400 and "base62" in bad_id.message
+    page = [("limit", "50"), ("offset", "0")]
+    assert spec.check_request("GET", "/albums/{id}/tracks", f"/v1/albums/{good}/tracks", page) is None
+    too_many = spec.check_request("GET", "/albums/{id}/tracks", f"/v1/albums/{good}/tracks",
+                                  [("limit", "51"), ("offset", "0")])
+    assert too_many is not None and too_many.status == 400 and too_many.message == "Invalid limit"
+    unknown = spec.check_request("GET", "/tracks/{id}", f"/v1/tracks/{good}", [("foo", "1")])
+    assert unknown is not None and unknown.status == 400

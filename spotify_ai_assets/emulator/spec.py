@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+MEMO_SIZE = 4096  # request verdicts kept per validator (a crawl repeats a few hundred shapes)
 SPEC_PATH = Path(__file__).with_name("spec") / "spotify-web-api.openapi.yml"
 BASE62_ID = "[0-9A-Za-z]{22}"
 # Spotify's own words for the failures it reports; anything else is "Invalid <parameter>".
@@ -221,6 +222,8 @@ class SpecValidator:
         self._lock = threading.Lock()
         self._api: Any = None
         self._params: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self._memo: dict[tuple, Problem | None] = {}
+        self._path_validators: dict[tuple[str, str], Any] = {}
         for template, item in self._spec["paths"].items():
             for method, op in item.items():
                 if method in ("get", "put", "post", "delete", "patch"):
@@ -258,13 +261,6 @@ class SpecValidator:
         """None when the request is valid; else the answer Spotify gives. `path` is the concrete `/v1/...` path,
         `template` the spec path it was routed to (e.g. `/artists/{id}/albums`)."""
         api = self.api  # first: builds (and imports openapi-core) under the lock, so no import race with warm_up
-        from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
-        from openapi_core.validation.request.exceptions import (
-            MissingRequiredParameter,
-            ParameterValidationError,
-            SecurityValidationError,
-        )
-
         declared = self._params.get((method.lower(), template))
         if declared is None:
             return Problem(405, "Method not allowed") if any(t == template for _, t in self._params) else Problem(
@@ -277,6 +273,62 @@ class SpecValidator:
                 return Problem(400, f"Invalid {name}")
         if "after" in names and "before" in names:  # the spec: "If after is specified, before must not be"
             return Problem(400, "Only one of after and before may be specified")
+        # openapi-core spends ~10 ms per request resolving the spec; a crawl sends hundreds that differ only in
+        # a path id. Parameters are validated one by one, so once openapi-core has judged an operation with one
+        # query, another request with the same query whose path values pass the same spec schemas (checked here
+        # by openapi-schema-validator, the validator openapi-core uses) gets the same verdict.
+        memo_key = self._memo_key(method, template, path, query, declared)
+        if memo_key is not None and memo_key in self._memo:
+            return self._memo[memo_key]
+        problem = self._validate_request(api, method, path, query, headers, dict(query))
+        if memo_key is not None:
+            with self._lock:
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[memo_key] = problem
+        return problem
+
+    def _memo_key(self, method: str, template: str, path: str, query: Sequence[tuple[str, str]],
+                  declared: dict[str, dict[str, Any]]) -> tuple | None:
+        """(method, template, query) when every path value of `path` is valid by its spec schema, else None (the
+        full validation then names what is wrong). Header parameters are never memoised."""
+        if any(p.get("in") == "header" for p in declared.values()):
+            return None
+        concrete = path.split("/")
+        pattern = ("/v1" + template).split("/")
+        if len(concrete) != len(pattern):
+            return None
+        for part, value in zip(pattern, concrete, strict=True):
+            if part.startswith("{") and part.endswith("}"):
+                if not self._path_value_valid(template, part[1:-1], value, declared):
+                    return None
+            elif part != value:
+                return None
+        return (method.lower(), template, tuple(query))
+
+    def _path_value_valid(self, template: str, name: str, value: str, declared: dict[str, dict[str, Any]]) -> bool:
+        key = (template, name)
+        validator = self._path_validators.get(key)
+        if validator is None:
+            from openapi_schema_validator import OAS30Validator
+
+            param = declared.get(name)
+            if param is None or param.get("in") != "path" or "schema" not in param:
+                return False
+            validator = OAS30Validator(_resolve(self._spec, param["schema"]))
+            self._path_validators[key] = validator
+        # An escaped value is left to openapi-core, which decodes it.
+        return bool(value) and "%" not in value and validator.is_valid(value)
+
+    def _validate_request(self, api: Any, method: str, path: str, query: Sequence[tuple[str, str]],
+                          headers: Mapping[str, str] | None, query_map: dict[str, str]) -> Problem | None:
+        from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+        from openapi_core.validation.request.exceptions import (
+            MissingRequiredParameter,
+            ParameterValidationError,
+            SecurityValidationError,
+        )
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "Unsupported scheme type": oauth2 is checked by us
             try:
@@ -286,7 +338,7 @@ class SpecValidator:
             except MissingRequiredParameter as exc:
                 return Problem(400, MISSING_MESSAGES.get(exc.name, f"Missing parameter {exc.name}"))
             except ParameterValidationError as exc:
-                return Problem(400, self._invalid(exc.name, exc.location, dict(query)))
+                return Problem(400, self._invalid(exc.name, exc.location, query_map))
             except SecurityValidationError:
                 return None  # bearer tokens are the emulator's to check, with Spotify's 401 texts
         return None
