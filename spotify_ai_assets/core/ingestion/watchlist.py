@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from spotify_ai_assets.core.kernel.records import SPOTIFY_ID
+from spotify_ai_assets.core.kernel.ids import SPOTIFY_ID
 
 REQUIRED_KEYS = ("artists", "playlists")
 OPTIONAL_KEYS = ("empty_on_purpose",)

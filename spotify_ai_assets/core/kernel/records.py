@@ -12,7 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
-SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
+from spotify_ai_assets.core.kernel.ids import SPOTIFY_ID
+
 RELEASE_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 QUARANTINE_SCHEMA = pa.schema([

@@ -17,10 +17,13 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.maintenance import lakefiles
 from spotify_ai_assets.core.maintenance.storage import MissingObject, ObjectStore
+
+if TYPE_CHECKING:
+    from spotify_ai_assets.core.kernel.lake import Lake
 
 MANIFEST_VERSION = 1
 # Branch deployments write under the prod lake's `branches/` prefix: they are not prod data and are not backed up.

@@ -9,10 +9,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from spotify_ai_assets.core.kernel.lake import Lake
-from spotify_ai_assets.core.maintenance import lakefiles
 from spotify_ai_assets.core.maintenance.storage import ObjectStore
+
+if TYPE_CHECKING:  # the lake imports pyarrow, which loading the definitions (freshness rules) does not need
+    from spotify_ai_assets.core.kernel.lake import Lake
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ def spotify_api(gateway: object) -> Probe:
 
 
 def lake_read_write(lake: Lake) -> Probe:
+    from spotify_ai_assets.core.maintenance import lakefiles  # pyarrow: not needed to load the definitions
+
     def run() -> Probe:
         path = f"{lakefiles.HEALTH_PREFIX}probe-{uuid.uuid4().hex}"
         payload = uuid.uuid4().bytes

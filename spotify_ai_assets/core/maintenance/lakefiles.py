@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
-
-from spotify_ai_assets.core.kernel.lake import Lake
+# pyarrow is imported where a lake is used, so that importing this module (the definitions do) stays cheap.
+if TYPE_CHECKING:
+    from spotify_ai_assets.core.kernel.lake import Lake
 
 # Compliance records (erasure log, audit) live in the lake but are never backed up or restored over: restoring an
 # old backup must not roll back the record of an erasure.
@@ -55,6 +55,7 @@ def _full(lake: Lake, path: str) -> str:
 def list_files(lake: Lake, include_excluded: bool = False) -> list[LakeFile]:
     """Every data file under the lake root; in-flight `.tmp` files and other hidden names are skipped (see
     `temporary_files`), and so are the compliance, health and staging folders unless `include_excluded`."""
+    import pyarrow.fs as pafs
     base = lake_base(lake)
     infos = lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
     files = []
@@ -71,6 +72,8 @@ def list_files(lake: Lake, include_excluded: bool = False) -> list[LakeFile]:
 def temporary_files(lake: Lake) -> list[LakeFile]:
     """In-flight writes (`.<uuid>.tmp`, see Lake.put_bytes) anywhere under the lake root: a live write or the
     orphan of a killed one (housekeeping tells them apart by age)."""
+    import pyarrow.fs as pafs
+
     base = lake_base(lake)
     infos = lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
     return sorted((LakeFile(i.path[len(base):].lstrip("/"), i.size or 0, i.mtime_ns) for i in infos
@@ -94,6 +97,7 @@ def move(lake: Lake, source: str, dest: str) -> None:
 
 
 def exists(lake: Lake, path: str) -> bool:
+    import pyarrow.fs as pafs
     return lake.fs.get_file_info(_full(lake, path)).type == pafs.FileType.File
 
 
@@ -108,6 +112,7 @@ def write_bytes(lake: Lake, path: str, data: bytes) -> None:
 
 
 def delete(lake: Lake, path: str) -> None:
+    import pyarrow.fs as pafs
     full = _full(lake, path)
     if lake.fs.get_file_info(full).type == pafs.FileType.File:
         lake.fs.delete_file(full)
@@ -115,12 +120,14 @@ def delete(lake: Lake, path: str) -> None:
 
 def delete_dir(lake: Lake, path: str) -> None:
     """Remove a folder and what is in it (a pruned partition), so listings no longer show it."""
+    import pyarrow.fs as pafs
     full = _full(lake, path)
     if lake.fs.get_file_info(full).type == pafs.FileType.Directory:
         lake.fs.delete_dir(full)
 
 
 def parquet_rows(data: bytes) -> int:
+    import pyarrow.parquet as pq
     return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
 
 

@@ -3,9 +3,12 @@ decides how it is reached; the sandbox writes a real lake in a local folder."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
-from spotify_ai_assets.core.kernel.lake import Lake
+if TYPE_CHECKING:  # the lake imports pyarrow: a step that uses it pays for it, loading the definitions does not
+    from spotify_ai_assets.core.kernel.lake import Lake
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -15,4 +18,6 @@ class LakeResource(dg.ConfigurableResource):
     s3_endpoint_url: str | None = None
 
     def lake(self) -> Lake:
+        from spotify_ai_assets.core.kernel.lake import Lake
+
         return Lake(self.root, s3_endpoint_url=self.s3_endpoint_url)
