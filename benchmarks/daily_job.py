@@ -148,6 +148,8 @@ def main() -> int:
         results: dict[str, list[dict[str, object]]] = defaultdict(list)
         for name, value in harness.machine_facts():
             print(f"{name:9} {value}")
+        for _, root in variants:
+            print(f"bytecode  {harness.compile_ahead(root / 'spotify_ai_assets')}")
         print(f"load average before: {os.getloadavg()}")
         for n in range(args.repeat):
             for label, tree in variants:

@@ -33,6 +33,16 @@ def steal_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
     return 100.0 * (after[0] - before[0]) / total if total else 0.0
 
 
+def compile_ahead(package: Path) -> str:
+    """Write the package's bytecode, as `pip install .` or an image build does. An editable install under
+    PYTHONDONTWRITEBYTECODE=1 (set on some machines, this one included) never caches it, so every process, each
+    step's included, would compile the ~170 source files again (about 0.3 s): a cost of the checkout, not the code."""
+    import compileall
+
+    compileall.compile_dir(str(package), quiet=1, force=False)
+    return f"compiled ahead ({package.name}; PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})"
+
+
 def machine_facts() -> list[tuple[str, str]]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "?")
