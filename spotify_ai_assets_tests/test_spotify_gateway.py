@@ -234,7 +234,7 @@ def test_an_impossible_release_date_is_a_field_error_not_a_crash() -> None:
 
 def test_a_new_release_is_detected_through_a_paged_catalog_crawl(world, emulator, gateway):
     from spotify_ai_assets.core.analytics.artist_monitoring import alerts_for, monitor
-    from spotify_ai_assets.core.analytics.trends import TRENDS_SCHEMA
+    from spotify_ai_assets.core.analytics.trends import trends_schema
     from spotify_ai_assets.core.ingestion.catalog import crawl_catalog
 
     # The most prolific artist's newest album released in 2026: crawl the day before and the release day.
@@ -254,7 +254,7 @@ def test_a_new_release_is_detected_through_a_paged_catalog_crawl(world, emulator
     before, today = snapshots[day - dt.timedelta(days=1)], snapshots[day]
     assert today.albums.num_rows == before.albums.num_rows + 1
     stats = {"artist_id": [world.artist_ids[artist]], "plays": [1], "listeners": [1]}
-    table = monitor(day, today.artists, today.albums, before.albums, pa.table(stats), TRENDS_SCHEMA.empty_table())
+    table = monitor(day, today.artists, today.albums, before.albums, pa.table(stats), trends_schema().empty_table())
     (row,) = table.to_pylist()
     assert row["new_release_names"] == [world.album_name(release)]
     assert [a.kind for a in alerts_for(table)] == ["release"]

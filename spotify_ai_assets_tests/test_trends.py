@@ -103,7 +103,7 @@ def test_an_artist_rising_on_its_new_release_is_a_release_not_a_breakout() -> No
     explained = trends.explain_releases(raw, tracks, day)
     assert trends.flagged(explained, "rising") == ["breakout"]
     assert trends.flagged(explained, "release") == ["launch"]
-    assert explained.schema == trends.TRENDS_SCHEMA and explained.num_rows == raw.num_rows
+    assert explained.schema == trends.trends_schema() and explained.num_rows == raw.num_rows
 
 
 def test_a_flat_series_with_weekly_seasonality_raises_no_alarm() -> None:
@@ -212,3 +212,21 @@ def test_artist_monitoring_reports_releases_and_breakouts_and_alerts_once(tmp_pa
     assert [(r.partition_key, r.run_key) for r in first.run_requests] == [(latest, f"artist_monitoring:{latest}")]
     again = artist_monitoring_sensor(dg.build_sensor_context(cursor=first.cursor, resources=sensor_resources))
     assert again.run_requests == []
+
+
+def test_with_too_little_history_nothing_is_labelled_and_the_reason_is_given() -> None:
+    # Day 3 of a deployment: every entity is "new", and the most played would all look emerging.
+    rows = [{"date": EPOCH + dt.timedelta(days=k), "entity_id": f"t{i}", "plays": 100 + i} for k in range(4)
+            for i in range(30)]
+    rows += [{"date": EPOCH + dt.timedelta(days=3), "entity_id": "spike", "plays": 900}]
+    scores = trends.score_day(pa.Table.from_pylist(rows), EPOCH + dt.timedelta(days=3))
+    assert scores.num_rows == 31 and scores["trend"].null_count == 31
+    assert trends.history_shortfall(3) == ("history: 3 of 7 days needed before the scored day; trends not labelled "
+                                           "until then (backfill at least 4 more earlier days)")
+    assert trends.history_shortfall(trends.MIN_HISTORY_DAYS) is None
+    # From the seventh day of data on, the same spike is labelled.
+    rows = [{"date": EPOCH + dt.timedelta(days=k), "entity_id": f"t{i}", "plays": 100 + i} for k in range(8)
+            for i in range(30)]
+    rows += [{"date": EPOCH + dt.timedelta(days=7), "entity_id": "t0", "plays": 900}]
+    scores = trends.score_day(pa.Table.from_pylist(rows), EPOCH + dt.timedelta(days=7))
+    assert trends.flagged(scores, "rising") == ["t0"]

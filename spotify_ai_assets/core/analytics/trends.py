@@ -17,6 +17,9 @@ Method (all DuckDB SQL over daily counts per entity):
   baseline once it was first played at least `MIN_HISTORY_DAYS` days before (sparse long-tail tracks included).
 - **Emerging**: an entity with less history than that (new releases, first plays) but already `MIN_EMERGING_PLAYS`
   plays on the day. Ranked by plays.
+- **Too little history**: while the data itself holds fewer than `MIN_HISTORY_DAYS` days before the scored day (the
+  first days of a deployment or a backfill), nothing is labelled: every entity would be "new", and the most played
+  would be called emerging. Scores are still computed; `history_shortfall` says why nothing is flagged.
 - **Release** (artists only): a rising artist whose established tracks are not rising is rising on its new releases.
   Established tracks are all but the fresh ones: first played within the last `FRESH_DAYS` days (absent on the
   first day of the data window) by at least `MIN_PLAYS` listeners on that first day, as a release is; an old
@@ -30,9 +33,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from spotify_ai_assets.core.kernel.query import Relation, sql_to_arrow
+
+if TYPE_CHECKING:  # pyarrow is imported where a table is built: loading the definitions does not need it
+    import pyarrow as pa
 
 BASELINE_DAYS = 28
 MIN_HISTORY_DAYS = 7
@@ -77,6 +83,7 @@ SELECT $1::DATE AS date, entity_id, plays::BIGINT AS plays, round(expected, 3)::
        round((plays - expected) / sqrt(expected + 1), 3)::DOUBLE AS z,
        round((plays + 1) / (expected + 1), 3)::DOUBLE AS ratio, history_days::BIGINT AS history_days,
        CASE
+         WHEN (SELECT count(*) FROM days WHERE date < $1::DATE) < {MIN_HISTORY_DAYS} THEN NULL
          WHEN history_days < {MIN_HISTORY_DAYS}
            THEN CASE WHEN plays >= {MIN_EMERGING_PLAYS} THEN 'emerging' END
          WHEN {_rises("plays", "expected")} THEN 'rising'
@@ -87,15 +94,28 @@ FROM scored
 WHERE plays > 0 OR expected >= {MIN_PLAYS}
 """
 
-TRENDS_SCHEMA = pa.schema([
-    ("date", pa.date32()), ("entity_id", pa.string()), ("plays", pa.int64()), ("expected", pa.float64()),
-    ("z", pa.float64()), ("ratio", pa.float64()), ("history_days", pa.int64()), ("trend", pa.string()),
-])
+
+def trends_schema() -> pa.Schema:
+    """The columns of a day's scores (and of the stored trends tables)."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("date", pa.date32()), ("entity_id", pa.string()), ("plays", pa.int64()), ("expected", pa.float64()),
+        ("z", pa.float64()), ("ratio", pa.float64()), ("history_days", pa.int64()), ("trend", pa.string()),
+    ])
+
+
+def history_shortfall(history_days: int) -> str | None:
+    """Why nothing is labelled on a day with `history_days` days of data before it, or None when there are enough."""
+    if history_days >= MIN_HISTORY_DAYS:
+        return None
+    return (f"history: {history_days} of {MIN_HISTORY_DAYS} days needed before the scored day; trends not labelled "
+            f"until then (backfill at least {MIN_HISTORY_DAYS - history_days} more earlier days)")
 
 
 def score_day(daily: Relation, day: dt.date) -> pa.Table:
     """Every entity seen on `day` or in its baseline window, with its score and trend (or null)."""
-    return sql_to_arrow(TRENDS_SQL, {"daily": daily}, [day]).cast(TRENDS_SCHEMA)
+    return sql_to_arrow(TRENDS_SQL, {"daily": daily}, [day]).cast(trends_schema())
 
 
 # `scores` are an artist's rows from TRENDS_SQL; `tracks` the daily per-track (per-country) listeners with artist_id
@@ -126,7 +146,7 @@ FROM scores s LEFT JOIN established e ON e.artist_id = s.entity_id
 
 def explain_releases(scores: pa.Table, tracks: Relation, day: dt.date) -> pa.Table:
     """Artist scores with rises carried by fresh tracks relabelled `release` (see the module's method)."""
-    return sql_to_arrow(RELEASE_SQL, {"scores": scores, "tracks": tracks}, [day]).cast(TRENDS_SCHEMA)
+    return sql_to_arrow(RELEASE_SQL, {"scores": scores, "tracks": tracks}, [day]).cast(trends_schema())
 
 
 def flagged(scores: pa.Table, trend: str, top: int = 20) -> list[str]:

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from spotify_ai_assets.core.analytics import reports
 from spotify_ai_assets.core.analytics.insights import report_insights
-from spotify_ai_assets.core.analytics.trends import TRENDS_SCHEMA
+from spotify_ai_assets.core.analytics.trends import trends_schema
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.kernel.query import sql_to_arrow
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
@@ -50,7 +50,7 @@ def _report(store: Lake, last: dt.date, period_days: int, artist_id: str | None 
     days, window = _period(store, last, period_days)
     key = last.isoformat()
     # A day whose trends were not computed: the report says "none" rather than failing.
-    trends = store.scan("track_trends", [key]) if store.exists("track_trends", key) else TRENDS_SCHEMA.empty_table()
+    trends = store.scan("track_trends", [key]) if store.exists("track_trends", key) else trends_schema().empty_table()
     data = reports.report_data(last, store.scan("daily_track_country_stats", days),
                                store.scan("daily_artist_stats", window), trends, period_days, artist_id)
     return dataclasses.replace(data, insights=tuple(_insights(store, key, artist_id)))

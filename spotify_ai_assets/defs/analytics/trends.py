@@ -77,10 +77,14 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
             scores = trends.explain_releases(scores, store.scan(TRACK_STATS, tracks), day)
         flagged = scores.filter(pa.compute.is_valid(scores["trend"]))
         top = {t: trends.flagged(scores, t, top=10) for t in spec.labels}
+        shortfall = trends.history_shortfall(len(present) - 1)
+        if shortfall:
+            context.log.info(f"{spec.name} {day}: {shortfall}")
         return publish(
             store, spec.name, flagged, day, contract, history_days_available=len(present) - 1,
             flagged=dg.MetadataValue.json({t: len(ids) for t, ids in top.items()}),
-            top=dg.MetadataValue.md(_markdown(scores, top)),
+            top=dg.MetadataValue.md(shortfall or _markdown(scores, top)),
+            **({"history": shortfall} if shortfall else {}),
         )
 
     return _asset
