@@ -6,11 +6,12 @@ Pure: returns `CheckOutcome`s; the Dagster layer turns them into asset check res
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from spotify_ai_assets.core.kernel.query import Relation, bind, connect
+
+if TYPE_CHECKING:  # only annotations: loading the definitions (which builds contracts) does not import pyarrow
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
