@@ -38,11 +38,21 @@ def build_defs(environ: Mapping[str, str] | None = None) -> dg.Definitions:
 
 def load_defs_folder() -> dg.Definitions:
     """What Dagster's loader finds in `spotify_ai_assets/defs/`, before any environment is applied (resources are
-    bound by `build_defs`; pass them to `dg.materialize` yourself when you use these assets directly)."""
+    bound by `build_defs`; pass them to `dg.materialize` yourself when you use these assets directly).
+
+    Every asset gets the audit hooks here, in one place, so each step writes the audit records of what it
+    materialized however its run was launched (see defs/observability/audit_trail.py)."""
     import spotify_ai_assets.defs
+    from spotify_ai_assets.defs.observability.audit_trail import audit_hooks
 
     with _quiet():
-        return dg.load_definitions_from_package_module(spotify_ai_assets.defs)
+        found = dg.load_definitions_from_package_module(spotify_ai_assets.defs)
+        return dg.Definitions(
+            assets=[a.with_hooks(audit_hooks) if isinstance(a, dg.AssetsDefinition) and a.is_executable else a
+                    for a in found.assets or []],
+            asset_checks=found.asset_checks, jobs=found.jobs, schedules=found.schedules, sensors=found.sensors,
+            resources=found.resources, executor=found.executor, loggers=found.loggers, metadata=found.metadata,
+        )
 
 
 @contextmanager

@@ -12,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.observability.audit import read_run
+from spotify_ai_assets.lib.trace import TRACE_TAG
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -71,4 +74,15 @@ def test_readme_job_command_runs_a_sandbox_day_in_separate_processes(tmp_path):
         assert (lake.row_count(table, "2026-01-05") or 0) > 0, table
     # The instance kept the run in the folder named by the README.
     assert (tmp_path / ".dagster_home" / "storage").is_dir()
+    # A run from the CLI, with no daemon, is audited by its own steps: one record per materialization, one trace.
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        [run] = instance.get_runs()
+        materialized = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        audited = read_run(lake, run.run_id)
+        assert audited.num_rows == len(materialized.records) > 10
+        assert set(audited["trace_id"].to_pylist()) == {run.run_id} == {instance.get_run_by_id(run.run_id)
+                                                                          .tags[TRACE_TAG]}
+    finally:
+        instance.dispose()
     assert not [w for w in NOISE if w in log], log[-5000:]

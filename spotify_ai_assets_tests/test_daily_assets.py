@@ -19,7 +19,7 @@ from spotify_ai_assets.core.analytics import contracts as analytics_contracts
 from spotify_ai_assets.core.ingestion import contracts as ingestion_contracts
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.kernel.privacy import pseudonym, user_label
-from spotify_ai_assets.core.quality.table_contract import TableContract
+from spotify_ai_assets.core.quality.table_contract import QUARANTINE_WARN_SHARE, TableContract
 from spotify_ai_assets.definitions import build_defs, load_defs_folder
 from spotify_ai_assets.defs.ingestion.catalog import CatalogConfig, spotify_catalog
 from spotify_ai_assets.defs.ingestion.playlists import playlist_snapshots
@@ -115,7 +115,11 @@ def test_every_export_record_is_an_event_a_quarantined_record_or_a_duplicate(fir
     assert all(r.rsplit(":", 1)[0].endswith((".jsonl", ".parquet")) and r.rsplit(":", 1)[1].isdigit() for r in refs)
     assert all(quarantined["field"].to_pylist()) and all(quarantined["reason"].to_pylist())
     quarantine_check = checks(result)[("listening_events", "quarantine")]
-    assert not quarantine_check.passed and quarantine_check.severity == dg.AssetCheckSeverity.WARN
+    # The sandbox's planted bad records are a small share of the day: counted and shown, a pass, not a warning.
+    share = quarantine_check.metadata["share"].value
+    assert 0 < share < QUARANTINE_WARN_SHARE and quarantine_check.passed
+    assert quarantine_check.severity == dg.AssetCheckSeverity.WARN and f"{m['bad']} record(s)" in \
+        quarantine_check.description
     assert quarantine_check.metadata["quarantined"].value == m["bad"]
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.observability.audit import read_run
+from spotify_ai_assets.lib.trace import TRACE_TAG
 from spotify_ai_assets_tests.deploy_fixtures import (
     REPO,
     cli,
@@ -88,6 +91,22 @@ def test_materialize_a_partition_from_the_ui_and_see_its_checks_and_report(tmp_p
                                          ("dagster/sensor_name", "deploy_probe_sensor")))
 
         wait_for(automation_runs, 150, "a scheduled and a sensor run", server, log, interval=2)
+
+        # Every run is audited however it was launched: the UI's run by its own steps; the schedule's and the
+        # sensor's runs (another code location, whose assets carry no audit hooks) by the finished-run sensors.
+        lake = Lake(str(tmp_path / "home" / "lake"))
+        assert read_run(lake, run.run_id).num_rows > 0
+        assert instance.get_run_by_id(run.run_id).tags.get(TRACE_TAG) == run.run_id
+
+        def automation_audited() -> bool:
+            runs = [r for tag, name in (("dagster/schedule_name", "deploy_probe_schedule"),
+                                        ("dagster/sensor_name", "deploy_probe_sensor"))
+                    for r in instance.get_runs(filters=dg.RunsFilter(tags={tag: name},
+                                                                     statuses=[dg.DagsterRunStatus.SUCCESS]))]
+            return all(read_run(lake, r.run_id)["asset"].to_pylist() == ["deploy_probe"] for r in runs)
+
+        wait_for(automation_audited, 150, "the schedule's and the sensor's runs to be audited", server, log,
+                 interval=2)
     finally:
         if instance is not None:
             instance.dispose()

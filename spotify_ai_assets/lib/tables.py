@@ -14,6 +14,7 @@ from spotify_ai_assets.core.quality.table_contract import (
     BLOCKING_CHECKS,
     CHECK_NAMES,
     EMPTIED_CHECK,
+    QUARANTINE_WARN_SHARE,
     CheckOutcome,
     TableContract,
     emptied_outcome,
@@ -61,7 +62,8 @@ def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract,
     if quarantine:
         specs.append(dg.AssetCheckSpec("quarantine", asset=key, partitions_def=partitions_def, description=(
             "Records that failed validation, kept aside with the file/record, field, reason and raw payload "
-            "(lake table quarantine/<asset>). Warns when any exist.")))
+            "(lake table quarantine/<asset>). Counted on every run; warns when they exceed "
+            f"{QUARANTINE_WARN_SHARE:.0%} of the partition's input.")))
     return specs
 
 

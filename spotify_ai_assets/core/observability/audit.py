@@ -1,16 +1,19 @@
 """The audit trail: one record per materialization, in an append-only lake table.
 
-`audit/materializations` holds one partition per run (key = run id), written once and never replaced: a second
-write for the same run is refused, so a record cannot be changed after the fact. Each record says what was written
-(asset, partition, rows, uri and the SHA-256 of the bytes at that uri), by which code (code version), in which run
-and trace, and who or what started it (a schedule, a sensor, a backfill, automation, a user or a manual launch).
-Records carry no personal data: materialization metadata is not copied, only the fields below.
+`audit/materializations` holds one partition per step of a run (key = `<run id>.<step key>`), written once and never
+replaced: a second write for the same step is refused, so a record cannot be changed after the fact. Per step rather
+than per run because the record is written by the step itself when it ends (so a run launched without the daemon, from
+the CLI or a test, is audited too), and a run's steps may run in separate processes at once. Each record says
+what was written (asset, partition, rows, uri and the SHA-256 of the bytes at that uri), by which code (code
+version), in which run and trace, and who or what started it (a schedule, a sensor, a backfill, automation, a user
+or a manual launch). Records carry no personal data: materialization metadata is not copied, only the fields below.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -90,8 +93,20 @@ def _file_hash(lake: Lake, path: str) -> str:
     return h.hexdigest()
 
 
-def append(lake: Lake, run_id: str, records: list[AuditRecord]) -> WriteResult:
-    """Write the run's records once. Raises AuditExists if the run was audited already."""
-    if lake.exists(AUDIT_TABLE, run_id):
-        raise AuditExists(f"audit records for run {run_id} exist and are never rewritten")
-    return lake.write(AUDIT_TABLE, pa.Table.from_pylist([asdict(r) for r in records], schema=AUDIT_SCHEMA), run_id)
+def audit_partition(run_id: str, step_key: str) -> str:
+    """The partition of one step's records; characters a lake path may not hold become `_`."""
+    return f"{run_id}.{re.sub(r'[^A-Za-z0-9_=-]', '_', step_key)}"
+
+
+def append(lake: Lake, run_id: str, step_key: str, records: list[AuditRecord]) -> WriteResult:
+    """Write a step's records once. Raises AuditExists if that step was audited already."""
+    partition = audit_partition(run_id, step_key)
+    if lake.exists(AUDIT_TABLE, partition):
+        raise AuditExists(f"audit records for step {step_key} of run {run_id} exist and are never rewritten")
+    return lake.write(AUDIT_TABLE, pa.Table.from_pylist([asdict(r) for r in records], schema=AUDIT_SCHEMA), partition)
+
+
+def read_run(lake: Lake, run_id: str) -> pa.Table:
+    """Every audit record of a run (all its steps)."""
+    keys = [k for k in lake.partitions(AUDIT_TABLE) if k.startswith(f"{run_id}.")]
+    return pa.concat_tables([lake.read(AUDIT_TABLE, k) for k in keys]) if keys else AUDIT_SCHEMA.empty_table()

@@ -1,27 +1,36 @@
-"""Audit records for every materialization of a finished run (written by the sensors in finished_runs.py)."""
+"""Audit records for every materialization, however the run was launched.
+
+Each step writes its own records when it ends (`audit_hooks`, attached to every asset by the loader in
+`spotify_ai_assets/definitions.py`): a run from the CLI, the UI, a schedule, a sensor, a backfill or `dg.materialize`
+in a test is audited with no daemon. The finished-run sensors (finished_runs.py) call `audit_run` as a catch-up for
+steps that never reached their hook (a killed process); a step already audited is skipped, never rewritten.
+"""
 
 import datetime as dt
+from collections import defaultdict
 
 import dagster as dg
 
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.observability.audit import AuditExists, AuditRecord, append, content_sha256, started_by
-from spotify_ai_assets.lib.trace import trace_id_of
+from spotify_ai_assets.lib.resources.lake import LakeResource
+from spotify_ai_assets.lib.trace import TRACE_TAG, trace_id_of
 from spotify_ai_assets.version import code_version
 
 
-def audit_run(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -> int:
-    """Write the run's audit records (one per materialization); returns how many. Safe to call twice."""
+def _records_by_step(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake,
+                     step_key: str | None = None) -> dict[str, list[AuditRecord]]:
     now = dt.datetime.now(dt.UTC)
-    records = []
+    by_step: dict[str, list[AuditRecord]] = defaultdict(list)
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
         mat = record.asset_materialization
-        if mat is None:
+        step = record.event_log_entry.step_key or "run"
+        if mat is None or (step_key is not None and step != step_key):
             continue
         md = mat.metadata
         rows = md.get("dagster/row_count")
         uri = md.get("dagster/uri")
-        records.append(AuditRecord(
+        by_step[step].append(AuditRecord(
             run_id=run.run_id, trace_id=trace_id_of(run), job=run.job_name, started_by=started_by(run.tags),
             asset=mat.asset_key.to_user_string(), partition=mat.partition,
             code_version=(mat.tags or {}).get("dagster/code_version"), package_version=code_version(),
@@ -29,10 +38,56 @@ def audit_run(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -> i
             content_sha256=content_sha256(lake, str(uri.value)) if uri is not None else None,
             materialized_at=dt.datetime.fromtimestamp(record.timestamp, dt.UTC), recorded_at=now,
         ))
-    if not records:
+    return by_step
+
+
+def _append_new(lake: Lake, run_id: str, by_step: dict[str, list[AuditRecord]]) -> int:
+    written = 0
+    for step, records in by_step.items():
+        try:
+            append(lake, run_id, step, records)
+        except AuditExists:
+            continue
+        written += len(records)
+    return written
+
+
+def audit_run(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -> int:
+    """Write the records of every step of the run not audited yet; returns how many. Safe to call twice."""
+    return _append_new(lake, run.run_id, _records_by_step(instance, run, lake))
+
+
+def audit_step(instance: dg.DagsterInstance, run_id: str, step_key: str, lake: Lake) -> int:
+    """Write one step's records (what its hook calls when the step ends); returns how many."""
+    run = instance.get_run_by_id(run_id)
+    if run is None:
         return 0
+    if TRACE_TAG not in run.tags:  # the run carries its trace id in the UI even when no daemon tags it
+        instance.add_run_tags(run_id, {TRACE_TAG: trace_id_of(run)})
+    return _append_new(lake, run_id, _records_by_step(instance, run, lake, step_key))
+
+
+def _audit_hook_body(context: dg.HookContext) -> None:
+    lake: LakeResource = context.resources.lake
     try:
-        append(lake, run.run_id, records)
-    except AuditExists:
-        return 0
-    return len(records)
+        written = audit_step(context.instance, context.run_id, context.step_key, lake.lake())
+    except Exception as exc:  # the step's data is written: a failed audit write is reported, and the sensor retries
+        context.log.warning(f"audit records of step {context.step_key} not written ({type(exc).__name__}: {exc}); "
+                            "the finished-run sensor writes them when the daemon runs")
+        return
+    if written:
+        context.log.debug(f"audit: {written} record(s) for step {context.step_key}")
+
+
+@dg.success_hook(name="audit_on_success", required_resource_keys={"lake"})
+def audit_on_success(context: dg.HookContext) -> None:
+    _audit_hook_body(context)
+
+
+@dg.failure_hook(name="audit_on_failure", required_resource_keys={"lake"})
+def audit_on_failure(context: dg.HookContext) -> None:
+    # A failed step may have materialized some of its assets before it failed: those are audited too.
+    _audit_hook_body(context)
+
+
+audit_hooks = {audit_on_success, audit_on_failure}
