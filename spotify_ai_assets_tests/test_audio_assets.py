@@ -46,6 +46,9 @@ def test_a_batch_analyses_good_files_and_quarantines_a_broken_one(world: World, 
         assert (meta["tracks"].value, meta["analysed"].value, meta["quarantined"].value) == (3, 2, 1)
         assert meta["dagster/row_count"].value == 2
         assert meta["dagster/uri"].value == f"file://{tmp_path / 'lake' / 'audio_features'}/"
+        columns = meta["dagster/column_schema"].schema.columns
+        assert all(c.description for c in columns)  # from the feature table in core/audio/features.py
+        assert next(c for c in columns if c.name == "loudness_lufs").description.startswith("integrated loudness")
 
         combined = dg.materialize([audio_features_all, audio_accuracy], resources=resources, instance=instance)
         assert combined.success

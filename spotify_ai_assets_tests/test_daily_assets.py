@@ -86,6 +86,9 @@ def test_the_daily_job_materializes_every_table_with_its_metadata(first_run):
         assert md["dagster/uri"].value == lake.uri(table, DAY.isoformat())
         schema_cols = [c.name for c in md["dagster/column_schema"].schema.columns]
         assert schema_cols == lake.read(table, DAY.isoformat()).schema.names
+        # Every column says what it means (the UI shows it beside the type).
+        undescribed = [c.name for c in md["dagster/column_schema"].schema.columns if not c.description]
+        assert not undescribed, (table, undescribed)
 
 
 def test_the_daily_job_runs_the_expectation_suites_of_its_tables(first_run):

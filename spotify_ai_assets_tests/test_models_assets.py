@@ -87,6 +87,7 @@ def test_feature_tables_report_their_table_metadata(env: tuple[dg.DagsterInstanc
         assert meta["dagster/row_count"].value == lake.row_count(name, "2026-01-21") > 0
         assert meta["dagster/table_name"].value == f"lake.{name}"
         assert "dagster/column_schema" in meta and "dagster/uri" in meta
+        assert all(c.description for c in meta["dagster/column_schema"].schema.columns), name
 
 
 def test_gate_promotes_a_good_challenger_and_blocks_a_worse_one(env: tuple[dg.DagsterInstance, dict, Lake]) -> None:

@@ -3,12 +3,13 @@
 
 import datetime as dt
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import dagster as dg
 import pyarrow as pa
 
 from spotify_ai_assets.core.kernel.lake import Lake, WriteResult
+from spotify_ai_assets.core.quality.columns import describe
 from spotify_ai_assets.core.quality.suites import suite_for
 from spotify_ai_assets.core.quality.table_contract import (
     BLOCKING_CHECKS,
@@ -25,18 +26,20 @@ _TYPE_NAMES = {pa.string(): "string", pa.int64(): "int64", pa.int32(): "int32", 
                pa.bool_(): "boolean", pa.date32(): "date"}
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
+def column_schema(schema: pa.Schema, describe: Callable[[str], str | None] = lambda _: None) -> dg.TableSchema:
+    """The schema the UI shows: each column's type, nullability and description."""
     return dg.TableSchema(columns=[
-        dg.TableColumn(f.name, _TYPE_NAMES.get(f.type, str(f.type)),
+        dg.TableColumn(f.name, _TYPE_NAMES.get(f.type, str(f.type)), description=describe(f.name),
                        constraints=dg.TableColumnConstraints(nullable=f.nullable))
         for f in schema
     ])
 
 
-def table_metadata(table: str, written: WriteResult, **extra: object) -> dict[str, object]:
+def table_metadata(table: str, written: WriteResult, contract: TableContract | None = None,
+                   **extra: object) -> dict[str, object]:
     return {
         "dagster/row_count": written.rows,
-        "dagster/column_schema": column_schema(written.schema),
+        "dagster/column_schema": column_schema(written.schema, contract.describe if contract else describe),
         "dagster/table_name": f"lake.{table.replace('/', '.')}",
         "dagster/uri": written.uri,
         "bytes": written.bytes,
@@ -160,7 +163,7 @@ def publish(lake: Lake, table: str, data: pa.Table | WriteResult, day: dt.date, 
         outcomes.append(quarantine_outcome(quarantine, written.rows))
     return dg.MaterializeResult(
         asset_key=key,
-        metadata=table_metadata(table, written, **extra),
+        metadata=table_metadata(table, written, contract, **extra),
         check_results=[*to_check_results(key, outcomes), *suite_check_results(lake, table, data, partition, day, key),
                        *extra_checks],
     )

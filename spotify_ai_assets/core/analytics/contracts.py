@@ -20,7 +20,10 @@ def trends(name: str) -> TableContract:
     size follows the day's news, not the previous day's."""
     return TableContract(name, ("date", "entity_id"), ("date", "entity_id", "plays", "trend"),
                          {"plays": (0, None), "expected": (0, None), "history_days": (0, BASELINE_DAYS)},
-                         min_ratio=0.0, max_ratio=float("inf"))
+                         min_ratio=0.0, max_ratio=float("inf"),
+                         column_docs={"plays": "Unique listeners on the scored day (the count the trend is scored on).",
+                                      "expected": "Unique listeners expected on the day from the entity's own "
+                                                  f"trailing {BASELINE_DAYS}-day share of the platform."})
 
 
 PLAYLIST_CHANGES = TableContract("playlist_changes",
@@ -40,4 +43,5 @@ GENERATED_PLAYLISTS = TableContract("generated_playlists", ("date", "name", "lan
                                     min_ratio=0.0, max_ratio=float("inf"))
 ARTIST_MONITORING = TableContract("artist_monitoring", ("date", "artist_id"),
                                   ("date", "artist_id", "plays", "listeners", "new_releases"),
-                                  {"plays": (0, None), "listeners": (0, None), "new_releases": (0, None)})
+                                  {"plays": (0, None), "listeners": (0, None), "new_releases": (0, None)},
+                                  column_docs={"trend": "The artist's label in artist_trends on the day, if any."})

@@ -111,6 +111,28 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "danceability", "energy_score", "valence",
 )  # fmt: skip
 
+
+
+def _column_table(doc: str) -> dict[str, str]:
+    """The column table of this module's docstring as {column: "meaning (unit)"}: the one description of each
+    feature, for readers of the code and for the UI's column schema alike."""
+    rows: dict[str, list[str]] = {}
+    lines = doc.split("======================  ===========")[2].splitlines()[1:]
+    current = ""
+    for line in lines:
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            current = line[:24].strip()
+            rows[current] = [line[37:].strip(), line[24:37].strip()]
+        else:  # a continuation of the meaning
+            rows[current][0] += " " + line.strip()
+    return {col: f"{meaning} ({unit})" for col, (meaning, unit) in rows.items()}
+
+
+FEATURE_DOCS = _column_table(__doc__ or "")
+assert tuple(FEATURE_DOCS) == FEATURE_COLUMNS, "the docstring's column table and FEATURE_COLUMNS must match"
+
 _FLOAT_LIST = pa.list_(pa.float64())
 FEATURE_SCHEMA = pa.schema([
     ("track_id", pa.string()), ("file", pa.string()), ("content_sha256", pa.string()),

@@ -23,6 +23,14 @@ class TableContract:
     # Plausible size relative to the previous partition; weekly seasonality stays well inside these.
     min_ratio: float = 0.33
     max_ratio: float = 3.0
+    # What a column means in this table when it is narrower than the platform's glossary (core/quality/columns.py).
+    column_docs: dict[str, str] = field(default_factory=dict)
+
+    def describe(self, column: str) -> str | None:
+        """The column's description: this table's own, else the glossary's."""
+        from spotify_ai_assets.core.quality.columns import describe
+
+        return describe(column, self.column_docs)
 
 
 @dataclass(frozen=True)

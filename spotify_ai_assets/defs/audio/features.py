@@ -1,3 +1,6 @@
+"""Audio features of each landed track, and of all of them in one table."""
+
+import dataclasses
 
 import dagster as dg
 import pyarrow as pa
@@ -39,7 +42,7 @@ def audio_features(context: dg.AssetExecutionContext, audio_landing: AudioLandin
     file: duration, tempo and key with confidences, loudness, spectral shape, MFCCs, chroma and heuristic
     danceability/energy/valence scores. An unreadable file is quarantined with its reason (the file is kept) and
     never fails the batch; silence, too-short and beatless audio get a null tempo with the reason."""
-    from spotify_ai_assets.core.audio.features import FEATURE_SCHEMA, AudioError, analyze_file
+    from spotify_ai_assets.core.audio.features import FEATURE_DOCS, FEATURE_SCHEMA, AudioError, analyze_file
     from spotify_ai_assets.core.audio.landing import LandingRefused
 
     store = lake.lake()
@@ -79,7 +82,7 @@ def audio_features(context: dg.AssetExecutionContext, audio_landing: AudioLandin
         "tracks": len(context.partition_keys), "analysed": analysed, "quarantined": len(quarantined),
         "quarantined_files": dg.MetadataValue.json(quarantined),
         "dagster/row_count": analysed,
-        "dagster/column_schema": column_schema(FEATURE_SCHEMA),
+        "dagster/column_schema": column_schema(FEATURE_SCHEMA, FEATURE_DOCS.get),
         "dagster/table_name": f"lake.{PER_TRACK}",
         # One file per track; a batch run covers several, so the table's folder is the honest address.
         "dagster/uri": (store.uri(PER_TRACK, context.partition_key) if len(context.partition_keys) == 1
@@ -96,6 +99,7 @@ def audio_features_all(context: dg.AssetExecutionContext, lake: LakeResource,
                        audio_landing: AudioLandingResource) -> dg.MaterializeResult:
     """Every analysed track's audio features in one table (one row per track id), with the quarantine of files
     that could not be read and of landed files whose name is not a track id."""
+    from spotify_ai_assets.core.audio.features import FEATURE_DOCS
     from spotify_ai_assets.core.audio.landing import problems
     from spotify_ai_assets.core.kernel.query import sql_to_arrow
     from spotify_ai_assets.core.quality.table_contract import quarantine_outcome
@@ -121,7 +125,8 @@ def audio_features_all(context: dg.AssetExecutionContext, lake: LakeResource,
     store.write(f"quarantine/{COMBINED}", quarantine)
     outcomes.append(quarantine_outcome(quarantine, written.rows))
     return dg.MaterializeResult(
-        metadata=table_metadata(COMBINED, written, tracks=len(tracks)),
+        metadata=table_metadata(COMBINED, written, dataclasses.replace(AUDIO_FEATURES, column_docs=FEATURE_DOCS),
+                                tracks=len(tracks)),
         check_results=[*to_check_results(COMBINED, outcomes),
                        *suite_check_results(store, COMBINED, table, None, None, dg.AssetKey(COMBINED))],
     )
