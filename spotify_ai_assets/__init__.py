@@ -8,3 +8,10 @@
 
 Importing this package imports nothing else, so the pure core and the command lines never pay for Dagster.
 """
+
+import warnings as _warnings
+
+# dagster.yaml adds the JSON log handler through Dagster's yaml logging configuration, which Dagster marks beta and
+# announces in every process that reads it: nothing a user of the platform can act on. Filtered by its exact message
+# (no other warning is hidden, and dagster itself is not imported here).
+_warnings.filterwarnings("ignore", message="Handling yaml-defined logging configuration is currently in beta")

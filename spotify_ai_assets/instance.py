@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import io
 import os
 import sys
 import time
@@ -117,7 +118,9 @@ def migrate(timeout_s: float = 300, echo: bool = True) -> None:
     import dagster as dg
 
     home = _home()
-    with instance_lock(home, timeout_s), dg.DagsterInstance.get() as instance:
+    # Some of Dagster's data migrations print progress themselves, whatever print function they are given.
+    quiet = contextlib.nullcontext() if echo else contextlib.redirect_stdout(io.StringIO())
+    with instance_lock(home, timeout_s), dg.DagsterInstance.get() as instance, quiet:
         instance.upgrade(print if echo else None)
 
 

@@ -34,7 +34,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-NOISE = ("SupersessionWarning",)
+NOISE = ("SupersessionWarning", "BetaWarning", "PreviewWarning")
 
 
 def _cli(name: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
