@@ -1,7 +1,7 @@
 """Maintenance from the shell.
 
     python -m spotify_ai_assets.maintenance backups [--target URL]
-    python -m spotify_ai_assets.maintenance backup [--target URL] [--lake URL]
+    python -m spotify_ai_assets.maintenance backup [--target URL] [--lake URL] [--no-drill]
     python -m spotify_ai_assets.maintenance verify BACKUP_ID [--target URL]
     python -m spotify_ai_assets.maintenance restore BACKUP_ID --into LAKE [--target URL]
     python -m spotify_ai_assets.maintenance repair BACKUP_ID [--lake URL] [--target URL]
@@ -10,6 +10,8 @@
 Defaults come from the same environment as the definitions (SPOTIFY_AI_BACKUP_URL, SPOTIFY_AI_LAKE,
 AWS_ENDPOINT_URL, SPOTIFY_AI_ERASURE_SALT, SPOTIFY_AI_BACKUP_KEEP). `restore` checks every checksum before it
 writes anything and re-applies the erasure log afterwards; it prints a JSON report and exits 1 on a damaged backup.
+`backup` runs the same restore drill as the nightly `lake_backup` asset (restore into a scratch folder, re-read every
+file) and records its verdict, so `backups` lists it as good; it exits 1 when the drill fails.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import datetime as dt
 import json
 import os
 import sys
+import tempfile
 from dataclasses import asdict
 
 from spotify_ai_assets.core.kernel.lake import Lake
@@ -42,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--keep-extra", action="store_true", help="keep lake files the backup does not have")
         if name in ("backup", "repair"):
             p.add_argument("--lake", help="the source lake (default SPOTIFY_AI_LAKE)")
+        if name == "backup":
+            p.add_argument("--no-drill", action="store_true", help="skip the restore drill (the backup stays "
+                                                                    "'not drilled' and retention will not count on it)")
         if name == "prune":
             p.add_argument("--keep", help="daily,weekly,monthly (default SPOTIFY_AI_BACKUP_KEEP)")
     args = parser.parse_args(argv)
@@ -49,15 +55,29 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(args.target or settings.backup_url, endpoint_url=settings.s3_endpoint_url)
     now = dt.datetime.now(dt.UTC)
     if args.command == "backups":
-        for info in retention.describe(store):
-            print(f"{info.backup_id}  {info.created_at.isoformat()}  {'good' if info.good else 'not drilled/bad'}")
+        infos = retention.describe(store)
+        if not infos:
+            print(f"no backups in {args.target or settings.backup_url}")
+        for info in infos:
+            verdict = backup.drill_verdict(store, info.backup_id)
+            state = ("not drilled" if verdict is None else "good (restore drill passed)" if verdict.get("passed")
+                     else "bad (restore drill failed)")
+            print(f"{info.backup_id}  {info.created_at.isoformat()}  {state}")
         return 0
     if args.command == "backup":
         lake = Lake(args.lake or settings.lake_root, s3_endpoint_url=settings.s3_endpoint_url)
         result = backup.take_backup(lake, store, code_version=code_version(), now=now)
-        print(json.dumps({"backup_id": result.backup_id, "objects": len(result.manifest.entries),
-                          "objects_copied": result.objects_copied, "bytes_copied": result.bytes_copied}))
-        return 0
+        out: dict[str, object] = {"backup_id": result.backup_id, "objects": len(result.manifest.entries),
+                                  "objects_copied": result.objects_copied, "bytes_copied": result.bytes_copied}
+        passed = True
+        if not args.no_drill:
+            with tempfile.TemporaryDirectory(prefix="restore-drill-") as scratch:
+                drill = restore.drill(store, result.backup_id, scratch)
+            backup.record_drill(store, result.backup_id, drill.verdict(dt.datetime.now(dt.UTC)))
+            passed = drill.passed
+            out["drill"] = {"passed": drill.passed, "objects_checked": drill.objects, "problems": drill.problems[:20]}
+        print(json.dumps(out))
+        return 0 if passed else 1
     if args.command == "verify":
         problems = restore.verify(store, backup.load_manifest(store, args.backup_id))
         print(json.dumps({"backup_id": args.backup_id, "problems": problems}, indent=1))

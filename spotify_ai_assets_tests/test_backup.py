@@ -178,6 +178,28 @@ def test_the_restore_command_restores_verifies_and_names_damage(lake: Lake, tmp_
     assert bad.returncode == 1 and victim.path in bad.stdout
 
 
+def test_the_backup_command_drills_its_backup_and_the_listing_says_so(lake: Lake, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SPOTIFY_AI_HOME": str(tmp_path / "home"), "SPOTIFY_AI_BACKUP_URL": str(tmp_path / "backups")}
+    cmd = [sys.executable, "-m", "spotify_ai_assets.maintenance"]
+    empty = subprocess.run([*cmd, "backups"], env=env, capture_output=True, text=True, check=True)
+    assert empty.stdout.strip() == f"no backups in {tmp_path / 'backups'}"
+    made = subprocess.run([*cmd, "backup", "--lake", lake.root], env=env, capture_output=True, text=True, check=True)
+    report = json.loads(made.stdout)
+    assert report["drill"] == {"passed": True, "objects_checked": report["objects"], "problems": []}
+    undrilled = subprocess.run([*cmd, "backup", "--lake", lake.root, "--no-drill"], env=env, capture_output=True,
+                               text=True, check=True)
+    assert "drill" not in json.loads(undrilled.stdout)
+    listed = subprocess.run([*cmd, "backups"], env=env, capture_output=True, text=True, check=True).stdout
+    states = {line.split()[0]: line.split("  ", 2)[2] for line in listed.splitlines()}
+    assert states == {report["backup_id"]: "good (restore drill passed)",
+                      json.loads(undrilled.stdout)["backup_id"]: "not drilled"}
+
+
 def test_a_backup_restores_into_an_s3_lake_on_the_moto_server(lake: Lake, moto_endpoint, s3_bucket):  # noqa: F811
     store = LocalStore(lake.root + "_backups")
     result = backup.take_backup(lake, store, code_version="t", now=now())
