@@ -32,7 +32,6 @@ Method (all DuckDB SQL over daily counts per entity):
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import TYPE_CHECKING
 
 from spotify_ai_assets.core.kernel.query import Relation, sql_to_arrow
