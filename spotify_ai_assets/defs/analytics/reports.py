@@ -126,7 +126,9 @@ def _insights(store: Lake, day: str, artist_id: str | None, catalog: reports.Cat
     table = store.read("artist_insights", day)
     if artist_id is not None:
         return table.filter(pa.compute.equal(table["artist_id"], artist_id))["text"].to_pylist()
-    return report_insights(table, dict(catalog.names))
+    # Names from the catalog; an artist outside it gets a short label, never a bare id in the text.
+    shown = {i: catalog.name(kind, i) for kind in ("artist", "track") for i in table[f"{kind}_id"].to_pylist()}
+    return report_insights(table, shown)
 
 
 def _index_href(day: str) -> str:
