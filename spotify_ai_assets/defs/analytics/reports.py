@@ -20,16 +20,16 @@ TABLE = "reports/platform_daily"
 WEEKLY_TABLE = "reports/platform_weekly"
 ARTIST_TABLE = "reports/artist_daily"
 ARTIST_WEEKLY_TABLE = "reports/artist_weekly"
-# Insights name artists and tracks from the day's catalog snapshot.
+# Reports and insights name artists, tracks and albums from the catalog snapshots.
 DAILY_DEPS = [dg.AssetDep("daily_track_country_stats", partition_mapping=TODAY),
               dg.AssetDep("daily_artist_stats", partition_mapping=WINDOW),
               *(dg.AssetDep(a, partition_mapping=TODAY)
-                for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks"))]
+                for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks", "spotify_albums"))]
 # The default mapping from a week to days is the week's seven daily partitions (backfills follow it); the trends and
 # the (week-over-week) insights shown are those of the week's last day.
 WEEKLY_DEPS = ["daily_track_country_stats", "daily_artist_stats",
                *(dg.AssetDep(a, partition_mapping=TODAY)
-                 for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks"))]
+                 for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks", "spotify_albums"))]
 weekly_partitions = dg.WeeklyPartitionsDefinition(start_date="2026-01-05", day_offset=1, timezone="UTC")
 
 
@@ -195,23 +195,27 @@ def _per_artist(store: Lake, table: str, partition: str, label: str, last: dt.da
 
 @dg.asset(
     group_name="analytics", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=daily_partitions,
-    code_version="platform-daily-report-v3", automation_condition=dg.AutomationCondition.eager(), deps=DAILY_DEPS,
+    code_version="platform-daily-report-v4", automation_condition=dg.AutomationCondition.eager(), deps=DAILY_DEPS,
 )
 def platform_daily_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """The day's platform report as one self-contained HTML file in the lake: listening over the last 14 days, top
-    tracks, countries and rising tracks, with charts. The summary and main chart show in the UI."""
+    """The day's platform report as one self-contained HTML file in the lake (reports/platform_daily/date=.../
+    report.html): plays and listeners vs yesterday and the same weekday last week, listening over the last 14 days,
+    top tracks, countries and rising tracks with their evidence, by name, with SVG charts. The summary and main chart
+    show in the UI."""
     day = partition_day(context)
     return _platform(lake.lake(), TABLE, context.partition_key, f"Platform report {day}", day, 1)
 
 
 @dg.asset(
     group_name="analytics", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=daily_partitions,
-    code_version="artist-daily-reports-v2", automation_condition=dg.AutomationCondition.eager(),
+    code_version="artist-daily-reports-v3", automation_condition=dg.AutomationCondition.eager(),
     deps=DAILY_DEPS,
 )
 def artist_daily_reports(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """One daily report per watched artist (reports/artist_daily/date=.../<artist_id>.html): the artist's listening
-    over 14 days, top tracks, countries and rising tracks, with charts. The UI shows all artists side by side."""
+    over 14 days with its changes, top tracks, countries and rising tracks, with charts; and the day's index page
+    (reports/index/date=.../index.html) linking the platform report and every artist's. The UI shows all artists
+    side by side."""
     day = partition_day(context)
     return _per_artist(lake.lake(), ARTIST_TABLE, context.partition_key, f"daily report {day}", day, 1)
 
@@ -225,7 +229,7 @@ def _week(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
     # Its own group: a job is one partitioning, and daily_refresh_job is daily. Eager automation (or a backfill of
     # weeks) runs it once its week is in.
     group_name="weekly_reports", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=weekly_partitions,
-    code_version="platform-weekly-report-v3", automation_condition=dg.AutomationCondition.eager(), deps=WEEKLY_DEPS,
+    code_version="platform-weekly-report-v4", automation_condition=dg.AutomationCondition.eager(), deps=WEEKLY_DEPS,
 )
 def platform_weekly_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """The week's platform report (Monday to Sunday, UTC) as one HTML file in the lake: listening per day, the week's
@@ -236,7 +240,7 @@ def platform_weekly_report(context: dg.AssetExecutionContext, lake: LakeResource
 
 @dg.asset(
     group_name="weekly_reports", owners=["team:analytics"], kinds={"duckdb", "html"}, partitions_def=weekly_partitions,
-    code_version="artist-weekly-reports-v2", automation_condition=dg.AutomationCondition.eager(),
+    code_version="artist-weekly-reports-v3", automation_condition=dg.AutomationCondition.eager(),
     deps=WEEKLY_DEPS,
 )
 def artist_weekly_reports(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
