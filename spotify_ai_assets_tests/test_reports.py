@@ -4,6 +4,7 @@ and artists (ids only inside links), and whose numbers are the lake's (each nume
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -175,7 +176,7 @@ def test_the_report_renders_with_its_charts_and_the_lakes_numbers(tmp_path: Path
                                            ("Plays (top 10 of 12 countries)",), ("Listeners on the day",)],
                            strict=True):
         assert set(axes) <= set(chart.texts), (chart.title, chart.texts)
-    assert {"plays", "listeners (summed per day and artist)"} <= set(parsed.charts[0].texts)  # the legend
+    assert {"plays", "listeners (summed over artists)"} <= set(parsed.charts[0].texts)  # the legend
 
     # The top track by name, linked by id, with the lake's plays; its artist and album by name.
     top_plays = scalar("SELECT sum(plays) FROM s WHERE track_id = $1", {"s": stats}, [top])
@@ -373,3 +374,25 @@ def test_weekly_artist_reports_cover_the_artists_watched_during_the_week(tmp_pat
     assert len(parsed.charts) == 3 and f"week of {week}" in page
     assert parsed.kpis["plays"] == str(week_plays) and "index_uri" not in result.asset_materializations_for_node(
         "artist_weekly_reports")[0].metadata
+
+
+def test_names_are_escaped_and_a_day_without_data_is_a_gap_not_a_line() -> None:
+    from spotify_ai_assets.core.analytics import reports
+
+    day = dt.date(2026, 1, 10)
+    days = [day - dt.timedelta(days=2), day]  # nothing on the day between
+    stats = pa.table({"date": days, "track_id": ["t1"] * 2, "artist_id": ["a1"] * 2, "country": ["US"] * 2,
+                      "plays": [5, 7], "listeners": [3, 4], "skip_rate": [0.1, 0.2]})
+    artists = pa.table({"date": days, "artist_id": ["a1"] * 2, "plays": [5, 7], "listeners": [3, 4]})
+    data = dataclasses.replace(
+        reports.report_data(day, stats, artists, trends_schema().empty_table()),
+        catalog=reports.Catalog({"t1": "<script>alert(1)</script> & co", "a1": 'The "Quoted" Band'}),
+        history_from=days[0], history_days=2)
+    charts = reports.render_charts(data)
+    page = reports.render_html("Report <b>", data, charts)
+    assert "<script>alert" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page and "The &#34;Quoted&#34; Band" in page
+    assert "&lt;script&gt;" in charts["top_tracks"] and "<polyline" not in charts["plays_over_time"]
+    assert f"vs yesterday: no data for {days[0] + dt.timedelta(days=1)} (the lake holds data from {days[0]})" in page
+    assert "2 of 14 days: the lake holds data from 2026-01-08" in page
+    assert "Too little history to call anything rising yet (history: 2 of 7 days" in page

@@ -197,13 +197,15 @@ def history_note(data: ReportData) -> str:
 def render_charts(data: ReportData) -> dict[str, str]:
     """SVG charts: listening over the window, the period's top tracks, plays by country, rising tracks."""
     period = "the day" if data.period_days == 1 else "the week"
-    days = data.daily.to_pylist()
+    rows = {r["date"]: r for r in data.daily.to_pylist()}
+    # From the first day with data to the report's day; a day missing in between is a gap, not a shorter axis.
+    first = min(rows, default=data.day)
+    days = [first + dt.timedelta(days=k) for k in range((data.day - first).days + 1)]
     charts = {"plays_over_time": svg.line_chart(
-        f"Plays and listeners per day, {days[0]['date']:%d %b} to {days[-1]['date']:%d %b}" if days
-        else "Plays and listeners per day", [f"{r['date']:%a %d}" for r in days],
-        [svg.Series("plays", [r["plays"] for r in days]),
-         svg.Series("listeners (summed per day" + (")" if data.artist_id else " and artist)"),
-                    [r["listeners"] for r in days])],
+        f"Plays and listeners per day, {days[0]:%d %b} to {days[-1]:%d %b}", [f"{d:%a %d}" for d in days],
+        [svg.Series("plays", [rows[d]["plays"] if d in rows else None for d in days]),
+         svg.Series("listeners" if data.artist_id else "listeners (summed over artists)",
+                    [rows[d]["listeners"] if d in rows else None for d in days])],
         "Day (UTC)", "Plays / listeners per day", history_note(data))}
     tops = data.top_tracks.to_pylist()
     charts["top_tracks"] = svg.bar_chart(

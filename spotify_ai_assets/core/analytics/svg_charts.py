@@ -139,9 +139,17 @@ def line_chart(title: str, x_labels: Sequence[str], series: Sequence[Series], x_
         colour = PALETTE[i % len(PALETTE)]
         dash = f' stroke-dasharray="{DASHES[(i // len(PALETTE)) % len(DASHES)]}"' if i >= len(PALETTE) else ""
         points = [(x_at(k), y_at(v), v) for k, v in enumerate(s.values) if v is not None]
-        if len(points) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
-            body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2.2"{dash}/>')
+        # A day without data breaks the line: no value is drawn where the lake has none.
+        runs: list[list[tuple[float, float]]] = [[]]
+        for k, v in enumerate(s.values):
+            if v is None:
+                runs.append([])
+            else:
+                runs[-1].append((x_at(k), y_at(v)))
+        for run in runs:
+            if len(run) > 1:
+                path = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
+                body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2.2"{dash}/>')
         for x, y, v in points:
             body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
                         f"<title>{_esc(s.label)}: {v:,}</title></circle>")
