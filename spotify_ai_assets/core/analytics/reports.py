@@ -202,7 +202,8 @@ def render_charts(data: ReportData) -> dict[str, str]:
     first = min(rows, default=data.day)
     days = [first + dt.timedelta(days=k) for k in range((data.day - first).days + 1)]
     charts = {"plays_over_time": svg.line_chart(
-        f"Plays and listeners per day, {days[0]:%d %b} to {days[-1]:%d %b}", [f"{d:%a %d}" for d in days],
+        f"Plays and listeners per day, {days[0]:%d %b} to {days[-1]:%d %b}" if len(days) > 1
+        else f"Plays and listeners on {days[0]:%d %b}", [f"{d:%a %d}" for d in days],
         [svg.Series("plays", [rows[d]["plays"] if d in rows else None for d in days]),
          svg.Series("listeners" if data.artist_id else "listeners (summed over artists)",
                     [rows[d]["listeners"] if d in rows else None for d in days])],
