@@ -7,6 +7,7 @@ import datetime as dt
 import pyarrow as pa
 
 from spotify_ai_assets.core.analytics.daily_aggregates import daily_aggregates
+from spotify_ai_assets.core.ingestion.catalog import ALBUMS_SCHEMA, ARTISTS_SCHEMA, TRACKS_SCHEMA
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.sandbox.events import generate_day
 from spotify_ai_assets.sandbox.world import World
@@ -28,3 +29,23 @@ def write_daily_stats(world: World, lake: Lake, first: dt.date, last: dt.date, t
         for table in tables:
             lake.write(table, computed[AGGREGATE[table]], day.isoformat())
         day += dt.timedelta(days=1)
+
+
+def write_catalog(lake: Lake, world: World, artists: list[int], days: list[dt.date]) -> None:
+    """Catalog snapshots (artists, their albums and tracks) as the catalog crawl writes them."""
+    albums = [i for i, a in enumerate(world.album_artist) if a in artists]
+    tracks = [t for t, a in enumerate(world.track_artist) if a in artists]
+    for day in days:
+        lake.write("spotify_artists", pa.Table.from_pylist(
+            [{"snapshot_date": day, "artist_id": world.artist_ids[a], "name": world.artist_name(a), "genres": [],
+              "popularity": None, "followers": None} for a in artists], ARTISTS_SCHEMA), day.isoformat())
+        lake.write("spotify_albums", pa.Table.from_pylist(
+            [{"snapshot_date": day, "album_id": world.album_ids[i],
+              "artist_id": world.artist_ids[world.album_artist[i]], "name": world.album_name(i),
+              "album_type": "album", "release_date": None, "release_day": None,
+              "total_tracks": None, "album_group": "album"} for i in albums], ALBUMS_SCHEMA), day.isoformat())
+        lake.write("spotify_tracks", pa.Table.from_pylist(
+            [{"snapshot_date": day, "track_id": world.track_ids[t], "album_id": world.album_ids[world.track_album[t]],
+              "artist_id": world.artist_ids[world.track_artist[t]], "name": world.track_name(t), "duration_ms": None,
+              "track_number": None, "explicit": None, "isrc": None, "genre": None, "popularity": None}
+             for t in tracks], TRACKS_SCHEMA), day.isoformat())

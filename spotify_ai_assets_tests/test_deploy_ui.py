@@ -177,7 +177,7 @@ def _drive(page, base: str, day: str, shots: Path, instance: dg.DagsterInstance,
     page.get_by_text("[Show Markdown]").first.click()
     summary = page.get_by_role("dialog").filter(has_text="summary")
     expect(summary.get_by_text(f"{day}:")).to_be_visible()
-    chart = summary.locator('img[src^="data:image/png"]').first
+    chart = summary.locator('img[src^="data:image/svg+xml"]').first
     expect(chart).to_be_visible()
     assert chart.evaluate("img => img.naturalWidth") > 100, "the chart image decodes"
     page.screenshot(path=shots / "05_report.png", full_page=True)
