@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=28, help="days of history (at least 8 for trends)")
     parser.add_argument("--end", type=dt.date.fromisoformat, default=DEFAULT_END, help="last day, YYYY-MM-DD")
     args = parser.parse_args(argv)
+    if args.days < 8:
+        parser.error("--days must be at least 8: trends label nothing before 7 days of history")
     if not os.environ.get("DAGSTER_HOME"):
         print("set DAGSTER_HOME (the README uses DAGSTER_HOME=$PWD)", file=sys.stderr)
         return 2
@@ -68,18 +70,24 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 return 1
         started = time.perf_counter()
+        # A model whose challenger does not beat its baseline is blocked by its gate (a blocking check): the run
+        # then fails by design and the other model is still promoted, so the gates are reported, not the run.
         trained = defs.resolve_job_def("model_retraining_job").execute_in_process(instance=instance,
                                                                                    raise_on_error=False)
+        gates = {e.asset_key.to_user_string(): e for e in trained.get_asset_check_evaluations()
+                 if e.check_name.endswith("_gate")}
         timings["training"] = time.perf_counter() - started
         started = time.perf_counter()
         served = recommendations.execute_in_process(partition_key=days[-1].isoformat(), instance=instance,
                                                     raise_on_error=False)
         timings["recommendations"] = time.perf_counter() - started
-    print(summary(days[-1], trained.success, served.success, timings))
-    return 0 if trained.success and served.success else 1
+    models = [f"{key.removesuffix('_evaluation')} {'promoted' if e.passed else 'blocked by its gate'}: "
+              f"{e.description}" for key, e in sorted(gates.items())]
+    print(summary(days[-1], models, served.success, timings))
+    return 0 if served.success else 1
 
 
-def summary(day: dt.date, trained: bool, served: bool, timings: dict[str, float]) -> str:
+def summary(day: dt.date, models: list[str], served: bool, timings: dict[str, float]) -> str:
     """What the month found, by name, and where to look next."""
     from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.core.kernel.query import sql_to_arrow
@@ -92,17 +100,22 @@ def summary(day: dt.date, trained: bool, served: bool, timings: dict[str, float]
         table = f"{entity}_trends"
         if not lake.exists(table, key):
             continue
+        # The catalog holds the watched artists and their tracks; others are named by their Spotify link.
+        known = lake.scan(names, [key]) if lake.exists(names, key) else None
         rows = sql_to_arrow(
-            f"SELECT t.trend, coalesce(n.name, t.entity_id) AS name, t.plays, t.expected, t.z FROM t "
-            f"LEFT JOIN n ON n.{entity}_id = t.entity_id WHERE t.trend IN ('rising', 'release', 'emerging') "
-            "ORDER BY t.trend, t.z DESC LIMIT 8",
-            {"t": lake.scan(table, [key]), "n": lake.scan(names, [key])}).to_pylist()
+            f"SELECT t.trend, coalesce(n.name, 'open.spotify.com/{entity}/' || t.entity_id) AS name, t.plays, "
+            "t.expected, t.z FROM t "
+            + (f"LEFT JOIN n ON n.{entity}_id = t.entity_id " if known is not None else
+               f"LEFT JOIN (SELECT NULL::VARCHAR AS {entity}_id, NULL::VARCHAR AS name) n ON FALSE ")
+            + "WHERE t.trend IN ('rising', 'release', 'emerging') "
+            "ORDER BY array_position(['rising', 'release', 'emerging'], t.trend), t.z DESC LIMIT 8",
+            {"t": lake.scan(table, [key]), **({"n": known} if known is not None else {})}).to_pylist()
         lines.append(f"  {entity}s flagged: {len(rows) if rows else 'none'}")
         lines += [f"    {r['trend']:8} {r['name']}: {r['plays']} listeners, {r['expected']:.1f} expected, "
                   f"z {r['z']:.1f}" for r in rows]
     recs = lake.row_count("recommendations", key) if lake.exists("recommendations", key) else 0
-    lines.append(f"  models trained and gated: {'yes' if trained else 'FAILED'}; recommendations served: {recs} rows"
-                 + ("" if served else " (FAILED)"))
+    lines += [f"  {m}" for m in models]
+    lines.append(f"  recommendations served for {key}: {recs} rows" + ("" if served else " (the run FAILED)"))
     report = Path(lake.root) / "reports" / "platform_daily" / f"date={key}" / "report.html"
     lines.append(f"  the day's report: {report}")
     lines.append("  then: DAGSTER_HOME=$PWD dg dev, and open http://127.0.0.1:3000 to see every run, check and report")

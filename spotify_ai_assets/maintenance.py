@@ -71,11 +71,17 @@ def main(argv: list[str] | None = None) -> int:
                                   "objects_copied": result.objects_copied, "bytes_copied": result.bytes_copied}
         passed = True
         if not args.no_drill:
-            with tempfile.TemporaryDirectory(prefix="restore-drill-") as scratch:
-                drill = restore.drill(store, result.backup_id, scratch)
-            backup.record_drill(store, result.backup_id, drill.verdict(dt.datetime.now(dt.UTC)))
-            passed = drill.passed
-            out["drill"] = {"passed": drill.passed, "objects_checked": drill.objects, "problems": drill.problems[:20]}
+            try:
+                with tempfile.TemporaryDirectory(prefix="restore-drill-") as scratch:
+                    drill = restore.drill(store, result.backup_id, scratch)
+            except Exception as exc:  # e.g. no room for the scratch copy: the backup is taken, only not drilled
+                passed = False
+                out["drill"] = {"passed": False, "error": f"{type(exc).__name__}: {exc}"}
+            else:
+                backup.record_drill(store, result.backup_id, drill.verdict(dt.datetime.now(dt.UTC)))
+                passed = drill.passed
+                out["drill"] = {"passed": drill.passed, "objects_checked": drill.objects,
+                                "problems": drill.problems[:20]}
         print(json.dumps(out))
         return 0 if passed else 1
     if args.command == "verify":

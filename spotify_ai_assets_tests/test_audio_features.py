@@ -253,3 +253,10 @@ def test_sandbox_writes_example_clips(tmp_path: Path) -> None:
     for name, known in truth.items():
         row = analyze_file(tmp_path / "examples" / name)
         assert tempo_correct(row["tempo_bpm"], known["tempo_bpm"]) and row["key_name"] == known["key_name"], name
+
+
+def test_every_feature_column_is_described_once_in_the_module_table() -> None:
+    from spotify_ai_assets.core.audio.features import FEATURE_COLUMNS, FEATURE_DOCS
+
+    assert tuple(FEATURE_DOCS) == FEATURE_COLUMNS
+    assert FEATURE_DOCS["key_null_reason"].startswith('None, "silence"') and FEATURE_DOCS["key"].endswith("(0..11)")

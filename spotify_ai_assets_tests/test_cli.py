@@ -17,7 +17,6 @@ import pytest
 
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.observability.audit import read_run
-from spotify_ai_assets.lib.trace import TRACE_TAG
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -81,8 +80,7 @@ def test_readme_job_command_runs_a_sandbox_day_in_separate_processes(tmp_path):
         materialized = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
         audited = read_run(lake, run.run_id)
         assert audited.num_rows == len(materialized.records) > 10
-        assert set(audited["trace_id"].to_pylist()) == {run.run_id} == {instance.get_run_by_id(run.run_id)
-                                                                          .tags[TRACE_TAG]}
+        assert set(audited["trace_id"].to_pylist()) == {run.run_id}  # its root run: no daemon tagged it
     finally:
         instance.dispose()
     assert not [w for w in NOISE if w in log], log[-5000:]

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 # Seconds to import each, on this machine: the definitions must not pay for any of them.
-HEAVY = ("great_expectations", "lightgbm", "librosa", "numba", "sklearn", "scipy", "matplotlib", "sentry_sdk",
+HEAVY = ("great_expectations", "lightgbm", "librosa", "numba", "sklearn", "scipy", "matplotlib", "jinja2", "sentry_sdk",
          "prometheus_client", "boto3", "celery", "psycopg2", "pandas", "duckdb", "spotipy")
 
 

@@ -96,7 +96,8 @@ def test_materialize_a_partition_from_the_ui_and_see_its_checks_and_report(tmp_p
         # sensor's runs (another code location, whose assets carry no audit hooks) by the finished-run sensors.
         lake = Lake(str(tmp_path / "home" / "lake"))
         assert read_run(lake, run.run_id).num_rows > 0
-        assert instance.get_run_by_id(run.run_id).tags.get(TRACE_TAG) == run.run_id
+        wait_for(lambda: instance.get_run_by_id(run.run_id).tags.get(TRACE_TAG) == run.run_id, 150,
+                 "trace_id_sensor to tag the UI's run", server, log, interval=2)
 
         def automation_audited() -> bool:
             runs = [r for tag, name in (("dagster/schedule_name", "deploy_probe_schedule"),

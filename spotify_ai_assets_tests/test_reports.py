@@ -396,3 +396,10 @@ def test_names_are_escaped_and_a_day_without_data_is_a_gap_not_a_line() -> None:
     assert f"vs yesterday: no data for {days[0] + dt.timedelta(days=1)} (the lake holds data from {days[0]})" in page
     assert "2 of 14 days: the lake holds data from 2026-01-08" in page
     assert "Too little history to call anything rising yet (history: 2 of 7 days" in page
+
+
+def test_names_from_spotify_are_literal_in_the_ui_markdown() -> None:
+    from spotify_ai_assets.core.kernel.markdown import md_text
+
+    assert md_text("![x](http://evil.example/p.png)") == r"\!\[x\]\(http://evil.example/p.png\)"
+    assert md_text("AC|DC <b>live</b>\nB-side #2") == r"AC\|DC \<b\>live\</b\> B-side #2"

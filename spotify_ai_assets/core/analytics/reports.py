@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from spotify_ai_assets.core.analytics import svg_charts as svg
 from spotify_ai_assets.core.analytics import trends
+from spotify_ai_assets.core.kernel.markdown import md_text
 from spotify_ai_assets.core.kernel.query import Relation, sql_to_arrow
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ def render_index(day: dt.date, platform_href: str, entries: Sequence[IndexEntry]
 
 # ---- markdown for the Dagster UI -------------------------------------------------------------------------------
 def _md_link(text: str, href: str) -> str:
-    return f"[{text.replace('[', '(').replace(']', ')').replace('|', '/')}]({href})"
+    return f"[{md_text(text)}]({href})"
 
 
 def markdown_summary(data: ReportData, charts: dict[str, str]) -> str:
@@ -335,7 +336,7 @@ def markdown_summary(data: ReportData, charts: dict[str, str]) -> str:
               f"({r['listeners']:,} listeners vs {r['expected']:,.1f} expected, z {r['z']:.1f})"
               for r in data.rising.to_pylist()[:3]]
     lines = [f"**{label}**: {plays:,} plays by {listeners:,} listeners ({counted}); {'; '.join(deltas)}.", "",
-             *(f"- {t}" for t in data.insights), "",
+             *(f"- {md_text(t)}" for t in data.insights), "",
              "**Rising**: " + (", ".join(rising) if rising else rising_reason(data)), "",
              f"![plays over time]({svg.data_uri(charts['plays_over_time'])})", "",
              "| top track | plays | listeners |", "| --- | ---: | ---: |"]
@@ -367,6 +368,6 @@ def artists_summary(reports: Mapping[str, ReportData], names: Mapping[str, str],
         plays, listeners = period_totals(data)
         top = (data.catalog.name("track", data.top_tracks["track_id"][0].as_py()) if data.top_tracks.num_rows
                else "-")
-        lines.append(f"| {names.get(artist_id, artist_id)} | {plays:,} | {listeners:,} | {top} | "
+        lines.append(f"| {md_text(names.get(artist_id, artist_id))} | {plays:,} | {listeners:,} | {md_text(top)} | "
                      f"{data.rising.num_rows} | {uris[artist_id]} |")
     return "\n".join(lines)

@@ -108,5 +108,6 @@ def append(lake: Lake, run_id: str, step_key: str, records: list[AuditRecord]) -
 
 def read_run(lake: Lake, run_id: str) -> pa.Table:
     """Every audit record of a run (all its steps)."""
-    keys = [k for k in lake.partitions(AUDIT_TABLE) if k.startswith(f"{run_id}.")]
+    # `<run id>` alone: a run audited before records were written per step.
+    keys = [k for k in lake.partitions(AUDIT_TABLE) if k == run_id or k.startswith(f"{run_id}.")]
     return pa.concat_tables([lake.read(AUDIT_TABLE, k) for k in keys]) if keys else AUDIT_SCHEMA.empty_table()

@@ -23,6 +23,8 @@ class TableContract:
     # Plausible size relative to the previous partition; weekly seasonality stays well inside these.
     min_ratio: float = 0.33
     max_ratio: float = 3.0
+    # A table that stores only what was flagged (trends, insights, changes) is legitimately empty on a quiet day.
+    may_be_empty: bool = False
     # What a column means in this table when it is narrower than the platform's glossary (core/quality/columns.py).
     column_docs: dict[str, str] = field(default_factory=dict)
 
@@ -84,12 +86,10 @@ def evaluate(contract: TableContract, table: Relation, previous_rows: int | None
                      {"out_of_range": out_of_range, "ranges": {c: list(r) for c, r in contract.ranges.items()}}),
     ]
     if previous_rows is None or previous_rows == 0:
-        # A table that stores only what was flagged (trends, insights, changes) is legitimately empty on a quiet day.
-        may_be_empty = contract.min_ratio == 0.0
-        outcomes.append(CheckOutcome("row_count_plausible", rows > 0 or may_be_empty,
+        outcomes.append(CheckOutcome("row_count_plausible", rows > 0 or contract.may_be_empty,
                                      f"{rows} rows; no previous partition to compare with"
                                      + ("; this table may be empty (it stores only what was flagged)"
-                                        if rows == 0 and may_be_empty else ""),
+                                        if rows == 0 and contract.may_be_empty else ""),
                                      {"rows": rows, "previous_rows": previous_rows}))
     else:
         ratio = rows / previous_rows
@@ -119,7 +119,8 @@ def quarantine_outcome(quarantine: pa.Table, good_rows: int, warn_share: float =
     examples = quarantine.slice(0, 5).select(["record_ref", "field", "reason"]).to_pylist()
     verdict = "above" if share > warn_share else "within"
     return CheckOutcome("quarantine", share <= warn_share,
-                        f"{n} record(s) quarantined ({share:.3%} of input; {verdict} the {warn_share:.0%} that warns)",
+                        f"{n} record(s) quarantined ({share:.3%} of input; {verdict} the {warn_share:.3g} share "
+                        "that warns)",
                         {"quarantined": n, "share": round(share, 6), "warn_share": warn_share, "by_reason": reasons,
                          "examples": examples})
 

@@ -6,6 +6,7 @@ import dagster as dg
 from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.artist_monitoring import alerts_for, monitor
 from spotify_ai_assets.core.ingestion.catalog import ALBUMS_SCHEMA
+from spotify_ai_assets.core.kernel.markdown import md_text
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
 from spotify_ai_assets.lib.resources.alerts import AlertsResource
 from spotify_ai_assets.lib.resources.lake import LakeResource
@@ -57,7 +58,7 @@ def _markdown(raised: list) -> str:
     if not raised:
         return "no releases or breakouts today"
     return "\n".join(["| kind | artist | message |", "| --- | --- | --- |",
-                      *(f"| {a.kind} | {a.artist_name} | {a.message} |" for a in raised)])
+                      *(f"| {a.kind} | {md_text(a.artist_name)} | {md_text(a.message)} |" for a in raised)])
 
 
 @dg.sensor(asset_selection=[TABLE], minimum_interval_seconds=3600,

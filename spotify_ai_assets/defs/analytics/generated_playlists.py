@@ -5,6 +5,7 @@ import pyarrow as pa
 
 from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.generated_playlists import TRACKS_SCHEMA, describe, playlist_facts
+from spotify_ai_assets.core.kernel.markdown import md_text
 from spotify_ai_assets.core.kernel.query import sql_to_arrow
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
 from spotify_ai_assets.lib.resources.lake import LakeResource
@@ -49,5 +50,5 @@ def generated_playlists(context: dg.AssetExecutionContext, lake: LakeResource) -
             for lang, title in TITLES.items()] if tracks.num_rows else []
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     return publish(store, TABLE, table, day, CONTRACT, tracks=tracks.num_rows,
-                   descriptions=dg.MetadataValue.md("\n".join(f"- {r['description']}" for r in rows)
+                   descriptions=dg.MetadataValue.md("\n".join(f"- {md_text(r['description'])}" for r in rows)
                                                     or "nothing rising today"))

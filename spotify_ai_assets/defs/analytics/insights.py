@@ -4,6 +4,7 @@ import dagster as dg
 
 from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.insights import artist_insights as write_insights
+from spotify_ai_assets.core.kernel.markdown import md_text
 from spotify_ai_assets.core.kernel.query import sql_to_arrow
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
 from spotify_ai_assets.lib.resources.lake import LakeResource
@@ -37,7 +38,7 @@ def artist_insights(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     watched = sql_to_arrow("SELECT * FROM s WHERE artist_id IN (SELECT artist_id FROM a)", relations)
     names = sql_to_arrow("SELECT artist_id AS id, name FROM a UNION ALL SELECT track_id, name FROM t", relations)
     table = write_insights(day, watched, dict(zip(names["id"].to_pylist(), names["name"].to_pylist(), strict=True)))
-    text = "\n".join(f"- ({lang}) {t}" for lang, t in zip(table["language"].to_pylist(), table["text"].to_pylist(),
-                                                          strict=True))
+    pairs = zip(table["language"].to_pylist(), table["text"].to_pylist(), strict=True)
+    text = "\n".join(f"- ({lang}) {md_text(t)}" for lang, t in pairs)
     return publish(store, TABLE, table, day, CONTRACT, days_of_history=len(window),
                    insights=dg.MetadataValue.md(text or "no artist had a track with enough plays last week"))

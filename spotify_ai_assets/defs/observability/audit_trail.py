@@ -12,20 +12,37 @@ from collections import defaultdict
 import dagster as dg
 
 from spotify_ai_assets.core.kernel.lake import Lake
-from spotify_ai_assets.core.observability.audit import AuditExists, AuditRecord, append, content_sha256, started_by
+from spotify_ai_assets.core.observability.audit import (
+    AUDIT_TABLE,
+    AuditExists,
+    AuditRecord,
+    append,
+    audit_partition,
+    content_sha256,
+    started_by,
+)
 from spotify_ai_assets.lib.resources.lake import LakeResource
-from spotify_ai_assets.lib.trace import TRACE_TAG, trace_id_of
+from spotify_ai_assets.lib.trace import trace_id_of
 from spotify_ai_assets.version import code_version
 
 
 def _records_by_step(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake,
                      step_key: str | None = None) -> dict[str, list[AuditRecord]]:
+    """The audit records of the run's steps (or of `step_key`) not audited yet. A step already audited is skipped
+    before anything is hashed; a uri materialized several times in one step (a batch of partitions reported at the
+    table's address) is hashed once."""
     now = dt.datetime.now(dt.UTC)
     by_step: dict[str, list[AuditRecord]] = defaultdict(list)
+    audited: dict[str, bool] = {}
+    hashes: dict[str, str | None] = {}
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
         mat = record.asset_materialization
         step = record.event_log_entry.step_key or "run"
         if mat is None or (step_key is not None and step != step_key):
+            continue
+        if step not in audited:
+            audited[step] = lake.exists(AUDIT_TABLE, audit_partition(run.run_id, step))
+        if audited[step]:
             continue
         md = mat.metadata
         rows = md.get("dagster/row_count")
@@ -35,10 +52,16 @@ def _records_by_step(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lak
             asset=mat.asset_key.to_user_string(), partition=mat.partition,
             code_version=(mat.tags or {}).get("dagster/code_version"), package_version=code_version(),
             rows=int(rows.value) if rows is not None else None, uri=str(uri.value) if uri is not None else None,
-            content_sha256=content_sha256(lake, str(uri.value)) if uri is not None else None,
+            content_sha256=_hash(lake, str(uri.value), hashes) if uri is not None else None,
             materialized_at=dt.datetime.fromtimestamp(record.timestamp, dt.UTC), recorded_at=now,
         ))
     return by_step
+
+
+def _hash(lake: Lake, uri: str, cache: dict[str, str | None]) -> str | None:
+    if uri not in cache:
+        cache[uri] = content_sha256(lake, uri)
+    return cache[uri]
 
 
 def _append_new(lake: Lake, run_id: str, by_step: dict[str, list[AuditRecord]]) -> int:
@@ -62,8 +85,8 @@ def audit_step(instance: dg.DagsterInstance, run_id: str, step_key: str, lake: L
     run = instance.get_run_by_id(run_id)
     if run is None:
         return 0
-    if TRACE_TAG not in run.tags:  # the run carries its trace id in the UI even when no daemon tags it
-        instance.add_run_tags(run_id, {TRACE_TAG: trace_id_of(run)})
+    # The records carry the run's trace id; the run itself is tagged by `trace_id_sensor` (not from here: steps
+    # running in parallel would race to rewrite the run's tags).
     return _append_new(lake, run_id, _records_by_step(instance, run, lake, step_key))
 
 
