@@ -84,3 +84,36 @@ def test_readme_job_command_runs_a_sandbox_day_in_separate_processes(tmp_path):
     finally:
         instance.dispose()
     assert not [w for w in NOISE if w in log], log[-5000:]
+
+
+def test_a_backfill_from_the_cli_runs_under_the_daemon_and_every_run_is_audited(tmp_path):
+    from spotify_ai_assets_tests.deploy_fixtures import start, stop, wait_for
+
+    days = ["2026-01-05", "2026-01-06"]
+    out = _cli("dagster", ["job", "backfill", "-m", "spotify_ai_assets.definitions", "-j", "daily_refresh_job",
+                           "--from", days[0], "--to", days[-1], "--noprompt"], tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    # The backfill's runs wait in the queue until the daemon launches them.
+    log = tmp_path / "daemon.log"
+    daemon = start([str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m",
+                    "spotify_ai_assets.definitions"], _env(tmp_path), log, cwd=tmp_path)
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    lake = Lake(str(tmp_path / "spotify_ai" / "lake"))
+    try:
+        def finished() -> list[dg.DagsterRun] | None:
+            runs = instance.get_runs()
+            if any(r.status == dg.DagsterRunStatus.FAILURE for r in runs):
+                pytest.fail(f"a backfill run failed: {[r.run_id for r in runs]}; see {log}")
+            done = [r for r in runs if r.status == dg.DagsterRunStatus.SUCCESS]
+            return done if len(done) == len(days) else None
+
+        runs = wait_for(finished, 600, "the backfill's two runs to succeed", daemon, log, interval=3)
+        for run in runs:
+            audited = read_run(lake, run.run_id)
+            assert audited.num_rows > 10, run.run_id
+            assert set(audited["started_by"].to_pylist()) == {f"backfill:{run.tags['dagster/backfill']}"}
+            assert set(audited["partition"].to_pylist()) == {run.tags["dagster/partition"]}
+        assert sorted(r.tags["dagster/partition"] for r in runs) == days
+    finally:
+        instance.dispose()
+        stop(daemon)
