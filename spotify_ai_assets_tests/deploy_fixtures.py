@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from spotify_ai_assets.core.kernel.lake import Lake
+from spotify_ai_assets.core.observability.audit import AUDIT_TABLE
 from spotify_ai_assets_tests.conftest import require_service
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,10 +135,18 @@ def _sorted(table: pa.Table) -> pa.Table:
                           if not pa.types.is_nested(table.schema.field(c).type)])
 
 
+def _audited_assets(lake: Lake) -> list[str]:
+    return sorted(a for k in lake.partitions(AUDIT_TABLE) for a in lake.read(AUDIT_TABLE, k)["asset"].to_pylist())
+
+
 def assert_same_lake(mine: Lake, theirs: Lake, day: str) -> None:
-    """Both lakes hold the same files; the day's tables are equal row for row, every other file byte for byte."""
-    files = lake_files(mine)
-    assert files == lake_files(theirs)
+    """Both lakes hold the same files; the day's tables are equal row for row, every other file byte for byte.
+    Audit records are keyed by their run id, which differs between two runs by design: both lakes must have audited
+    the same assets."""
+    audit = f"{AUDIT_TABLE}/"
+    files = [f for f in lake_files(mine) if not f.startswith(audit)]
+    assert files == [f for f in lake_files(theirs) if not f.startswith(audit)]
+    assert _audited_assets(mine) == _audited_assets(theirs) != []
     tables = [f.rsplit("/", 2)[0] for f in files if f.endswith(f"/date={day}/part-0.parquet")]
     assert {"listening_events", "daily_track_country_stats", "track_trends", "artist_trends"} <= set(tables)
     for table in tables:
