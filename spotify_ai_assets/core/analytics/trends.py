@@ -32,7 +32,6 @@ Method (all DuckDB SQL over daily counts per entity):
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import TYPE_CHECKING
 
 from spotify_ai_assets.core.kernel.query import Relation, sql_to_arrow
@@ -47,6 +46,14 @@ MIN_RATIO = 2.0
 MIN_PLAYS = 6
 MIN_EMERGING_PLAYS = 50
 FRESH_DAYS = 21
+RECENT_DAYS = 3
+MIN_RATIO_RECENT = 1.5
+FACTOR_MIN_EXPECTED = 5
+GROUP_PRIOR = 10
+PLATFORM_PRIOR = 50
+POOL_MIN_MEAN = 10
+TAU_SCALE = 0.5
+TAU_MIN = 0.005
 
 
 def _rises(count: str, expected: str) -> str:
@@ -55,42 +62,119 @@ def _rises(count: str, expected: str) -> str:
             f"AND ({count}) >= {MIN_RATIO} * ({expected})")
 
 
-# `daily` has one row per (date, entity_id) with plays; the scored day is $1.
+def _deviance_z(y: str, mu: str, a: str) -> str:
+    """The signed deviance residual of count `y` under a negative binomial of mean `mu` and 1/r = `a` (variance
+    mu + a mu^2), as SQL. Unlike (y - mu) / sd it is close to a standard normal in the right tail too: a gamma-like
+    day effect is skewed, so a Pearson z of 5 is far less rare than 5 sigma when listeners move together."""
+    mu, a = f"greatest({mu}, 0.01)", f"greatest({a}, 1e-9)"
+    return (f"(sign(({y}) - {mu}) * sqrt(greatest(2 * ((CASE WHEN ({y}) > 0 THEN ({y}) * ln(({y}) / {mu}) ELSE 0 END)"
+            f" - (({y}) + 1 / {a}) * ln((1 + {a} * ({y})) / (1 + {a} * {mu}))), 0)))")
+
+
+# `daily` has one row per (date, entity_id) with plays, `groups` one per entity_id with its group_id (a genre, say;
+# a single group when unknown); the scored day is $1.
 TRENDS_SQL = f"""
-WITH days AS (
-  SELECT date, sum(plays) AS total FROM daily
-  WHERE date BETWEEN $1::DATE - {BASELINE_DAYS} AND $1::DATE GROUP BY date
+WITH win AS (
+  SELECT date, entity_id, sum(plays)::DOUBLE AS plays FROM daily
+  WHERE date BETWEEN $1::DATE - {BASELINE_DAYS} AND $1::DATE GROUP BY ALL
 ),
--- Platform plays from each window day up to the day before the scored one: the denominator of an entity's share
--- counts only the days since the entity first appeared, so a new release is not compared with days it did not exist.
-since AS (
-  SELECT date, sum(total) OVER (ORDER BY date DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total
-  FROM days WHERE date < $1::DATE
+days AS (SELECT date, sum(plays) AS total FROM win GROUP BY date),
+ents AS (
+  SELECT w.entity_id, min(w.date) AS first_seen, coalesce(any_value(g.group_id), '') AS group_id
+  FROM win w LEFT JOIN groups g ON g.entity_id = w.entity_id WHERE w.date < $1::DATE GROUP BY w.entity_id
 ),
-history AS (
-  SELECT entity_id, sum(plays) AS plays, min(date) AS first_seen
-  FROM daily WHERE date >= $1::DATE - {BASELINE_DAYS} AND date < $1::DATE GROUP BY entity_id
+-- Every entity on every day since its first listener, quiet days as zeros: the residuals need them. Baseline days end
+-- {RECENT_DAYS} days before the scored day, so a rise that started yesterday is not yet in its own baseline.
+grid AS (
+  SELECT e.entity_id, e.group_id, d.date, d.total, coalesce(w.plays, 0) AS plays,
+         d.date <= $1::DATE - {RECENT_DAYS} AS base, d.date > $1::DATE - {RECENT_DAYS} AS recent
+  FROM ents e JOIN days d ON d.date >= e.first_seen
+  LEFT JOIN win w ON w.entity_id = e.entity_id AND w.date = d.date
 ),
-today AS (SELECT entity_id, sum(plays) AS plays FROM daily WHERE date = $1::DATE GROUP BY entity_id),
+raw AS (
+  SELECT entity_id, sum(plays) FILTER (base) / nullif(sum(total) FILTER (base), 0) AS share
+  FROM grid GROUP BY entity_id
+),
+-- The day's movement of a typical entity of each group (and of the platform) against its plain share: the median log
+-- ratio over entities expected at least {FACTOR_MIN_EXPECTED} listeners. A group with few such entities leans on
+-- the platform's factor, and a platform with few of them on its plain total (a median of two is their mean).
+lr AS (
+  SELECT g.date, g.group_id, ln((g.plays + 0.5) / (r.share * g.total + 0.5)) AS lr
+  FROM grid g JOIN raw r USING (entity_id) WHERE r.share * g.total >= {FACTOR_MIN_EXPECTED}
+),
+plat AS (SELECT date, median(lr) * count(*) / (count(*) + {PLATFORM_PRIOR}) AS m FROM lr GROUP BY date),
+per_group AS (SELECT date, group_id, median(lr) AS m, count(*) AS n FROM lr WHERE group_id <> '' GROUP BY ALL),
+adj AS (
+  SELECT g.*, g.total * exp((coalesce(f.n, 0) * coalesce(f.m, 0) + {GROUP_PRIOR} * coalesce(p.m, 0))
+                            / (coalesce(f.n, 0) + {GROUP_PRIOR})) AS ftotal
+  FROM grid g LEFT JOIN per_group f USING (date, group_id) LEFT JOIN plat p USING (date)
+),
+fit AS (
+  SELECT entity_id, sum(plays) FILTER (base) AS b_plays, count(*) FILTER (base) AS b_days,
+         sum(plays) FILTER (base) / nullif(sum(ftotal) FILTER (base), 0) AS share
+  FROM adj GROUP BY entity_id
+),
+resid AS (
+  SELECT a.entity_id, f.b_plays, f.b_days,
+         sum((a.plays - f.share * a.ftotal) ^ 2 - a.plays) FILTER (a.base) AS num,
+         sum((f.share * a.ftotal) ^ 2) FILTER (a.base) AS e2,
+         sum((f.share * a.ftotal) ^ 3) FILTER (a.base) AS e3,
+         sum((f.share * a.ftotal) ^ 4) FILTER (a.base) AS e4,
+         coalesce(sum(f.share * a.ftotal) FILTER (a.date = $1::DATE), 0) AS expected,
+         coalesce(sum(a.plays) FILTER (a.recent), 0) AS recent_plays,
+         coalesce(sum(f.share * a.ftotal) FILTER (a.recent), 0) AS recent_expected
+  FROM adj a JOIN fit f USING (entity_id) GROUP BY ALL
+),
+-- Pooled dispersion: the median moment estimate over entities with at least {POOL_MIN_MEAN} listeners a day.
+pool AS (
+  SELECT coalesce(median(greatest(num / e2, 0)) FILTER (b_plays >= {POOL_MIN_MEAN} * b_days AND e2 > 0),
+                  greatest(sum(num) / nullif(sum(e2), 0), 0), 0) AS a0
+  FROM resid
+),
+-- Each entity's moment estimate of 1/r, weighted by its precision (about e2^2 / (2 sum v^2), v = e + a0 e^2),
+-- against the pool's, worth 1 / ({TAU_SCALE} a0 + {TAU_MIN})^2.
+disp AS (
+  SELECT r.*, (w * greatest(coalesce(num / nullif(e2, 0), 0), 0) + p.a0 * prior) / (w + prior) AS alpha
+  FROM (SELECT *, coalesce(e2 * e2 / nullif(2 * (e2 + 2 * (SELECT a0 FROM pool) * e3
+                                                 + (SELECT a0 FROM pool) ^ 2 * e4), 0), 0) AS w
+        FROM resid) r,
+       (SELECT a0, 1 / ({TAU_SCALE} * a0 + {TAU_MIN}) ^ 2 AS prior FROM pool) p
+),
+today AS (SELECT entity_id, sum(plays) AS plays FROM win WHERE date = $1::DATE GROUP BY entity_id),
 scored AS (
-  SELECT coalesce(t.entity_id, h.entity_id) AS entity_id, coalesce(t.plays, 0) AS plays,
-         coalesce($1::DATE - h.first_seen, 0) AS history_days,
-         coalesce(h.plays / nullif(s.total, 0) * (SELECT total FROM days WHERE date = $1::DATE), 0) AS expected
-  FROM today t FULL OUTER JOIN history h ON t.entity_id = h.entity_id
-  LEFT JOIN since s ON s.date = h.first_seen
+  SELECT coalesce(t.entity_id, e.entity_id) AS entity_id, coalesce(t.plays, 0) AS plays,
+         coalesce($1::DATE - e.first_seen, 0) AS history_days, coalesce(d.expected, 0) AS expected,
+         d.recent_plays, d.recent_expected,
+         -- the baseline's own uncertainty (its listeners and its days) adds to the day's noise
+         d.alpha + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS a1,
+         d.alpha / {RECENT_DAYS} + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS a_recent
+  FROM today t FULL OUTER JOIN ents e ON t.entity_id = e.entity_id LEFT JOIN disp d ON d.entity_id = e.entity_id
+),
+z AS (
+  SELECT *, coalesce({_deviance_z("plays", "expected", "a1")}, 0) AS z_day,
+         coalesce({_deviance_z("recent_plays", "recent_expected", "a_recent")}, 0) AS z_recent
+  FROM scored
+),
+ev AS (
+  SELECT *, CASE WHEN abs(z_recent) > abs(z_day) AND sign(z_recent) = sign(plays - expected) THEN z_recent
+                 ELSE z_day END AS z
+  FROM z
 )
 SELECT $1::DATE AS date, entity_id, plays::BIGINT AS plays, round(expected, 3)::DOUBLE AS expected,
-       round((plays - expected) / sqrt(expected + 1), 3)::DOUBLE AS z,
-       round((plays + 1) / (expected + 1), 3)::DOUBLE AS ratio, history_days::BIGINT AS history_days,
+       round(z, 3)::DOUBLE AS z, round((plays + 1) / (expected + 1), 3)::DOUBLE AS ratio,
+       history_days::BIGINT AS history_days,
        CASE
          WHEN (SELECT count(*) FROM days WHERE date < $1::DATE) < {MIN_HISTORY_DAYS} THEN NULL
          WHEN history_days < {MIN_HISTORY_DAYS}
            THEN CASE WHEN plays >= {MIN_EMERGING_PLAYS} THEN 'emerging' END
-         WHEN {_rises("plays", "expected")} THEN 'rising'
-         WHEN (plays - expected) / sqrt(expected + 1) <= -{Z_RISING} AND expected >= {MIN_PLAYS}
-              AND plays * {MIN_RATIO} <= expected THEN 'falling'
+         WHEN plays >= {MIN_PLAYS} AND ((z_day >= {Z_RISING} AND plays >= {MIN_RATIO} * expected)
+              OR (z_recent >= {Z_RISING} AND recent_plays >= {MIN_RATIO_RECENT} * recent_expected
+                  AND plays >= {MIN_RATIO_RECENT} * expected)) THEN 'rising'
+         WHEN expected >= {MIN_PLAYS} AND ((z_day <= -{Z_RISING} AND plays * {MIN_RATIO} <= expected)
+              OR (z_recent <= -{Z_RISING} AND recent_plays * {MIN_RATIO_RECENT} <= recent_expected
+                  AND plays * {MIN_RATIO_RECENT} <= expected)) THEN 'falling'
        END AS trend
-FROM scored
+FROM ev
 WHERE plays > 0 OR expected >= {MIN_PLAYS}
 """
 
@@ -113,9 +197,14 @@ def history_shortfall(history_days: int) -> str | None:
             f"until then (backfill at least {MIN_HISTORY_DAYS - history_days} more earlier days)")
 
 
-def score_day(daily: Relation, day: dt.date) -> pa.Table:
-    """Every entity seen on `day` or in its baseline window, with its score and trend (or null)."""
-    return sql_to_arrow(TRENDS_SQL, {"daily": daily}, [day]).cast(trends_schema())
+def score_day(daily: Relation, day: dt.date, groups: Relation | None = None) -> pa.Table:
+    """Every entity seen on `day` or in its baseline window, with its score and trend (or null). `groups`, when
+    known, has one row per entity_id with its group_id (a genre): a whole group's movement is then expected."""
+    import pyarrow as pa
+
+    if groups is None:
+        groups = pa.table({"entity_id": pa.array([], pa.string()), "group_id": pa.array([], pa.string())})
+    return sql_to_arrow(TRENDS_SQL, {"daily": daily, "groups": groups}, [day]).cast(trends_schema())
 
 
 # `scores` are an artist's rows from TRENDS_SQL; `tracks` the daily per-track (per-country) listeners with artist_id
