@@ -42,18 +42,21 @@ if TYPE_CHECKING:  # pyarrow is imported where a table is built: loading the def
 BASELINE_DAYS = 28
 MIN_HISTORY_DAYS = 7
 Z_RISING = 5.0
+Z_ALERT = 4.5
 MIN_RATIO = 2.0
 MIN_PLAYS = 6
 MIN_EMERGING_PLAYS = 50
 FRESH_DAYS = 21
 RECENT_DAYS = 3
-MIN_RATIO_RECENT = 1.5
+MIN_RATIO_RECENT = 1.8
 FACTOR_MIN_EXPECTED = 5
 GROUP_PRIOR = 10
 PLATFORM_PRIOR = 50
 POOL_MIN_MEAN = 10
 TAU_SCALE = 0.5
 TAU_MIN = 0.005
+TRIM_Z = 4.0
+NULL_MIN_ENTITIES = 100
 
 
 def _rises(count: str, expected: str) -> str:
@@ -114,16 +117,16 @@ fit AS (
          sum(plays) FILTER (base) / nullif(sum(ftotal) FILTER (base), 0) AS share
   FROM adj GROUP BY entity_id
 ),
+fitted AS (
+  SELECT a.entity_id, a.date, a.base, a.recent, a.plays AS y, f.share * a.ftotal AS e, f.b_plays, f.b_days
+  FROM adj a JOIN fit f USING (entity_id)
+),
 resid AS (
-  SELECT a.entity_id, f.b_plays, f.b_days,
-         sum((a.plays - f.share * a.ftotal) ^ 2 - a.plays) FILTER (a.base) AS num,
-         sum((f.share * a.ftotal) ^ 2) FILTER (a.base) AS e2,
-         sum((f.share * a.ftotal) ^ 3) FILTER (a.base) AS e3,
-         sum((f.share * a.ftotal) ^ 4) FILTER (a.base) AS e4,
-         coalesce(sum(f.share * a.ftotal) FILTER (a.date = $1::DATE), 0) AS expected,
-         coalesce(sum(a.plays) FILTER (a.recent), 0) AS recent_plays,
-         coalesce(sum(f.share * a.ftotal) FILTER (a.recent), 0) AS recent_expected
-  FROM adj a JOIN fit f USING (entity_id) GROUP BY ALL
+  SELECT entity_id, b_plays, b_days, sum((y - e) ^ 2 - y) FILTER (base) AS num, sum(e * e) FILTER (base) AS e2,
+         1.4826 * mad(y - e) FILTER (base) AS spread,
+         coalesce(sum(e) FILTER (date = $1::DATE), 0) AS expected,
+         coalesce(sum(y) FILTER (recent), 0) AS recent_plays, coalesce(sum(e) FILTER (recent), 0) AS recent_expected
+  FROM fitted GROUP BY ALL
 ),
 -- Pooled dispersion: the median moment estimate over entities with at least {POOL_MIN_MEAN} listeners a day.
 pool AS (
@@ -131,14 +134,23 @@ pool AS (
                   greatest(sum(num) / nullif(sum(e2), 0), 0), 0) AS a0
   FROM resid
 ),
+-- An entity's own moments leave out baseline days more than {TRIM_Z} sd from their expectation, the sd being the
+-- larger of the pooled model's and the entity's own robust spread (MAD) of residuals: one viral day in the baseline
+-- would otherwise make the entity look noisy for four weeks, while an entity noisy every day keeps its noise.
+trimmed AS (
+  SELECT entity_id, sum((y - e) ^ 2 - y) AS num, sum(e ^ 2) AS e2, sum(e ^ 3) AS e3, sum(e ^ 4) AS e4
+  FROM fitted JOIN resid r USING (entity_id), pool
+  WHERE base AND abs(y - e) <= {TRIM_Z} * greatest(sqrt(e + a0 * e * e + 1), coalesce(r.spread, 0))
+  GROUP BY entity_id
+),
 -- Each entity's moment estimate of 1/r, weighted by its precision (about e2^2 / (2 sum v^2), v = e + a0 e^2),
 -- against the pool's, worth 1 / ({TAU_SCALE} a0 + {TAU_MIN})^2.
 disp AS (
-  SELECT r.*, (w * greatest(coalesce(num / nullif(e2, 0), 0), 0) + p.a0 * prior) / (w + prior) AS alpha
-  FROM (SELECT *, coalesce(e2 * e2 / nullif(2 * (e2 + 2 * (SELECT a0 FROM pool) * e3
-                                                 + (SELECT a0 FROM pool) ^ 2 * e4), 0), 0) AS w
-        FROM resid) r,
-       (SELECT a0, 1 / ({TAU_SCALE} * a0 + {TAU_MIN}) ^ 2 AS prior FROM pool) p
+  SELECT r.entity_id, r.b_plays, r.b_days, r.expected, r.recent_plays, r.recent_expected,
+         (w * greatest(coalesce(t.num / nullif(t.e2, 0), 0), 0) + p.a0 * p.prior) / (w + p.prior) AS alpha
+  FROM resid r LEFT JOIN trimmed t USING (entity_id),
+       (SELECT a0, 1 / ({TAU_SCALE} * a0 + {TAU_MIN}) ^ 2 AS prior FROM pool) p,
+       LATERAL (SELECT coalesce(t.e2 * t.e2 / nullif(2 * (t.e2 + 2 * p.a0 * t.e3 + p.a0 ^ 2 * t.e4), 0), 0) AS w)
 ),
 today AS (SELECT entity_id, sum(plays) AS plays FROM win WHERE date = $1::DATE GROUP BY entity_id),
 scored AS (
@@ -150,11 +162,20 @@ scored AS (
          d.alpha / {RECENT_DAYS} + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS a_recent
   FROM today t FULL OUTER JOIN ents e ON t.entity_id = e.entity_id LEFT JOIN disp d ON d.entity_id = e.entity_id
 ),
-z AS (
-  SELECT *, coalesce({_deviance_z("plays", "expected", "a1")}, 0) AS z_day,
-         coalesce({_deviance_z("recent_plays", "recent_expected", "a_recent")}, 0) AS z_recent
+raw_z AS (
+  SELECT *, coalesce({_deviance_z("plays", "expected", "a1")}, 0) AS z_day0,
+         coalesce({_deviance_z("recent_plays", "recent_expected", "a_recent")}, 0) AS z_recent0
   FROM scored
 ),
+-- The empirical null: on a day with enough established entities, most of them have no news, so the spread of their
+-- scores is what noise looks like today. When it is wider than a standard normal (dispersion underestimated, a
+-- shock the factors missed) every score is divided by it; it never sharpens them.
+spread AS (
+  SELECT CASE WHEN count(*) >= {NULL_MIN_ENTITIES} THEN greatest(1, 1.4826 * mad(z_day0)) ELSE 1 END AS s_day,
+         CASE WHEN count(*) >= {NULL_MIN_ENTITIES} THEN greatest(1, 1.4826 * mad(z_recent0)) ELSE 1 END AS s_recent
+  FROM raw_z WHERE history_days >= {MIN_HISTORY_DAYS} AND expected >= 1
+),
+z AS (SELECT raw_z.*, z_day0 / s_day AS z_day, z_recent0 / s_recent AS z_recent FROM raw_z, spread),
 ev AS (
   SELECT *, CASE WHEN abs(z_recent) > abs(z_day) AND sign(z_recent) = sign(plays - expected) THEN z_recent
                  ELSE z_day END AS z
@@ -167,11 +188,11 @@ SELECT $1::DATE AS date, entity_id, plays::BIGINT AS plays, round(expected, 3)::
          WHEN (SELECT count(*) FROM days WHERE date < $1::DATE) < {MIN_HISTORY_DAYS} THEN NULL
          WHEN history_days < {MIN_HISTORY_DAYS}
            THEN CASE WHEN plays >= {MIN_EMERGING_PLAYS} THEN 'emerging' END
-         WHEN plays >= {MIN_PLAYS} AND ((z_day >= {Z_RISING} AND plays >= {MIN_RATIO} * expected)
-              OR (z_recent >= {Z_RISING} AND recent_plays >= {MIN_RATIO_RECENT} * recent_expected
+         WHEN plays >= {MIN_PLAYS} AND ((z_day >= {Z_ALERT} AND plays >= {MIN_RATIO} * expected)
+              OR (z_recent >= {Z_ALERT} AND recent_plays >= {MIN_RATIO_RECENT} * recent_expected
                   AND plays >= {MIN_RATIO_RECENT} * expected)) THEN 'rising'
-         WHEN expected >= {MIN_PLAYS} AND ((z_day <= -{Z_RISING} AND plays * {MIN_RATIO} <= expected)
-              OR (z_recent <= -{Z_RISING} AND recent_plays * {MIN_RATIO_RECENT} <= recent_expected
+         WHEN expected >= {MIN_PLAYS} AND ((z_day <= -{Z_ALERT} AND plays * {MIN_RATIO} <= expected)
+              OR (z_recent <= -{Z_ALERT} AND recent_plays * {MIN_RATIO_RECENT} <= recent_expected
                   AND plays * {MIN_RATIO_RECENT} <= expected)) THEN 'falling'
        END AS trend
 FROM ev
