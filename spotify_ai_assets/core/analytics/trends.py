@@ -184,8 +184,9 @@ scored AS (
   FROM today t FULL OUTER JOIN ents e ON t.entity_id = e.entity_id LEFT JOIN disp d ON d.entity_id = e.entity_id
 ),
 raw_z AS (
-  SELECT *, coalesce({_deviance_z("plays", "expected", "a1")}, 0) AS z_day0,
-         coalesce({_deviance_z("recent_plays", "recent_expected", "a_recent")}, 0) AS z_recent0
+  -- no baseline (first listeners in the last few days), no score: such an entity can only be emerging
+  SELECT *, CASE WHEN a1 IS NULL THEN 0 ELSE {_deviance_z("plays", "expected", "a1")} END AS z_day0,
+         CASE WHEN a1 IS NULL THEN 0 ELSE {_deviance_z("recent_plays", "recent_expected", "a_recent")} END AS z_recent0
   FROM scored
 ),
 -- The empirical null: on a day with enough established entities, most of them have no news, so the spread of their
