@@ -109,7 +109,7 @@ ents AS (
 ),
 -- Every entity on every day since its first listener, quiet days as zeros: the residuals need them. Baseline days end
 -- {RECENT_DAYS} days before the scored day, so a rise that started yesterday is not yet in its own baseline.
-grid AS (
+grid AS MATERIALIZED (
   SELECT e.entity_id, e.group_id, d.date, d.total, coalesce(w.plays, 0) AS plays,
          d.date <= $1::DATE - {RECENT_DAYS} AS base, d.date > $1::DATE - {RECENT_DAYS} AS recent
   FROM ents e JOIN days d ON d.date >= e.first_seen
@@ -138,7 +138,7 @@ fit AS (
          sum(plays) FILTER (base) / nullif(sum(ftotal) FILTER (base), 0) AS share
   FROM adj GROUP BY entity_id
 ),
-fitted AS (
+fitted AS MATERIALIZED (
   SELECT a.entity_id, a.date, a.base, a.recent, a.plays AS y, f.share * a.ftotal AS e, f.b_plays, f.b_days
   FROM adj a JOIN fit f USING (entity_id)
 ),
