@@ -239,11 +239,11 @@ def phase_track_trends_duckdb(args: argparse.Namespace) -> dict[str, Any]:
     from spotify_ai_assets.core.analytics import trends as T
     from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.core.kernel.query import sql_to_arrow
-    from spotify_ai_assets.defs.analytics.trends import _DAILY
+    from spotify_ai_assets.defs.analytics.trends import TRACKS
 
     lake = Lake(str(lake_root(args.workdir)))
     t = time.perf_counter()
-    daily = sql_to_arrow(_DAILY["track"][1], {"s": lake.scan("daily_track_country_stats", _window(args))})
+    daily = sql_to_arrow(TRACKS.daily_sql, {"s": lake.scan("daily_track_country_stats", _window(args))})
     scores = T.score_day(daily, args.day)
     flagged = scores.filter(pa.compute.is_valid(scores["trend"]))
     wall = time.perf_counter() - t
