@@ -116,36 +116,114 @@ def phase_trends(args: argparse.Namespace) -> dict[str, Any]:
 
 def pandas_track_trends(paths: list[str], day: dt.date) -> Any:
     """core/analytics/trends.py's method for tracks, written the way a pandas user would."""
-    import numpy as np
     import pandas as pd
-
-    from spotify_ai_assets.core.analytics import trends as T
 
     frames = [pd.read_parquet(p, columns=["date", "track_id", "listeners"]) for p in paths]
     stats = pd.concat(frames, ignore_index=True)
     stats["date"] = pd.to_datetime(stats["date"]).dt.date
     daily = stats.groupby(["date", "track_id"], sort=False)["listeners"].sum().rename("plays").reset_index()
+    scored = pandas_scores(daily.rename(columns={"track_id": "entity_id"}), day)
+    return scored[scored["trend"].notna()]
+
+
+def _deviance_z(y: Any, mu: Any, a: Any) -> Any:
+    import numpy as np
+
+    mu, a = np.maximum(mu, 0.01), np.maximum(a, 1e-9)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / mu), 0.0)
+        dev = 2 * (term - (y + 1 / a) * np.log((1 + a * y) / (1 + a * mu)))
+    return np.sign(y - mu) * np.sqrt(np.maximum(dev, 0))
+
+
+def _mad(x: Any, axis: int | None = None) -> Any:
+    import numpy as np
+
+    med = np.nanmedian(x, axis=axis, keepdims=axis is not None)
+    return np.nanmedian(np.abs(x - med), axis=axis)
+
+
+def pandas_scores(daily: Any, day: dt.date) -> Any:
+    """Every entity's score and trend for `day` from (date, entity_id, plays) rows: TRENDS_SQL in pandas + numpy
+    (a dense entity x day matrix of the window; no groups, as the track_trends asset runs it)."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from spotify_ai_assets.core.analytics import trends as T
+
+    warnings.simplefilter("ignore", RuntimeWarning)  # medians of empty rows and days are NaN, as NULL in SQL
     start = day - dt.timedelta(days=T.BASELINE_DAYS)
     daily = daily[(daily["date"] >= start) & (daily["date"] <= day)]
-    totals = daily.groupby("date")["plays"].sum()
-    before = totals[totals.index < day].sort_index(ascending=False).cumsum()  # plays since each day, to yesterday
-    past = daily[daily["date"] < day]
-    history = past.groupby("track_id").agg(hist=("plays", "sum"), first_seen=("date", "min"))
-    today = daily[daily["date"] == day].groupby("track_id")["plays"].sum()
-    scored = history.join(today.rename("plays"), how="outer")
+    daily = daily.groupby(["date", "entity_id"], sort=False)["plays"].sum().reset_index()
+    dates = sorted(daily["date"].unique())
+    ents = pd.Index(sorted(daily.loc[daily["date"] < day, "entity_id"].unique()))
+    y = np.zeros((len(ents), len(dates)))
+    known = daily[daily["entity_id"].isin(ents)]
+    y[ents.get_indexer(known["entity_id"]), pd.Index(dates).get_indexer(known["date"])] = known["plays"]
+    total = daily.groupby("date")["plays"].sum().reindex(dates).to_numpy(float)
+    first = np.argmax(y > 0, axis=1)
+    live = np.arange(len(dates))[None, :] >= first[:, None]  # every day since the entity's first listener
+    cut = np.array([d <= day - dt.timedelta(days=T.RECENT_DAYS) for d in dates])
+    base, recent = live & cut[None, :], live & ~cut[None, :]
+    is_today = np.array([d == day for d in dates])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = (y * base).sum(1) / (total[None, :] * base).sum(1)
+        e_raw = raw[:, None] * total[None, :]
+        lr = np.where(live & (e_raw >= T.FACTOR_MIN_EXPECTED), np.log((y + 0.5) / (e_raw + 0.5)), np.nan)
+        n = (~np.isnan(lr)).sum(0)
+        m = np.nan_to_num(np.nanmedian(lr, axis=0) * n / (n + T.PLATFORM_PRIOR))
+        ftotal = total * np.exp(m)
+        b_plays, b_days = (y * base).sum(1), base.sum(1)
+        share = b_plays / (ftotal[None, :] * base).sum(1)
+        e = share[:, None] * ftotal[None, :]
+        r = np.where(base, y - e, np.nan)
+        num, e2 = np.nansum(np.where(base, r * r - y, np.nan), 1), np.nansum(np.where(base, e * e, np.nan), 1)
+        spread = 1.4826 * _mad(r, axis=1)
+        big = (b_plays >= T.POOL_MIN_MEAN * b_days) & (e2 > 0)
+        a0 = float(np.median(np.maximum(num[big] / e2[big], 0))) if big.any() else max(num.sum() / e2.sum(), 0.0)
+        a0 = 0.0 if np.isnan(a0) else a0
+        keep = base & (np.abs(y - e) <= T.TRIM_Z * np.maximum(np.sqrt(e + a0 * e * e + 1),
+                                                               np.nan_to_num(spread)[:, None]))
+        tn, t2 = (np.where(keep, (y - e) ** 2 - y, 0)).sum(1), np.where(keep, e ** 2, 0).sum(1)
+        t3, t4 = np.where(keep, e ** 3, 0).sum(1), np.where(keep, e ** 4, 0).sum(1)
+        den = 2 * (t2 + 2 * a0 * t3 + a0 ** 2 * t4)
+        w = np.where(den > 0, t2 * t2 / den, 0.0)
+        prior = 1 / (T.TAU_SCALE * a0 + T.TAU_MIN) ** 2
+        alpha = (w * np.maximum(np.where(t2 > 0, tn / t2, 0.0), 0) + a0 * prior) / (w + prior)
+        # no baseline day (first listeners in the last few days): no score, as NULL in SQL
+        unc = np.where(b_days > 0, 1 / (b_plays + 1) + alpha / np.maximum(b_days, 1), np.nan)
+        scored = pd.DataFrame({
+            "expected": (e * is_today).sum(1), "recent_plays": (y * recent).sum(1),
+            "recent_expected": (e * recent).sum(1), "a1": alpha + unc, "a_recent": alpha / T.RECENT_DAYS + unc,
+            "history_days": [(day - dates[f]).days for f in first]}, index=ents)
+    today = daily[daily["date"] == day].set_index("entity_id")["plays"]
+    scored = scored.join(today.rename("plays"), how="outer")
     scored["plays"] = scored["plays"].fillna(0)
-    scored["history_days"] = [(day - d).days if isinstance(d, dt.date) else 0 for d in scored["first_seen"]]
-    since = scored["first_seen"].map(before)
-    scored["expected"] = (scored["hist"] / since.replace(0, np.nan) * totals.get(day, 0)).fillna(0)
-    z = (scored["plays"] - scored["expected"]) / np.sqrt(scored["expected"] + 1)
+    scored = scored.fillna({"expected": 0.0, "history_days": 0})
+    ok = scored["a1"].notna()
+    z_day = np.where(ok, _deviance_z(scored["plays"], scored["expected"], scored["a1"].fillna(1)), 0.0)
+    z_recent = np.where(ok, _deviance_z(scored["recent_plays"].fillna(0), scored["recent_expected"].fillna(0),
+                                        scored["a_recent"].fillna(1)), 0.0)
+    null = (scored["history_days"] >= T.MIN_HISTORY_DAYS) & (scored["expected"] >= 1)
+    if null.sum() >= T.NULL_MIN_ENTITIES:
+        z_day = z_day / max(1.0, 1.4826 * _mad(z_day[null]))
+        z_recent = z_recent / max(1.0, 1.4826 * _mad(z_recent[null]))
+    plays, exp, rp, re = scored["plays"], scored["expected"], scored["recent_plays"], scored["recent_expected"]
+    rec = (np.abs(z_recent) > np.abs(z_day)) & (np.sign(z_recent) == np.sign(plays - exp))
+    scored["z"] = np.where(rec, z_recent, z_day)
     new = scored["history_days"] < T.MIN_HISTORY_DAYS
-    rising = ~new & (z >= T.Z_RISING) & (scored["plays"] >= T.MIN_PLAYS) & (scored["plays"] >= T.MIN_RATIO
-                                                                             * scored["expected"])
-    falling = ~new & (z <= -T.Z_RISING) & (scored["expected"] >= T.MIN_PLAYS) & (scored["plays"] * T.MIN_RATIO
-                                                                                <= scored["expected"])
-    emerging = new & (scored["plays"] >= T.MIN_EMERGING_PLAYS)
+    z, mr = T.Z_ALERT, T.MIN_RATIO_RECENT
+    rising = ~new & (plays >= T.MIN_PLAYS) & (((z_day >= z) & (plays >= T.MIN_RATIO * exp))
+                                             | ((z_recent >= z) & (rp >= mr * re) & (plays >= mr * exp)))
+    falling = ~new & (exp >= T.MIN_PLAYS) & (((z_day <= -z) & (plays * T.MIN_RATIO <= exp))
+                                             | ((z_recent <= -z) & (rp * mr <= re) & (plays * mr <= exp)))
+    emerging = new & (plays >= T.MIN_EMERGING_PLAYS)
     scored["trend"] = np.select([emerging, rising, falling], ["emerging", "rising", "falling"], default=None)
-    return scored[scored["trend"].notna()]
+    if len(dates) - 1 - int(is_today.any()) + 1 < T.MIN_HISTORY_DAYS + 1:  # days before `day` in the data
+        scored["trend"] = None
+    return scored[(plays > 0) | (exp >= T.MIN_PLAYS)]
 
 
 def _window(args: argparse.Namespace) -> list[str]:
@@ -161,11 +239,11 @@ def phase_track_trends_duckdb(args: argparse.Namespace) -> dict[str, Any]:
     from spotify_ai_assets.core.analytics import trends as T
     from spotify_ai_assets.core.kernel.lake import Lake
     from spotify_ai_assets.core.kernel.query import sql_to_arrow
-    from spotify_ai_assets.defs.analytics.trends import _DAILY
+    from spotify_ai_assets.defs.analytics.trends import TRACKS
 
     lake = Lake(str(lake_root(args.workdir)))
     t = time.perf_counter()
-    daily = sql_to_arrow(_DAILY["track"][1], {"s": lake.scan("daily_track_country_stats", _window(args))})
+    daily = sql_to_arrow(TRACKS.daily_sql, {"s": lake.scan("daily_track_country_stats", _window(args))})
     scores = T.score_day(daily, args.day)
     flagged = scores.filter(pa.compute.is_valid(scores["trend"]))
     wall = time.perf_counter() - t

@@ -65,8 +65,14 @@ class Breakout:
 class World:
     """The synthetic world. Arrays are indexed by integer ids; string ids are derived on demand."""
 
-    def __init__(self, seed: int = 7, scale: str | Scale = "small", events_per_day: int | None = None):
+    def __init__(self, seed: int = 7, scale: str | Scale = "small", events_per_day: int | None = None,
+                 dispersion: float | None = None):
         self.seed = seed
+        # Real listeners move together (a playlist placement, a share, an algorithmic surface): with `dispersion` r,
+        # every track's weight is multiplied each day by its own gamma draw of mean 1 and variance 1/r, so its daily
+        # listeners are overdispersed (variance about mu + mu^2 / r). None (the default) keeps the Poisson-like world
+        # every snapshot was taken from; the draws come from their own generator and leave every other one as it is.
+        self.dispersion = dispersion
         self.scale = SCALES[scale] if isinstance(scale, str) else scale
         self.scale_name = scale if isinstance(scale, str) else "custom"
         self.events_per_day = events_per_day or self.scale.events_per_day
@@ -221,6 +227,9 @@ class World:
             progress = np.clip((day - b.rise_start).days / b.ramp_days, 0.0, 1.0)
             if progress > 0:
                 w[idx] = w[idx] * (1.0 + (b.peak_multiplier - 1.0) * progress)
+        if self.dispersion:
+            rng = np.random.default_rng([self.seed, 21, day.toordinal()])
+            w = w * rng.gamma(self.dispersion, 1.0 / self.dispersion, len(w))
         return w
 
     def events_on(self, day: dt.date) -> int:

@@ -3,18 +3,36 @@
 The count (`plays` below) should be daily unique listeners rather than plays: one fan on repeat can put a long-tail
 track at 8 plays after months at 1, but not at 8 listeners.
 
-Method (all DuckDB SQL over daily counts per entity):
+Method (all DuckDB SQL over daily counts per entity; issue 21). Real daily listeners are overdispersed: listeners
+move together (playlists, shares, algorithmic surfaces), so the variance is well above the mean and differs from one
+entity to the next. A Poisson z calls that noise news (on a negative-binomial world at r = 10, 9 in 10 of its flags
+were false; benchmarks/trend_detection.py). So:
 
-- **Baseline share.** Over the trailing window (the `BASELINE_DAYS` days before the scored day, fewer at the start of
-  history), the entity's share of all plays on the platform. A window of whole weeks makes the share itself free of
-  weekly seasonality.
-- **Expected plays** = baseline share x the platform's plays on the scored day, so the day's own weekday (and any
-  platform-wide swing) is carried into the expectation instead of showing up as a trend.
-- **Score**: a Poisson-style z, (plays - expected) / sqrt(expected + 1). The +1 keeps entities with tiny baselines
-  from scoring huge on a couple of plays; with it, small counts need many more plays to look significant.
-- **Rising** when z >= `Z_RISING`, plays >= `MIN_PLAYS` and plays >= `MIN_RATIO` x expected; **falling** when
-  z <= -`Z_RISING`, expected >= `MIN_PLAYS` and plays <= expected / `MIN_RATIO`. An entity is scored against a
-  baseline once it was first played at least `MIN_HISTORY_DAYS` days before (sparse long-tail tracks included).
+- **Baseline share.** Over the baseline days (from `BASELINE_DAYS` days before the scored day to `RECENT_DAYS` days
+  before it, fewer at the start of history), the entity's share of the platform's listeners. Quiet days count as
+  zeros. The baseline ends before the recent days so that a rise that began yesterday is not already in it.
+- **Day factor.** Each day, the median log ratio of entities' listeners to their plain share x the platform total
+  (over entities expected at least `FACTOR_MIN_EXPECTED`) says how a typical entity moved; with `groups` (an
+  entity's genre, say) the same per group, leaning on the platform's when the group has few such entities
+  (`GROUP_PRIOR`), and the platform's on none when the day has few (`PLATFORM_PRIOR`). A holiday that lifts the
+  head, or a genre's seasonal rise when the genre is known, is then expected rather than alerted.
+- **Expected listeners** = the share (re-estimated against the factor-adjusted totals) x the platform's listeners on
+  the scored day x its factor: the day's weekday and any platform-wide swing are carried into the expectation.
+- **Dispersion.** Each entity's 1/r (variance = mu + mu^2 / r) by the method of moments over its baseline residuals,
+  leaving out days more than `TRIM_Z` sd off (a viral day in the baseline must not make the entity look noisy for
+  four weeks); shrunk toward the pooled estimate (the median over entities of at least `POOL_MIN_MEAN` listeners a
+  day) by precision, the pool worth 1 / (`TAU_SCALE` x pooled + `TAU_MIN`)^2, so a sparse entity borrows the
+  platform's dispersion and a well-measured one keeps its own. The baseline's own uncertainty (its listeners and its
+  days) is added.
+- **Score**: the signed negative-binomial deviance residual of the day's listeners, and of the last `RECENT_DAYS`
+  days' sum (a sum of days is less noisy: a ramp or a slow burn shows there first). Unlike a Pearson z it stays
+  close to a standard normal in the skewed right tail. On a day with at least `NULL_MIN_ENTITIES` established
+  entities both are divided by the spread (1.4826 x MAD, at least 1) of that day's scores, the empirical null:
+  whatever the model missed that day widens every score alike. `z` is the stronger of the two (ranking is by it).
+- **Rising** when listeners >= `MIN_PLAYS` and either the day's z >= `Z_ALERT` with listeners >= `MIN_RATIO` x
+  expected, or the recent days' z >= `Z_ALERT` with both their sum and the day at least `MIN_RATIO_RECENT` x
+  expected; **falling** the mirror image (expected >= `MIN_PLAYS`). An entity is scored against a baseline once it
+  was first played at least `MIN_HISTORY_DAYS` days before (sparse long-tail tracks included).
 - **Emerging**: an entity with less history than that (new releases, first plays) but already `MIN_EMERGING_PLAYS`
   plays on the day. Ranked by plays.
 - **Too little history**: while the data itself holds fewer than `MIN_HISTORY_DAYS` days before the scored day (the
@@ -24,9 +42,11 @@ Method (all DuckDB SQL over daily counts per entity):
   Established tracks are all but the fresh ones: first played within the last `FRESH_DAYS` days (absent on the
   first day of the data window) by at least `MIN_PLAYS` listeners on that first day, as a release is; an old
   long-tail track that merely had no listener for a while starts with one or two. The established tracks' summed
-  listeners are scored with the same rule against their own baseline share; if they do not rise, the artist is
-  labelled `release` instead of `rising`: an expected effect, already alerted as a release, not a breakout. A real
-  breakout lifts the old catalogue too, so it stays `rising`.
+  listeners are scored against their own baseline share with a Poisson-style rule, (count - expected) /
+  sqrt(expected + 1) >= `Z_RISING` and count >= `MIN_RATIO` x expected; if they do not rise, the artist is labelled
+  `release` instead of `rising`: an expected effect, already alerted as a release, not a breakout. A real breakout
+  lifts the old catalogue too, so it stays `rising`. Noise in the old catalogue errs toward `rising` (the lenient
+  Poisson rule is kept on purpose: a breakout is never hidden as a release on noise).
 """
 
 from __future__ import annotations
@@ -41,11 +61,23 @@ if TYPE_CHECKING:  # pyarrow is imported where a table is built: loading the def
 
 BASELINE_DAYS = 28
 MIN_HISTORY_DAYS = 7
-Z_RISING = 5.0
+Z_RISING = 5.0  # the Poisson-style rule that tells a release from a breakout (explain_releases)
 MIN_RATIO = 2.0
 MIN_PLAYS = 6
 MIN_EMERGING_PLAYS = 50
 FRESH_DAYS = 21
+# Issue 21's detector; Z_ALERT and MIN_RATIO_RECENT chosen on benchmarks/trend_detection.py seeds 0-2 (3-5 held out).
+Z_ALERT = 4.5  # deviance z, after the empirical null
+RECENT_DAYS = 3
+MIN_RATIO_RECENT = 1.8
+FACTOR_MIN_EXPECTED = 5
+GROUP_PRIOR = 10
+PLATFORM_PRIOR = 50
+POOL_MIN_MEAN = 10
+TAU_SCALE = 0.5
+TAU_MIN = 0.005
+TRIM_Z = 4.0
+NULL_MIN_ENTITIES = 100
 
 
 def _rises(count: str, expected: str) -> str:
@@ -54,42 +86,138 @@ def _rises(count: str, expected: str) -> str:
             f"AND ({count}) >= {MIN_RATIO} * ({expected})")
 
 
-# `daily` has one row per (date, entity_id) with plays; the scored day is $1.
+def _deviance_z(y: str, mu: str, a: str) -> str:
+    """The signed deviance residual of count `y` under a negative binomial of mean `mu` and 1/r = `a` (variance
+    mu + a mu^2), as SQL. Unlike (y - mu) / sd it is close to a standard normal in the right tail too: a gamma-like
+    day effect is skewed, so a Pearson z of 5 is far less rare than 5 sigma when listeners move together."""
+    mu, a = f"greatest({mu}, 0.01)", f"greatest({a}, 1e-9)"
+    return (f"(sign(({y}) - {mu}) * sqrt(greatest(2 * ((CASE WHEN ({y}) > 0 THEN ({y}) * ln(({y}) / {mu}) ELSE 0 END)"
+            f" - (({y}) + 1 / {a}) * ln((1 + {a} * ({y})) / (1 + {a} * {mu}))), 0)))")
+
+
+# `daily` has one row per (date, entity_id) with plays, `groups` one per entity_id with its group_id (a genre, say;
+# a single group when unknown); the scored day is $1.
 TRENDS_SQL = f"""
-WITH days AS (
-  SELECT date, sum(plays) AS total FROM daily
-  WHERE date BETWEEN $1::DATE - {BASELINE_DAYS} AND $1::DATE GROUP BY date
+WITH win AS (
+  SELECT date, entity_id, sum(plays)::DOUBLE AS plays FROM daily
+  WHERE date BETWEEN $1::DATE - {BASELINE_DAYS} AND $1::DATE GROUP BY ALL
 ),
--- Platform plays from each window day up to the day before the scored one: the denominator of an entity's share
--- counts only the days since the entity first appeared, so a new release is not compared with days it did not exist.
-since AS (
-  SELECT date, sum(total) OVER (ORDER BY date DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total
-  FROM days WHERE date < $1::DATE
+days AS (SELECT date, sum(plays) AS total FROM win GROUP BY date),
+ents AS (
+  SELECT w.entity_id, min(w.date) AS first_seen, coalesce(any_value(g.group_id), '') AS group_id
+  FROM win w LEFT JOIN groups g ON g.entity_id = w.entity_id WHERE w.date < $1::DATE GROUP BY w.entity_id
 ),
-history AS (
-  SELECT entity_id, sum(plays) AS plays, min(date) AS first_seen
-  FROM daily WHERE date >= $1::DATE - {BASELINE_DAYS} AND date < $1::DATE GROUP BY entity_id
+-- Every entity on every day since its first listener, quiet days as zeros: the residuals need them. Baseline days end
+-- {RECENT_DAYS} days before the scored day, so a rise that started yesterday is not yet in its own baseline.
+grid AS MATERIALIZED (
+  SELECT e.entity_id, e.group_id, d.date, d.total, coalesce(w.plays, 0) AS plays,
+         d.date <= $1::DATE - {RECENT_DAYS} AS base, d.date > $1::DATE - {RECENT_DAYS} AS recent
+  FROM ents e JOIN days d ON d.date >= e.first_seen
+  LEFT JOIN win w ON w.entity_id = e.entity_id AND w.date = d.date
 ),
-today AS (SELECT entity_id, sum(plays) AS plays FROM daily WHERE date = $1::DATE GROUP BY entity_id),
+raw AS (
+  SELECT entity_id, sum(plays) FILTER (base) / nullif(sum(total) FILTER (base), 0) AS share
+  FROM grid GROUP BY entity_id
+),
+-- The day's movement of a typical entity of each group (and of the platform) against its plain share: the median log
+-- ratio over entities expected at least {FACTOR_MIN_EXPECTED} listeners. A group with few such entities leans on
+-- the platform's factor, and a platform with few of them on its plain total (a median of two is their mean).
+lr AS (
+  SELECT g.date, g.group_id, ln((g.plays + 0.5) / (r.share * g.total + 0.5)) AS lr
+  FROM grid g JOIN raw r USING (entity_id) WHERE r.share * g.total >= {FACTOR_MIN_EXPECTED}
+),
+plat AS (SELECT date, median(lr) * count(*) / (count(*) + {PLATFORM_PRIOR}) AS m FROM lr GROUP BY date),
+per_group AS (SELECT date, group_id, median(lr) AS m, count(*) AS n FROM lr WHERE group_id <> '' GROUP BY ALL),
+adj AS (
+  SELECT g.*, g.total * exp((coalesce(f.n, 0) * coalesce(f.m, 0) + {GROUP_PRIOR} * coalesce(p.m, 0))
+                            / (coalesce(f.n, 0) + {GROUP_PRIOR})) AS ftotal
+  FROM grid g LEFT JOIN per_group f USING (date, group_id) LEFT JOIN plat p USING (date)
+),
+fit AS (
+  SELECT entity_id, sum(plays) FILTER (base) AS b_plays, count(*) FILTER (base) AS b_days,
+         sum(plays) FILTER (base) / nullif(sum(ftotal) FILTER (base), 0) AS share
+  FROM adj GROUP BY entity_id
+),
+fitted AS MATERIALIZED (
+  SELECT a.entity_id, a.date, a.base, a.recent, a.plays AS y, f.share * a.ftotal AS e, f.b_plays, f.b_days
+  FROM adj a JOIN fit f USING (entity_id)
+),
+resid AS (
+  SELECT entity_id, b_plays, b_days, sum((y - e) ^ 2 - y) FILTER (base) AS num, sum(e * e) FILTER (base) AS e2,
+         1.4826 * mad(y - e) FILTER (base) AS spread,
+         coalesce(sum(e) FILTER (date = $1::DATE), 0) AS expected,
+         coalesce(sum(y) FILTER (recent), 0) AS recent_plays, coalesce(sum(e) FILTER (recent), 0) AS recent_expected
+  FROM fitted GROUP BY ALL
+),
+-- Pooled dispersion: the median moment estimate over entities with at least {POOL_MIN_MEAN} listeners a day.
+pool AS (
+  SELECT coalesce(median(greatest(num / e2, 0)) FILTER (b_plays >= {POOL_MIN_MEAN} * b_days AND e2 > 0),
+                  greatest(sum(num) / nullif(sum(e2), 0), 0), 0) AS a0
+  FROM resid
+),
+-- An entity's own moments leave out baseline days more than {TRIM_Z} sd from their expectation, the sd being the
+-- larger of the pooled model's and the entity's own robust spread (MAD) of residuals: one viral day in the baseline
+-- would otherwise make the entity look noisy for four weeks, while an entity noisy every day keeps its noise.
+trimmed AS (
+  SELECT entity_id, sum((y - e) ^ 2 - y) AS num, sum(e ^ 2) AS e2, sum(e ^ 3) AS e3, sum(e ^ 4) AS e4
+  FROM fitted JOIN resid r USING (entity_id), pool
+  WHERE base AND abs(y - e) <= {TRIM_Z} * greatest(sqrt(e + a0 * e * e + 1), coalesce(r.spread, 0))
+  GROUP BY entity_id
+),
+-- Each entity's moment estimate of 1/r, weighted by its precision (about e2^2 / (2 sum v^2), v = e + a0 e^2),
+-- against the pool's, worth 1 / ({TAU_SCALE} a0 + {TAU_MIN})^2.
+disp AS (
+  SELECT r.entity_id, r.b_plays, r.b_days, r.expected, r.recent_plays, r.recent_expected,
+         (w * greatest(coalesce(t.num / nullif(t.e2, 0), 0), 0) + p.a0 * p.prior) / (w + p.prior) AS alpha
+  FROM resid r LEFT JOIN trimmed t USING (entity_id),
+       (SELECT a0, 1 / ({TAU_SCALE} * a0 + {TAU_MIN}) ^ 2 AS prior FROM pool) p,
+       LATERAL (SELECT coalesce(t.e2 * t.e2 / nullif(2 * (t.e2 + 2 * p.a0 * t.e3 + p.a0 ^ 2 * t.e4), 0), 0) AS w)
+),
+today AS (SELECT entity_id, sum(plays) AS plays FROM win WHERE date = $1::DATE GROUP BY entity_id),
 scored AS (
-  SELECT coalesce(t.entity_id, h.entity_id) AS entity_id, coalesce(t.plays, 0) AS plays,
-         coalesce($1::DATE - h.first_seen, 0) AS history_days,
-         coalesce(h.plays / nullif(s.total, 0) * (SELECT total FROM days WHERE date = $1::DATE), 0) AS expected
-  FROM today t FULL OUTER JOIN history h ON t.entity_id = h.entity_id
-  LEFT JOIN since s ON s.date = h.first_seen
+  SELECT coalesce(t.entity_id, e.entity_id) AS entity_id, coalesce(t.plays, 0) AS plays,
+         coalesce($1::DATE - e.first_seen, 0) AS history_days, coalesce(d.expected, 0) AS expected,
+         d.recent_plays, d.recent_expected,
+         -- the baseline's own uncertainty (its listeners and its days) adds to the day's noise
+         d.alpha + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS a1,
+         d.alpha / {RECENT_DAYS} + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS a_recent
+  FROM today t FULL OUTER JOIN ents e ON t.entity_id = e.entity_id LEFT JOIN disp d ON d.entity_id = e.entity_id
+),
+raw_z AS (
+  -- no baseline (first listeners in the last few days), no score: such an entity can only be emerging
+  SELECT *, CASE WHEN a1 IS NULL THEN 0 ELSE {_deviance_z("plays", "expected", "a1")} END AS z_day0,
+         CASE WHEN a1 IS NULL THEN 0 ELSE {_deviance_z("recent_plays", "recent_expected", "a_recent")} END AS z_recent0
+  FROM scored
+),
+-- The empirical null: on a day with enough established entities, most of them have no news, so the spread of their
+-- scores is what noise looks like today. When it is wider than a standard normal (dispersion underestimated, a
+-- shock the factors missed) every score is divided by it; it never sharpens them.
+spread AS (
+  SELECT CASE WHEN count(*) >= {NULL_MIN_ENTITIES} THEN greatest(1, 1.4826 * mad(z_day0)) ELSE 1 END AS s_day,
+         CASE WHEN count(*) >= {NULL_MIN_ENTITIES} THEN greatest(1, 1.4826 * mad(z_recent0)) ELSE 1 END AS s_recent
+  FROM raw_z WHERE history_days >= {MIN_HISTORY_DAYS} AND expected >= 1
+),
+z AS (SELECT raw_z.*, z_day0 / s_day AS z_day, z_recent0 / s_recent AS z_recent FROM raw_z, spread),
+ev AS (
+  SELECT *, CASE WHEN abs(z_recent) > abs(z_day) AND sign(z_recent) = sign(plays - expected) THEN z_recent
+                 ELSE z_day END AS z
+  FROM z
 )
 SELECT $1::DATE AS date, entity_id, plays::BIGINT AS plays, round(expected, 3)::DOUBLE AS expected,
-       round((plays - expected) / sqrt(expected + 1), 3)::DOUBLE AS z,
-       round((plays + 1) / (expected + 1), 3)::DOUBLE AS ratio, history_days::BIGINT AS history_days,
+       round(z, 3)::DOUBLE AS z, round((plays + 1) / (expected + 1), 3)::DOUBLE AS ratio,
+       history_days::BIGINT AS history_days,
        CASE
          WHEN (SELECT count(*) FROM days WHERE date < $1::DATE) < {MIN_HISTORY_DAYS} THEN NULL
          WHEN history_days < {MIN_HISTORY_DAYS}
            THEN CASE WHEN plays >= {MIN_EMERGING_PLAYS} THEN 'emerging' END
-         WHEN {_rises("plays", "expected")} THEN 'rising'
-         WHEN (plays - expected) / sqrt(expected + 1) <= -{Z_RISING} AND expected >= {MIN_PLAYS}
-              AND plays * {MIN_RATIO} <= expected THEN 'falling'
+         WHEN plays >= {MIN_PLAYS} AND ((z_day >= {Z_ALERT} AND plays >= {MIN_RATIO} * expected)
+              OR (z_recent >= {Z_ALERT} AND recent_plays >= {MIN_RATIO_RECENT} * recent_expected
+                  AND plays >= {MIN_RATIO_RECENT} * expected)) THEN 'rising'
+         WHEN expected >= {MIN_PLAYS} AND ((z_day <= -{Z_ALERT} AND plays * {MIN_RATIO} <= expected)
+              OR (z_recent <= -{Z_ALERT} AND recent_plays * {MIN_RATIO_RECENT} <= recent_expected
+                  AND plays * {MIN_RATIO_RECENT} <= expected)) THEN 'falling'
        END AS trend
-FROM scored
+FROM ev
 WHERE plays > 0 OR expected >= {MIN_PLAYS}
 """
 
@@ -112,9 +240,14 @@ def history_shortfall(history_days: int) -> str | None:
             f"until then (backfill at least {MIN_HISTORY_DAYS - history_days} more earlier days)")
 
 
-def score_day(daily: Relation, day: dt.date) -> pa.Table:
-    """Every entity seen on `day` or in its baseline window, with its score and trend (or null)."""
-    return sql_to_arrow(TRENDS_SQL, {"daily": daily}, [day]).cast(trends_schema())
+def score_day(daily: Relation, day: dt.date, groups: Relation | None = None) -> pa.Table:
+    """Every entity seen on `day` or in its baseline window, with its score and trend (or null). `groups`, when
+    known, has one row per entity_id with its group_id (a genre): a whole group's movement is then expected."""
+    import pyarrow as pa
+
+    if groups is None:
+        groups = pa.table({"entity_id": pa.array([], pa.string()), "group_id": pa.array([], pa.string())})
+    return sql_to_arrow(TRENDS_SQL, {"daily": daily, "groups": groups}, [day]).cast(trends_schema())
 
 
 # `scores` are an artist's rows from TRENDS_SQL; `tracks` the daily per-track (per-country) listeners with artist_id
