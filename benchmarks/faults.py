@@ -343,7 +343,7 @@ def h_kill_backup(a: Attack) -> Outcome:
     wait_until(lambda: objects.exists() and any(objects.rglob("*")), 300, 0.005)
     kill_group(proc)
     listed = a.maintenance("backups")
-    ids = [line.split()[0] for line in listed.stdout.splitlines() if line.strip()]
+    ids = [line.split()[0] for line in listed.stdout.splitlines() if line.strip() and not line.startswith("no backups")]
     bad = [i for i in ids if a.maintenance("verify", i).returncode != 0]
     return Outcome(ok(listed) and not bad and not a.torn_parquet(),
                    f"{len(ids)} complete backup(s) listed, {len(bad)} failing verify (a backup without a manifest "
@@ -490,8 +490,9 @@ def f_backups_keep_erased(a: Attack) -> Outcome:
     assert ok(a.job("backup_job", day=DAY))
     run = _erase(a, user)
     left = a.grep(_forms(user), [a.sandbox / "backups"])
-    ids = a.maintenance("backups").stdout.split()
-    verified = all(a.maintenance("verify", i).returncode == 0 for i in ids[::3])
+    listed = a.maintenance("backups").stdout.splitlines()  # "<id>  <created at>  <drill state>" per backup
+    ids = [line.split()[0] for line in listed if not line.startswith("no backups")]
+    verified = bool(ids) and all(a.maintenance("verify", i).returncode == 0 for i in ids)
     return Outcome(ok(run) and not left and verified, f"backup objects still holding the user: {len(left)}; "
                                                       f"backups verify {verified}")
 
