@@ -79,14 +79,15 @@ def _breakdown(home: Path) -> dict[str, object]:
         return {"run_id": run.run_id, "status": run.status.value, **harness.run_timings(instance, run.run_id)}
 
 
-def _one(tree: Path, label: str, seed: Path, workdir: Path, day: str, n: int) -> dict[str, object]:
+def _one(tree: Path, label: str, seed: Path, workdir: Path, day: str, n: int,
+         extra_env: dict[str, str] | None = None) -> dict[str, object]:
     home = workdir / f"{label}-{n}"
     shutil.rmtree(home, ignore_errors=True)
     _instance(tree, home / "dagster_home")
     _deliver(seed, home / "spotify")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))}
     env.update(DAGSTER_HOME=str(home / "dagster_home"), SPOTIFY_AI_HOME=str(home / "spotify"),
-               SPOTIFY_AI_SANDBOX_SCALE=SCALE, PYTHONPATH=str(tree))
+               SPOTIFY_AI_SANDBOX_SCALE=SCALE, PYTHONPATH=str(tree), **(extra_env or {}))
     steal0 = harness.cpu_jiffies()
     started = time.time()
     done = subprocess.run(_command(tree, day), cwd=home, env=env, capture_output=True, text=True, timeout=1800)
@@ -131,12 +132,14 @@ def main() -> int:
     p.add_argument("--baseline", default="8747581", help="a commit to measure beside the working tree ('' for none)")
     p.add_argument("--workdir", type=Path)
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--also-executor", choices=("in_process", "multiprocess"),
+                   help="also run the working tree with this executor (SPOTIFY_AI_EXECUTOR), as a third variant")
     args = p.parse_args()
     SCALE = args.scale
     dt.date.fromisoformat(args.day)
 
     def ours(workdir: Path) -> list[Path]:
-        return [workdir / "seed", *sorted(workdir.glob("ours-*")), *sorted(workdir.glob("baseline-*"))]
+        return [workdir / "seed", *sorted(workdir.glob("ours*-*")), *sorted(workdir.glob("baseline-*"))]
 
     def run() -> bool:
         workdir: Path = args.workdir
@@ -145,15 +148,18 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "spotify_ai_assets.sandbox", "exports", "--day", args.day], env=env,
                        check=True, capture_output=True, timeout=900, cwd=REPO_ROOT)
         variants = [("ours", REPO_ROOT)] + ([("baseline", _worktree(args.baseline, workdir))] if args.baseline else [])
+        executor = args.also_executor
+        extra = {f"ours-{executor}": {"SPOTIFY_AI_EXECUTOR": executor}} if executor else {}
+        variants += [(label, REPO_ROOT) for label in extra]
         results: dict[str, list[dict[str, object]]] = defaultdict(list)
         for name, value in harness.machine_facts():
             print(f"{name:9} {value}")
-        for _, root in variants:
+        for root in dict.fromkeys(root for _, root in variants):
             print(f"bytecode  {harness.compile_ahead(root / 'spotify_ai_assets')}")
         print(f"load average before: {os.getloadavg()}")
         for n in range(args.repeat):
             for label, tree in variants:
-                results[label].append(_one(tree, label, seed, workdir, args.day, n))
+                results[label].append(_one(tree, label, seed, workdir, args.day, n, extra.get(label)))
         for label, _ in variants:
             _report(label + (f" ({args.baseline})" if label == "baseline" else " (working tree)"), results[label])
         summary = {label: {"best_wall_s": min(r["wall_s"] for r in rs),
