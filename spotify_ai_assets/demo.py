@@ -100,8 +100,14 @@ def summary(day: dt.date, models: list[str], served: bool, timings: dict[str, fl
         table = f"{entity}_trends"
         if not lake.exists(table, key):
             continue
-        # The catalog holds the watched artists and their tracks; others are named by their Spotify link.
+        # The catalog holds the watched artists and their tracks; spotify_track_names the day's other top and
+        # trending tracks; anything else is named by its Spotify link.
         known = lake.scan(names, [key]) if lake.exists(names, key) else None
+        if entity == "track" and lake.exists("spotify_track_names", key):
+            looked_up = "SELECT track_id, track_name AS name FROM l"
+            catalog = " UNION ALL SELECT track_id, name FROM c" if known is not None else ""
+            known = sql_to_arrow(looked_up + catalog, {"l": lake.scan("spotify_track_names", [key]),
+                                                       **({"c": known} if known is not None else {})})
         rows = sql_to_arrow(
             f"SELECT t.trend, coalesce(n.name, 'open.spotify.com/{entity}/' || t.entity_id) AS name, t.plays, "
             "t.expected, t.z FROM t "

@@ -74,7 +74,8 @@ def test_the_daily_job_materializes_every_table_with_its_metadata(first_run):
     mats = materializations(result)
     # Trends and playlist changes store only what they find: on the first day of history there is nothing yet.
     assert set(mats) == {*TABLES, "track_trends", "artist_trends", "playlist_changes", "platform_daily_report",
-                         "artist_daily_reports", "artist_insights", "generated_playlists", "playlist_add_effects"}
+                         "artist_daily_reports", "artist_insights", "generated_playlists", "playlist_add_effects",
+                         "spotify_track_names"}
     # Reports, not tables.
     assert mats.pop("platform_daily_report")["dagster/uri"].value.endswith("report.html")
     assert mats.pop("artist_daily_reports")["dagster/uri"].value.endswith(f"reports/artist_daily/date={DAY}/")
@@ -89,6 +90,10 @@ def test_the_daily_job_materializes_every_table_with_its_metadata(first_run):
         # Every column says what it means (the UI shows it beside the type).
         undescribed = [c.name for c in md["dagster/column_schema"].schema.columns if not c.description]
         assert not undescribed, (table, undescribed)
+    # The day's top tracks outside the watched catalog were named from Spotify, so the report names every track.
+    assert lake.row_count("spotify_track_names", DAY.isoformat()) > 0
+    report = lake.read_file("reports/platform_daily", "report.html", DAY.isoformat()).decode()
+    assert "not in catalog" not in report
 
 
 def test_the_daily_job_runs_the_expectation_suites_of_its_tables(first_run):

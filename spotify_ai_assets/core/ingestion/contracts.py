@@ -18,3 +18,7 @@ PLAYLIST_SNAPSHOTS = TableContract("playlist_snapshots", ("playlist_id", "positi
 LISTENING_EVENTS = TableContract("listening_events", ("user_id", "track_id", "played_at"),
                                  ("event_id", "user_id", "track_id", "played_at", "source"),
                                  {"ms_played": (0, DAY_MS)})
+# Names looked up for the day's top and flagged tracks outside the catalog: a quiet day may need none.
+SPOTIFY_TRACK_NAMES = TableContract("spotify_track_names", ("date", "track_id"),
+                                    ("date", "track_id", "track_name", "artist_id", "artist_name"),
+                                    min_ratio=0.0, max_ratio=float("inf"), may_be_empty=True)

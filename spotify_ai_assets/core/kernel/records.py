@@ -140,6 +140,19 @@ def parse_track(obj: Any, genres_by_artist: dict[str, list[str]] | None = None) 
     }
 
 
+def parse_track_names(obj: Any, day: dt.date) -> dict:
+    """A track object's names: the track's, its first artist's and its album's."""
+    artists = _req(obj, "artists", list, lambda v: len(v) > 0, "no artists")
+    if not isinstance(artists[0], dict):
+        raise InvalidRecord("artists[0]", "expected an object")
+    album = _req(obj, "album", dict)
+    return {
+        "date": day, "track_id": _sid(obj), "track_name": _req(obj, "name", str),
+        "artist_id": _sid(artists[0]), "artist_name": _req(artists[0], "name", str),
+        "album_id": _sid(album), "album_name": _req(album, "name", str),
+    }
+
+
 def parse_playlist_item(obj: Any, position: int) -> dict:
     # 2026 API: the track is under `item`; older payloads (and clients) still use `track`.
     track = obj.get("item") or obj.get("track") if isinstance(obj, dict) else None

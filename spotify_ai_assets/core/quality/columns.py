@@ -28,6 +28,8 @@ COLUMN_DOCS: dict[str, str] = {
     # ---- catalog -------------------------------------------------------------------------------------------------
     "name": "Display name, as Spotify gives it.",
     "artist_name": "The artist's display name.",
+    "track_name": "The track's display name.",
+    "album_name": "The album's display name.",
     "playlist_name": "The playlist's display name.",
     "genres": "The artist's genres, as Spotify lists them.",
     "genre": "The primary genre (the first genre of the track's artist).",

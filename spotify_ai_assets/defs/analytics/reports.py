@@ -20,16 +20,19 @@ TABLE = "reports/platform_daily"
 WEEKLY_TABLE = "reports/platform_weekly"
 ARTIST_TABLE = "reports/artist_daily"
 ARTIST_WEEKLY_TABLE = "reports/artist_weekly"
-# Reports and insights name artists, tracks and albums from the catalog snapshots.
+# Reports and insights name artists, tracks and albums from the catalog snapshots, and the day's other top and
+# trending tracks from spotify_track_names.
 DAILY_DEPS = [dg.AssetDep("daily_track_country_stats", partition_mapping=TODAY),
               dg.AssetDep("daily_artist_stats", partition_mapping=WINDOW),
               *(dg.AssetDep(a, partition_mapping=TODAY)
-                for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks", "spotify_albums"))]
+                for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks", "spotify_albums",
+                          "spotify_track_names"))]
 # The default mapping from a week to days is the week's seven daily partitions (backfills follow it); the trends and
 # the (week-over-week) insights shown are those of the week's last day.
 WEEKLY_DEPS = ["daily_track_country_stats", "daily_artist_stats",
                *(dg.AssetDep(a, partition_mapping=TODAY)
-                 for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks", "spotify_albums"))]
+                 for a in ("track_trends", "artist_insights", "spotify_artists", "spotify_tracks", "spotify_albums",
+                           "spotify_track_names"))]
 weekly_partitions = dg.WeeklyPartitionsDefinition(start_date="2026-01-05", day_offset=1, timezone="UTC")
 
 
@@ -86,9 +89,16 @@ def _catalog(store: Lake, days: list[str]) -> reports.Catalog:
     """Names of artists, tracks and their albums from the catalog snapshots of the report's days (the latest
     snapshot wins), so a report names every watched artist's tracks, including artists that left the watchlist."""
     present = {t: [d for d in days if store.exists(t, d)]
-               for t in ("spotify_artists", "spotify_tracks", "spotify_albums")}
+               for t in ("spotify_artists", "spotify_tracks", "spotify_albums", "spotify_track_names")}
     names: dict[str, str] = {}
     albums: dict[str, str] = {}
+    if present["spotify_track_names"]:  # looked up for tracks outside the catalog; the catalog's names win below
+        rows = sql_to_arrow(
+            "SELECT track_id, arg_max(track_name, date) AS track, arg_max(artist_id, date) AS artist_id, "
+            "arg_max(artist_name, date) AS artist, arg_max(album_name, date) AS album FROM n GROUP BY track_id",
+            {"n": store.scan("spotify_track_names", present["spotify_track_names"])}).to_pylist()
+        for r in rows:
+            names[r["track_id"]], names[r["artist_id"]], albums[r["track_id"]] = r["track"], r["artist"], r["album"]
     if present["spotify_artists"]:
         rows = sql_to_arrow("SELECT artist_id AS id, arg_max(name, snapshot_date) AS name FROM a GROUP BY artist_id",
                             {"a": store.scan("spotify_artists", present["spotify_artists"])})
