@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import urllib.request
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def _drive(page, base: str, day: str, shots: Path, instance: dg.DagsterInstance,
     page.get_by_role("button", name="Materialize all…").click()
     # audio_features_all is an optional input of the daily job: the UI asks once.
     confirm = page.get_by_role("button", name="Confirm")
-    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize 16 assets")
+    dialog = page.get_by_role("dialog").filter(has_text=re.compile(r"Launch runs to materialize \d+ assets"))
     dialog.or_(confirm).first.wait_for()
     if confirm.count():
         confirm.click()
