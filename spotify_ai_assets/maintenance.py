@@ -59,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         if not infos:
             print(f"no backups in {args.target or settings.backup_url}")
         for info in infos:
-            verdict = backup.drill_verdict(store, info.backup_id)
-            state = ("not drilled" if verdict is None else "good (restore drill passed)" if verdict.get("passed")
+            state = ("not drilled" if not info.drilled else "good (restore drill passed)" if info.good
                      else "bad (restore drill failed)")
             print(f"{info.backup_id}  {info.created_at.isoformat()}  {state}")
         return 0

@@ -26,10 +26,10 @@ _TYPE_NAMES = {pa.string(): "string", pa.int64(): "int64", pa.int32(): "int32", 
                pa.bool_(): "boolean", pa.date32(): "date"}
 
 
-def column_schema(schema: pa.Schema, describe: Callable[[str], str | None] = lambda _: None) -> dg.TableSchema:
+def column_schema(schema: pa.Schema, doc: Callable[[str], str | None] = lambda _: None) -> dg.TableSchema:
     """The schema the UI shows: each column's type, nullability and description."""
     return dg.TableSchema(columns=[
-        dg.TableColumn(f.name, _TYPE_NAMES.get(f.type, str(f.type)), description=describe(f.name),
+        dg.TableColumn(f.name, _TYPE_NAMES.get(f.type, str(f.type)), description=doc(f.name),
                        constraints=dg.TableColumnConstraints(nullable=f.nullable))
         for f in schema
     ])

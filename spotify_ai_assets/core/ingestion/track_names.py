@@ -37,9 +37,15 @@ SELECT track_id FROM wanted WHERE track_id NOT IN (SELECT track_id FROM catalog)
 """
 
 
-def wanted_tracks(stats: Relation, trends: Relation, catalog: Relation, top: int = TOP_TRACKS) -> list[str]:
-    """The day's top `top` tracks and its flagged ones that the catalog does not name."""
-    rows = sql_to_arrow(WANTED_SQL, {"stats": stats, "trends": trends, "catalog": catalog}, [top])
+def wanted_tracks(stats: Relation, trends: Relation | None, catalog: Relation | None,
+                  top: int = TOP_TRACKS) -> list[str]:
+    """The day's top `top` tracks and its flagged ones that the catalog does not name (None: a day without trends, or
+    without a catalog snapshot)."""
+    none = pa.table({"id": pa.array([], pa.string())})
+    rows = sql_to_arrow(WANTED_SQL, {"stats": stats,
+                                     "trends": trends if trends is not None else none.rename_columns(["entity_id"]),
+                                     "catalog": catalog if catalog is not None else none.rename_columns(["track_id"])},
+                        [top])
     return rows["track_id"].to_pylist()
 
 

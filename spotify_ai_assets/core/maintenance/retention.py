@@ -40,7 +40,8 @@ class Policy:
 class BackupInfo:
     backup_id: str
     created_at: dt.datetime
-    good: bool
+    good: bool  # its restore drill passed
+    drilled: bool = False  # a drill verdict exists (passed or not)
 
 
 def plan(backups: list[BackupInfo], policy: Policy) -> tuple[list[str], list[str]]:
@@ -71,7 +72,7 @@ def describe(store: ObjectStore) -> list[BackupInfo]:
     for backup_id in list_backups(store):
         verdict = drill_verdict(store, backup_id)
         created = dt.datetime.fromisoformat(load_manifest(store, backup_id).created_at)
-        infos.append(BackupInfo(backup_id, created, bool(verdict and verdict.get("passed"))))
+        infos.append(BackupInfo(backup_id, created, bool(verdict and verdict.get("passed")), verdict is not None))
     return infos
 
 

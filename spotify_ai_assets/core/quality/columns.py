@@ -2,8 +2,8 @@
 
 One glossary for the platform, because a column name means the same thing in every table that has it (a `track_id`
 is a Spotify track id everywhere); a table whose column means something narrower says so in its contract's
-`column_docs`, which take precedence. `spotify_ai_assets_tests/test_column_docs.py` fails on a column written
-without a description.
+`column_docs`, which take precedence. The daily, models and audio asset tests fail on a column written without a
+description.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spotify_ai_assets.core.kernel.query import Relation, bind, connect
+from spotify_ai_assets.core.quality.columns import describe
 
 if TYPE_CHECKING:  # only annotations: loading the definitions (which builds contracts) does not import pyarrow
     import pyarrow as pa
@@ -30,8 +31,6 @@ class TableContract:
 
     def describe(self, column: str) -> str | None:
         """The column's description: this table's own, else the glossary's."""
-        from spotify_ai_assets.core.quality.columns import describe
-
         return describe(column, self.column_docs)
 
 

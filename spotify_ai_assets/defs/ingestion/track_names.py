@@ -3,7 +3,7 @@
 import dagster as dg
 
 from spotify_ai_assets.core.ingestion import contracts
-from spotify_ai_assets.core.ingestion.track_names import NAMES_SCHEMA, TOP_TRACKS, look_up, wanted_tracks
+from spotify_ai_assets.core.ingestion.track_names import TOP_TRACKS, look_up, wanted_tracks
 from spotify_ai_assets.core.kernel.spotify_api import RateLimitExceeded
 from spotify_ai_assets.lib.ingestion import GROUP, OWNERS, SPOTIFY_POOL, rate_limited
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
@@ -33,10 +33,7 @@ def spotify_track_names(context: dg.AssetExecutionContext, spotify: SpotifyResou
     key = require_partition(store, "daily_track_country_stats", day)
     trends = store.scan("track_trends", [key]) if store.exists("track_trends", key) else None
     catalog = store.scan("spotify_tracks", [key]) if store.exists("spotify_tracks", key) else None
-    empty = NAMES_SCHEMA.empty_table()
-    wanted = wanted_tracks(store.scan("daily_track_country_stats", [key]),
-                           trends if trends is not None else empty.select(["track_id"]).rename_columns(["entity_id"]),
-                           catalog if catalog is not None else empty.select(["track_id"]))
+    wanted = wanted_tracks(store.scan("daily_track_country_stats", [key]), trends, catalog)
     gw = spotify.gateway(day)
     try:
         found = look_up(gw, wanted, day)
