@@ -409,3 +409,32 @@ def test_cli_prints_urls_and_serves() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_answers_are_sampled_only_when_asked(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every answer is checked against the spec by default; with `response_sample` n, the first
+    RESPONSES_ALWAYS_CHECKED of each operation and then one in n. Requests are checked either way."""
+    from spotify_ai_assets.emulator import server
+
+    checked: list[str] = []
+    validator = server.served_spec()
+    original = validator.check_response
+
+    def counting(method: str, path: str, *args: Any, **kwargs: Any) -> str | None:
+        checked.append(path)
+        return original(method, path, *args, **kwargs)
+
+    monkeypatch.setattr(validator, "check_response", counting)
+    for sample, expected in ((1, 46), (10, server.RESPONSES_ALWAYS_CHECKED + 2)):  # answers 1-20, 30 and 40
+        checked.clear()
+        with SpotifyEmulator(world, clock=CLOCK, response_sample=sample) as emulator:
+            token = app_token(emulator)
+            tid = app_client(emulator).album_tracks(world.album_ids[0])["items"][0]["id"]
+            for _ in range(45):
+                assert raw_get(emulator, f"tracks/{tid}", token).status_code == 200
+            # A request the spec forbids is still refused (market must be an ISO code).
+            assert raw_get(emulator, f"tracks/{tid}", token, market="nowhere").status_code == 400
+            assert emulator.violations == []
+        assert len([p for p in checked if p.startswith("/v1/tracks/")]) == expected, sample
+    with pytest.raises(ValueError, match="response_sample"):
+        SpotifyEmulator(world, response_sample=0)
