@@ -53,7 +53,28 @@ def machine_facts() -> list[tuple[str, str]]:
         ("memory", f"{mem_gib:.1f} GiB"),
         ("platform", platform.platform()),
         ("python", platform.python_version()),
+        ("cpu speed", cpu_speed()),
     ]
+
+
+def cpu_speed() -> str:
+    """One core's speed, to compare figures taken on different machines: the best of 3 rounds of a pure-Python loop
+    of 10 million additions, and `import dagster` in a fresh interpreter (what every step and command pays first).
+    The same VM size has ranged 3-4x on both between sessions here."""
+    import subprocess
+    import sys
+    import time
+
+    loops = []
+    for _ in range(3):
+        t = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        loops.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import dagster"], check=True, timeout=120)
+    return f"10M-addition loop {min(loops):.2f} s; import dagster {time.perf_counter() - t:.2f} s"
 
 
 def run_in_workdir(args: argparse.Namespace, prefix: str, ours: Callable[[Path], list[Path]],
