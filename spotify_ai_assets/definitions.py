@@ -17,12 +17,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import dagster as dg
 
 from spotify_ai_assets.lib import freshness
 from spotify_ai_assets.lib.environments import build_resources
-from spotify_ai_assets.lib.executors import build_executor
+from spotify_ai_assets.lib.executors import build_executor, job_executor
 from spotify_ai_assets.settings import Settings
 
 
@@ -30,8 +31,9 @@ def build_defs(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     """The Definitions for `environ` (default: the process environment)."""
     settings = Settings.from_environ(environ)
     with _quiet():
-        bound = dg.Definitions.merge(load_defs_folder(), dg.Definitions(resources=build_resources(settings),
-                                                                        executor=build_executor(settings)))
+        found = _with_job_executors(load_defs_folder(), settings)
+        bound = dg.Definitions.merge(found, dg.Definitions(resources=build_resources(settings),
+                                                           executor=build_executor(settings)))
         fresh = freshness.with_freshness(bound)
         return dg.Definitions.merge(fresh, dg.Definitions(asset_checks=[freshness.freshness_check(fresh)]))
 
@@ -53,6 +55,40 @@ def load_defs_folder() -> dg.Definitions:
             asset_checks=found.asset_checks, jobs=found.jobs, schedules=found.schedules, sensors=found.sensors,
             resources=found.resources, executor=found.executor, loggers=found.loggers, metadata=found.metadata,
         )
+
+
+def _with_job_executors(found: dg.Definitions, settings: Settings) -> dg.Definitions:
+    """`found` with each asset job that has an executor of its own in this environment (lib/executors.py) rebuilt
+    with it, and the schedules and sensors that start it pointed at the rebuilt job. Jobs are defined at import, where
+    no environment is read, so their executor is given here."""
+    rebuilt: dict[str, Any] = {}  # dg.define_asset_job's (unresolved) jobs
+    jobs = []
+    for job in found.jobs or []:
+        # An op job (dg.JobDefinition) keeps the code location's executor.
+        executor = None if isinstance(job, dg.JobDefinition) else job_executor(settings, job.name)
+        if executor is not None:
+            job = rebuilt[job.name] = dg.define_asset_job(
+                job.name, selection=job.selection, config=job.config, description=job.description, tags=job.tags,
+                run_tags=job.run_tags, metadata=job.metadata, partitions_def=job.partitions_def,
+                executor_def=executor, hooks=job.hooks, op_retry_policy=job.op_retry_policy, owners=job.owners,
+                automation_condition=job.automation_condition)
+        jobs.append(job)
+    if not rebuilt:
+        return found
+    schedules = [s.with_updated_job(rebuilt[s.job_name]) if s.job_name in rebuilt else s
+                 for s in found.schedules or []]
+    sensors = []
+    for sensor in found.sensors or []:
+        targets = [t.job_name for t in sensor.targets]
+        if any(name in rebuilt for name in targets):
+            if len(targets) != 1:
+                raise dg.DagsterInvariantViolationError(f"sensor {sensor.name} starts several jobs, one of them "
+                                                        f"{sorted(rebuilt)}: retarget it here by hand")
+            sensor = sensor.with_updated_job(rebuilt[targets[0]])
+        sensors.append(sensor)
+    return dg.Definitions(assets=found.assets, asset_checks=found.asset_checks, jobs=jobs, schedules=schedules,
+                          sensors=sensors, resources=found.resources, executor=found.executor,
+                          loggers=found.loggers, metadata=found.metadata)
 
 
 @contextmanager

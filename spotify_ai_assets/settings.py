@@ -22,7 +22,7 @@ DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com/"
 
 
 SANDBOX_SCALES = ("tiny", "small", "medium", "bench")
-EXECUTORS = ("in_process", "multiprocess", "celery")
+EXECUTORS = ("auto", "in_process", "multiprocess", "celery")
 DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
 # Defaults that resources share with Settings (a resource built by hand, in a test, gets the same value).
 DEFAULT_BACKUP_RETENTION = (7, 4, 6)  # newest backups kept per day, ISO week, month
@@ -62,8 +62,9 @@ class Settings:
     # Run liveness (issue 22): run workers stamp a heartbeat this often; a started run silent longer is failed.
     run_heartbeat_s: float = 30.0
     run_dead_after_s: float = DEFAULT_RUN_DEAD_AFTER_S
-    # Execution (issue 9): how steps run, and the Celery broker and result backend when they run on workers.
-    executor: str = "multiprocess"
+    # Execution (issues 9, 19): how steps run, and the Celery broker and result backend when they run on workers.
+    # `auto`: each job's own default (lib/executors.py: light jobs in the run's process, the rest multiprocess).
+    executor: str = "auto"
     celery_broker: str = DEFAULT_CELERY_BROKER
     celery_backend: str = DEFAULT_CELERY_BROKER
     # Observability (issue 8): Sentry is on when SENTRY_DSN is set (the DSN itself is resolved as an EnvVar).

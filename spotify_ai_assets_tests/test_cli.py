@@ -1,7 +1,8 @@
 """The README's commands, run as a user runs them: `dg` and the dagster CLI in a fresh instance.
 
-`dg launch --job` uses the multiprocess executor: every step is its own process, so the steps run at the same time
-against the same lake. None may wait for or fight over a writer lock. No command may print a warning a user cannot act
+The README's `dg launch --job daily_refresh_job` runs the day's light steps in the run's own process (the job's default
+executor); with `SPOTIFY_AI_EXECUTOR=multiprocess` every step is its own process, so the steps run at the same time
+against the same lake: none may wait for or fight over a writer lock. No command may print a warning a user cannot act
 on (Dagster's superseded-command, beta and preview warnings).
 """
 
@@ -36,13 +37,14 @@ def _env(tmp_path: Path) -> dict[str, str]:
 NOISE = ("SupersessionWarning", "BetaWarning", "PreviewWarning")
 
 
-def _cli(name: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _cli(name: str, args: list[str], tmp_path: Path,
+         extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run in `tmp_path`; `dg` finds the project with --target-path."""
     exe = Path(sys.executable).with_name(name)
     if name == "dg":
         args = [*args, "--target-path", str(REPO)]
-    return subprocess.run([str(exe), *args], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run([str(exe), *args], cwd=tmp_path, env={**_env(tmp_path), **(extra_env or {})},
+                          capture_output=True, text=True, timeout=900)
 
 
 def test_definitions_validate(tmp_path):
@@ -61,12 +63,15 @@ def test_dg_checks_and_lists_the_project_from_its_root(tmp_path):
         assert not [w for w in NOISE if w in out.stdout + out.stderr], out.stderr[-3000:]
 
 
-def test_readme_job_command_runs_a_sandbox_day_in_separate_processes(tmp_path):
-    out = _cli("dg", ["launch", "--job", "daily_refresh_job", "--partition", "2026-01-05"], tmp_path)
+@pytest.mark.parametrize(("executor", "said"), [(None, "executing steps in process"),
+                                               ("multiprocess", "executing steps using multiprocess executor")])
+def test_readme_job_command_runs_a_sandbox_day(tmp_path, executor: str | None, said: str):
+    extra = {"SPOTIFY_AI_EXECUTOR": executor} if executor else None
+    out = _cli("dg", ["launch", "--job", "daily_refresh_job", "--partition", "2026-01-05"], tmp_path, extra)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-5000:]
     assert "RUN_SUCCESS" in log
-    assert "multiprocess" in log.lower()
+    assert said in log.lower(), log[-5000:]
     lake = Lake(str(tmp_path / "spotify_ai" / "lake"))
     for table in ("listening_events", "daily_track_country_stats", "daily_artist_stats", "daily_user_stats",
                   "spotify_tracks", "playlist_snapshots"):

@@ -17,6 +17,19 @@ def test_the_executor_is_chosen_by_environment(sandbox_environ, name: str, execu
     assert job.executor_def.name == executor
 
 
+def test_by_default_each_job_runs_on_its_own_executor(sandbox_environ) -> None:
+    """`auto`: the daily job's light steps run in the run's process; other jobs and asset-graph runs, and the
+    schedule's and sensors' runs of the daily job, get the job's executor too."""
+    defs = build_defs({k: v for k, v in sandbox_environ.items() if k != "SPOTIFY_AI_EXECUTOR"})
+    assert defs.resolve_job_def("daily_refresh_job").executor_def.name == "in_process"
+    assert defs.resolve_job_def("backup_job").executor_def.name == "multiprocess"
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "multiprocess"
+    repo = defs.get_repository_def()
+    assert repo.get_schedule_def("daily_refresh_schedule").job.executor_def.name == "in_process"
+    for sensor in ("event_exports_sensor", "spotify_rate_limit_retry_sensor"):
+        assert repo.get_sensor_def(sensor).job.executor_def.name == "in_process"
+
+
 def test_celery_broker_and_backend_come_from_the_environment(sandbox_environ) -> None:
     redis = Settings.from_environ({**sandbox_environ, "SPOTIFY_AI_CELERY_BROKER": "redis://10.0.0.5:6379/3"})
     assert (redis.celery_broker, redis.celery_backend) == ("redis://10.0.0.5:6379/3", "redis://10.0.0.5:6379/3")

@@ -1,7 +1,9 @@
 """How a run's steps execute, chosen by the deployment (`SPOTIFY_AI_EXECUTOR`), never by editing code.
 
+- `auto` (default): each job's own choice. The jobs in IN_PROCESS_JOBS run `in_process`, every other job and every
+  run launched from the asset graph `multiprocess`.
 - `in_process`: every step in the run's own process (debugging, tiny machines).
-- `multiprocess` (default, Dagster's own default): one process per step on the run's machine.
+- `multiprocess` (Dagster's own default): one process per step on the run's machine.
 - `celery`: each step is a Celery task on a broker (`SPOTIFY_AI_CELERY_BROKER`, Redis or RabbitMQ); worker processes
   on any machine with the same code, environment and instance storage execute them (`dagster-celery worker start`).
 
@@ -30,16 +32,30 @@ CPU_HEAVY_QUEUE = "cpu_heavy"
 # Pools whose steps are CPU-bound for seconds to minutes (see defs/audio/features.py, defs/models/training.py).
 CPU_HEAVY_POOLS = frozenset({"librosa", "lightgbm"})
 PRELOAD = "spotify_ai_assets.lib.preload"
+# Jobs of light steps (seconds each on a day), run in the run's own process under `auto` (issue 19). A step process
+# costs more than most of their steps: about half a second to start each, and before the first one the fork server's
+# imports (Great Expectations alone takes seconds). In-process, the run imports once and its steps run one after
+# another; a backfill still runs several days side by side, one run each. A step that fails still fails alone: the
+# in-process executor goes on with the steps that do not depend on it.
+IN_PROCESS_JOBS = frozenset({"daily_refresh_job"})
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
-    return with_heartbeat(_chosen_executor(settings), settings.run_heartbeat_s)
+    """The code location's executor: what a job with no executor of its own, and an asset-graph run, use."""
+    return with_heartbeat(_chosen_executor(settings.executor, settings), settings.run_heartbeat_s)
 
 
-def _chosen_executor(settings: Settings) -> dg.ExecutorDefinition:
-    if settings.executor == "in_process":
+def job_executor(settings: Settings, job_name: str) -> dg.ExecutorDefinition | None:
+    """The job's own executor when it differs from the code location's (under `auto`), else None."""
+    if settings.executor == "auto" and job_name in IN_PROCESS_JOBS:
+        return with_heartbeat(_chosen_executor("in_process", settings), settings.run_heartbeat_s)
+    return None
+
+
+def _chosen_executor(executor: str, settings: Settings) -> dg.ExecutorDefinition:
+    if executor == "in_process":
         return dg.in_process_executor
-    if settings.executor == "multiprocess":
+    if executor in ("multiprocess", "auto"):
         # Steps fork from a server that imported Dagster, the definitions and the libraries once per run
         # (lib/preload.py), instead of each starting an interpreter that imports them again.
         return dg.multiprocess_executor.configured(
