@@ -1,14 +1,15 @@
 """Benchmark a backfill of daily_refresh_job the way production runs it: the production instance on PostgreSQL
 (deploy/dagster.prod.yaml, a fresh database per mode, dropped afterwards), `dagster job backfill` submitted to a
-real `dagster-daemon` (run queue, pools, one run worker process per run), once with the multiprocess executor and
-once with the Celery executor on N worker processes (Redis broker).
+real `dagster-daemon` (run queue, pools, one run worker process per run), once per executor mode: `auto` (the
+default deployment: this job's steps in its run worker's process), `multiprocess` (a process per step) and
+`celery` (each step a task on N Celery worker processes, Redis broker).
 
     python benchmarks/backfill.py                             # 30 days at 2 million events a day (hours)
     python benchmarks/backfill.py --days 3 --events 2000000   # the reduced check
     python benchmarks/backfill.py --days 2 --events 200000 --modes celery
 
 Every sandbox day's exports are generated first (World at scale medium with `--events` a day, Parquet files in the
-landing folder, shared by both modes) and are not timed. Printed per mode: wall time from submitting the backfill
+landing folder, shared by every mode) and are not timed. Printed per mode: wall time from submitting the backfill
 to the last run's end, runs and steps, and the peak RSS of each kind of process (daemon, code server, run worker,
 step process, Celery worker) sampled with psutil every 0.2 s (a peak shorter than that can be missed), and the
 split between overhead (step process start, imports, definitions, resource setup) and work per day. Then the
@@ -296,7 +297,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--events", type=int, default=2_000_000, help="sandbox events a day")
-    parser.add_argument("--modes", default="multiprocess,celery")
+    parser.add_argument("--modes", default="auto,multiprocess,celery", help="SPOTIFY_AI_EXECUTOR values")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--first-day", default=FIRST_DAY.isoformat())
     parser.add_argument("--pg-host", default="127.0.0.1")
