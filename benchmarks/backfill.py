@@ -188,7 +188,9 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
            "DAGSTER_PG_DB": db, "DAGSTER_PG_USERNAME": args.pg_user, "DAGSTER_PG_PASSWORD": "",
            "SPOTIFY_AI_HOME": str(work / "home"), "SPOTIFY_AI_LANDING": str(args.workdir / "landing"),
            "SPOTIFY_AI_SANDBOX_SCALE": SCALE, "SPOTIFY_AI_SANDBOX_SEED": str(SEED), "SPOTIFY_AI_EXECUTOR": mode,
-           "SPOTIFY_AI_CELERY_BROKER": broker}
+           "SPOTIFY_AI_CELERY_BROKER": broker,
+           # `dagster-celery worker start` runs `celery` from PATH: this interpreter's, activated or not.
+           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for key in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"):
         os.environ[key] = env[key]
     ws = work / "workspace.yaml"
