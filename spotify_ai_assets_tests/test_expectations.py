@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from spotify_ai_assets.core.analytics import contracts
 from spotify_ai_assets.core.analytics.daily_aggregates import daily_aggregates
@@ -161,3 +162,40 @@ def test_examples_never_show_a_user_id() -> None:
     users = set(events["user_id"].to_pylist())
     assert dupes.examples and all(x["user_id"] == "<personal>" for x in dupes.examples)
     assert not users & set(str(dupes.examples).split("'"))
+
+
+def test_expectations_about_some_rows_match_gx_row_conditions() -> None:
+    """`only_where` expectations run on the rows selected with Arrow (runner.py): the same counts, percentages and
+    observed values as GX's own `row_condition` over the whole frame."""
+    import great_expectations as gx
+    import pandas as pd
+    from great_expectations.expectations.row_conditions import Column
+
+    from spotify_ai_assets.core.quality.runner import _context
+
+    events = _events()
+    half = events.num_rows // 2
+    mixed = pa.concat_tables([events.slice(0, half), _recently_played(events.slice(half))])
+    damaged = {"device": 0, "skipped": 1, "country": 2}  # export rows made incomplete, one column each
+    for column, row in damaged.items():
+        values = mixed[column].to_pylist()
+        values[row] = None
+        mixed = mixed.set_column(mixed.schema.get_field_index(column), column,
+                                 pa.array(values, mixed.schema.field(column).type))
+    ours = {(r.type, r.column): r for r in run_suite(LISTENING_EVENTS, mixed, DAY).results}
+    frame = mixed.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_string(t) else None)
+    batch = (_context().data_sources.add_pandas("row_condition_reference").add_dataframe_asset("events")
+             .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame}))
+    conditioned = [e for e in LISTENING_EVENTS.expectations if e.only_where]
+    assert len(conditioned) == 5
+    for e in conditioned:
+        reference = batch.validate(getattr(gx.expectations, e.type)(
+            **e.resolved(DAY), row_condition=Column(e.only_where[0]) == e.only_where[1]),
+            result_format={"result_format": "SUMMARY"})
+        mine = ours[(e.type, e.column)]
+        assert mine.success == reference.success, e
+        assert mine.unexpected_count == reference.result.get("unexpected_count"), e
+        assert mine.unexpected_percent == pytest.approx(reference.result.get("unexpected_percent")), e
+        if e.type == "ExpectColumnMeanToBeBetween":
+            assert mine.observed_value == pytest.approx(reference.result["observed_value"])
+    assert {c for (_, c), r in ours.items() if not r.success} == set(damaged)

@@ -31,6 +31,12 @@ class Expectation:
         return {**self.kwargs, **extra}
 
     @property
+    def columns(self) -> list[str]:
+        """The columns the expectation itself reads (not its `only_where` column)."""
+        out = [self.kwargs[key] for key in ("column", "column_A", "column_B") if key in self.kwargs]
+        return [*out, *self.kwargs.get("column_list", [])]
+
+    @property
     def column(self) -> str:
         if "column" in self.kwargs:
             return str(self.kwargs["column"])
@@ -57,10 +63,7 @@ class Suite:
         """The columns the suite reads: only these are loaded from the lake."""
         out: list[str] = []
         for e in self.expectations:
-            for key in ("column", "column_A", "column_B"):
-                if key in e.kwargs:
-                    out.append(e.kwargs[key])
-            out.extend(e.kwargs.get("column_list", []))
+            out.extend(e.columns)
             if e.only_where:
                 out.append(e.only_where[0])
         return list(dict.fromkeys(out))
