@@ -303,3 +303,29 @@ def test_a_whole_platform_or_a_whole_known_group_rising_is_not_a_breakout() -> N
         assert trends.flagged(trends.score_day(daily, day, groups), "rising") == [], day
     # Without the genre, its rise is the entities' own: that is what `groups` is for.
     assert len(trends.flagged(trends.score_day(daily, dates[54]), "rising")) >= 10
+
+
+def test_catalog_groups_are_the_primary_artists_first_genre_else_the_artist() -> None:
+    from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA, TRACKS_SCHEMA
+
+    day = dt.date(2026, 2, 10)
+    artists = pa.Table.from_pylist(
+        [{"snapshot_date": day, "artist_id": a, "name": a, "genres": g, "popularity": None, "followers": None}
+         for a, g in (("pop1", ["pop", "dance pop"]), ("bare", []), ("nulls", None), ("rock1", ["rock"]))],
+        schema=ARTISTS_SCHEMA)
+    tracks = pa.Table.from_pylist(
+        [{"snapshot_date": day, "track_id": t, "album_id": "al", "artist_id": a, "name": t, "genre": g}
+         for t, a, g in (("t1", "pop1", "pop"), ("t2", "bare", None), ("t3", "nulls", None),
+                         ("t4", "outside", "jazz"), ("t5", "pop1", None), ("t6", "outside", None))],
+        schema=TRACKS_SCHEMA)
+    groups = dict(zip(*trends.track_groups(tracks, artists).to_pydict().values(), strict=True))
+    # The artist snapshot's first genre wins (t5 was crawled without it); an artist without a genre is its own group;
+    # a track whose artist is not in the artist snapshot keeps the genre it was crawled with.
+    assert groups == {"t1": "genre:pop", "t2": "artist:bare", "t3": "artist:nulls", "t4": "genre:jazz",
+                      "t5": "genre:pop", "t6": "artist:outside"}
+    # Without the artist snapshot, the tracks' own genre column (their artist's first genre when crawled).
+    alone = dict(zip(*trends.track_groups(tracks).to_pydict().values(), strict=True))
+    assert alone == {**groups, "t5": "artist:pop1"}
+    # Artists: the first genre, and no row (no group) without one.
+    assert trends.artist_groups(artists).to_pylist() == [{"entity_id": "pop1", "group_id": "genre:pop"},
+                                                         {"entity_id": "rock1", "group_id": "genre:rock"}]
