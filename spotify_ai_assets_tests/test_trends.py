@@ -329,3 +329,49 @@ def test_catalog_groups_are_the_primary_artists_first_genre_else_the_artist() ->
     # Artists: the first genre, and no row (no group) without one.
     assert trends.artist_groups(artists).to_pylist() == [{"entity_id": "pop1", "group_id": "genre:pop"},
                                                          {"entity_id": "rock1", "group_id": "genre:rock"}]
+
+
+def test_the_track_trends_asset_reads_genres_from_the_catalog_and_runs_without_it(tmp_path) -> None:
+    import dagster as dg
+
+    from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA, TRACKS_SCHEMA
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.trends import track_trends
+    from spotify_ai_assets.lib.resources.lake import LakeResource
+
+    # The world of the test above: the platform triples on day 50, then one genre of five triples again on day 53.
+    genre = np.arange(300) % 5  # track i is by artist i % 60, whose genre is (i % 60) % 5 = i % 5
+    boost = np.ones((300, 60))
+    boost[:, 50:] = 3
+    boost[genre == 0, 53:] *= 3
+    counts, dates = _overdispersed(r=25.0, boost=boost)
+    scored = dates[54]
+    lake = Lake(str(tmp_path / "lake"))
+    for k in range(54 - trends.BASELINE_DAYS, 55):
+        e = np.nonzero(counts[:, k])[0]
+        lake.write("daily_track_country_stats", pa.table({
+            "date": pa.array([dates[k]] * len(e), pa.date32()), "track_id": [f"t{i:03d}" for i in e],
+            "artist_id": [f"a{i % 60:02d}" for i in e], "country": ["SE"] * len(e),
+            "plays": pa.array(counts[e, k], pa.int64()), "listeners": pa.array(counts[e, k], pa.int64())}),
+            dates[k].isoformat())
+    resources = {"lake": LakeResource(root=str(tmp_path / "lake"))}
+
+    def run() -> tuple[list[str], str]:
+        result = dg.materialize([track_trends], partition_key=scored.isoformat(), resources=resources)
+        assert result.success
+        stored = lake.read("track_trends", scored.isoformat())
+        md = result.asset_materializations_for_node("track_trends")[0].metadata
+        return stored.filter(pa.compute.equal(stored["trend"], "rising"))["entity_id"].to_pylist(), md["groups"].value
+
+    # No catalog snapshot for the day: scored without groups (said so), the genre's rise read as its tracks' own.
+    rising, note = run()
+    assert note.startswith("none: no spotify_tracks / spotify_artists partition") and len(rising) >= 10
+    # With the day's snapshot (genres on the artists only, as for tracks crawled before their artist had one).
+    lake.write("spotify_artists", pa.Table.from_pylist(
+        [{"snapshot_date": scored, "artist_id": f"a{a:02d}", "name": f"A{a}", "genres": [f"g{a % 5}", "other"]}
+         for a in range(60)], schema=ARTISTS_SCHEMA), scored.isoformat())
+    lake.write("spotify_tracks", pa.Table.from_pylist(
+        [{"snapshot_date": scored, "track_id": f"t{i:03d}", "album_id": "al", "artist_id": f"a{i % 60:02d}",
+          "name": f"T{i}", "genre": None} for i in range(300)], schema=TRACKS_SCHEMA), scored.isoformat())
+    rising, note = run()
+    assert (rising, note) == ([], "300 tracks of the catalog in 5 groups")
