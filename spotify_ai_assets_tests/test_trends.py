@@ -303,3 +303,75 @@ def test_a_whole_platform_or_a_whole_known_group_rising_is_not_a_breakout() -> N
         assert trends.flagged(trends.score_day(daily, day, groups), "rising") == [], day
     # Without the genre, its rise is the entities' own: that is what `groups` is for.
     assert len(trends.flagged(trends.score_day(daily, dates[54]), "rising")) >= 10
+
+
+def test_catalog_groups_are_the_primary_artists_first_genre_else_the_artist() -> None:
+    from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA, TRACKS_SCHEMA
+
+    day = dt.date(2026, 2, 10)
+    artists = pa.Table.from_pylist(
+        [{"snapshot_date": day, "artist_id": a, "name": a, "genres": g, "popularity": None, "followers": None}
+         for a, g in (("pop1", ["pop", "dance pop"]), ("bare", []), ("nulls", None), ("rock1", ["rock"]))],
+        schema=ARTISTS_SCHEMA)
+    tracks = pa.Table.from_pylist(
+        [{"snapshot_date": day, "track_id": t, "album_id": "al", "artist_id": a, "name": t, "genre": g}
+         for t, a, g in (("t1", "pop1", "pop"), ("t2", "bare", None), ("t3", "nulls", None),
+                         ("t4", "outside", "jazz"), ("t5", "pop1", None), ("t6", "outside", None))],
+        schema=TRACKS_SCHEMA)
+    groups = dict(zip(*trends.track_groups(tracks, artists).to_pydict().values(), strict=True))
+    # The artist snapshot's first genre wins (t5 was crawled without it); an artist without a genre is its own group;
+    # a track whose artist is not in the artist snapshot keeps the genre it was crawled with.
+    assert groups == {"t1": "genre:pop", "t2": "artist:bare", "t3": "artist:nulls", "t4": "genre:jazz",
+                      "t5": "genre:pop", "t6": "artist:outside"}
+    # Without the artist snapshot, the tracks' own genre column (their artist's first genre when crawled).
+    alone = dict(zip(*trends.track_groups(tracks).to_pydict().values(), strict=True))
+    assert alone == {**groups, "t5": "artist:pop1"}
+    # Artists: the first genre, and no row (no group) without one.
+    assert trends.artist_groups(artists).to_pylist() == [{"entity_id": "pop1", "group_id": "genre:pop"},
+                                                         {"entity_id": "rock1", "group_id": "genre:rock"}]
+
+
+def test_the_track_trends_asset_reads_genres_from_the_catalog_and_runs_without_it(tmp_path) -> None:
+    import dagster as dg
+
+    from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA, TRACKS_SCHEMA
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.trends import track_trends
+    from spotify_ai_assets.lib.resources.lake import LakeResource
+
+    # The world of the test above: the platform triples on day 50, then one genre of five triples again on day 53.
+    genre = np.arange(300) % 5  # track i is by artist i % 60, whose genre is (i % 60) % 5 = i % 5
+    boost = np.ones((300, 60))
+    boost[:, 50:] = 3
+    boost[genre == 0, 53:] *= 3
+    counts, dates = _overdispersed(r=25.0, boost=boost)
+    scored = dates[54]
+    lake = Lake(str(tmp_path / "lake"))
+    for k in range(54 - trends.BASELINE_DAYS, 55):
+        e = np.nonzero(counts[:, k])[0]
+        lake.write("daily_track_country_stats", pa.table({
+            "date": pa.array([dates[k]] * len(e), pa.date32()), "track_id": [f"t{i:03d}" for i in e],
+            "artist_id": [f"a{i % 60:02d}" for i in e], "country": ["SE"] * len(e),
+            "plays": pa.array(counts[e, k], pa.int64()), "listeners": pa.array(counts[e, k], pa.int64())}),
+            dates[k].isoformat())
+    resources = {"lake": LakeResource(root=str(tmp_path / "lake"))}
+
+    def run() -> tuple[list[str], str]:
+        result = dg.materialize([track_trends], partition_key=scored.isoformat(), resources=resources)
+        assert result.success
+        stored = lake.read("track_trends", scored.isoformat())
+        md = result.asset_materializations_for_node("track_trends")[0].metadata
+        return stored.filter(pa.compute.equal(stored["trend"], "rising"))["entity_id"].to_pylist(), md["groups"].value
+
+    # No catalog snapshot for the day: scored without groups (said so), the genre's rise read as its tracks' own.
+    rising, note = run()
+    assert note.startswith("none: no spotify_tracks / spotify_artists partition") and len(rising) >= 10
+    # With the day's snapshot (genres on the artists only, as for tracks crawled before their artist had one).
+    lake.write("spotify_artists", pa.Table.from_pylist(
+        [{"snapshot_date": scored, "artist_id": f"a{a:02d}", "name": f"A{a}", "genres": [f"g{a % 5}", "other"]}
+         for a in range(60)], schema=ARTISTS_SCHEMA), scored.isoformat())
+    lake.write("spotify_tracks", pa.Table.from_pylist(
+        [{"snapshot_date": scored, "track_id": f"t{i:03d}", "album_id": "al", "artist_id": f"a{i % 60:02d}",
+          "name": f"T{i}", "genre": None} for i in range(300)], schema=TRACKS_SCHEMA), scored.isoformat())
+    rising, note = run()
+    assert (rising, note) == ([], "300 tracks of the catalog in 5 groups")
