@@ -20,6 +20,12 @@ the old detector made. Here:
    phrase starts is what a listener hears as home), and the share of the bass on the tonic. The weights were set on
    the development split of the rendered corpus (`spotify_ai_assets.sandbox.rendered`) and are reported on its
    held-out split, which uses other instruments and another seed.
+5. Mode. Once the tonic is found, major or minor is the tonic's third: the minor third against the major third in
+   the treble chroma. The key profiles decide it poorly in harmonic minor (V and often IV are major chords, so the
+   leading tone and the raised sixth make the notes look major), and overtones lean major as well: the 5th harmonic
+   of the tonic is its major third (two octaves up), so a minor tonic chord on a bright instrument sounds a little
+   of both thirds. The minor third is a fundamental of i, III and VI in minor and is foreign to a major key, so its
+   share of the two thirds is the cue a listener uses.
 
 Honest confidence: no key (None, with `null_reason`) when nothing pitched stands out of the spectrum ("noise":
 white or pink noise, applause, wind), or no key profile fits ("no_tonal_center": speech, atonal clusters, chromatic
@@ -46,6 +52,9 @@ BASS_ROOT_BONUS = 0.5
 W_TONIC_CHORD = 0.4
 W_OPENING = 0.4
 W_BASS_TONIC = 0.5
+# The parallel-mode decision (C major or C minor once C is the tonic) by the tonic's own third; not fitted: the same
+# weight as the tonic-chord share, so it settles a close call between parallel keys and cannot outvote a clear fit.
+W_THIRD = W_TONIC_CHORD
 OPENING_S = 2.5  # the opening bar when the tempo is unknown
 # Evidence floors for a key at all, set between the development split (profile fit 0.75..0.98, flatness < 0.1)
 # and espeak-ng speech, white/pink noise and atonal clusters (fit 0.16..0.55; noise flatness 0.36..0.56).
@@ -198,8 +207,12 @@ def estimate_key(y: np.ndarray, sr: int, beat_s: float | None = None) -> KeyEsti
     bass_mean = bass[:, active].mean(axis=1) if active.any() else np.zeros(12)
     bass_tonic = bass_mean / (bass_mean.sum() + 1e-12)
 
+    treble = (full - bass)[:, active].mean(axis=1) if active.any() else mean
+    minor_third, major_third = np.roll(treble, -3), np.roll(treble, -4)  # index t: the thirds above tonic t
+    minorness = (minor_third - major_third) / (minor_third + major_third + 1e-12)  # -1 major .. 1 minor
     score = (fit + W_TONIC_CHORD * tonic_share + W_OPENING * opening_share
-             + W_BASS_TONIC * np.concatenate([bass_tonic, bass_tonic]))
+             + W_BASS_TONIC * np.concatenate([bass_tonic, bass_tonic])
+             + W_THIRD * np.concatenate([-minorness, minorness]))
     order = np.argsort(-score, kind="stable")
     best = int(order[0])
     if fit.max() < MIN_PROFILE_FIT:
