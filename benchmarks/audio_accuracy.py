@@ -9,9 +9,10 @@ The corpus (`spotify_ai_assets.sandbox.rendered`): MIDI written with pretty_midi
 the FluidR3 General MIDI soundfont (real instrument samples), across instruments, progressions, 60-200 BPM with and
 without drums, swing, tempo drift, key changes, capo transposition and codecs. It is rendered once into a cache
 (`--cache`, default ~/.cache/spotify_ai_assets/audio_corpus; about 10 minutes cold on 2 cores) and reused.
-Three splits, each with its own seed and its own instruments: `dev` (what the analysis was developed against),
+Four splits, each with its own seed and its own instruments: `dev` (what the analysis was developed against),
 `heldout` (only reported; seen once during development) and `fresh` (first scored in the final run; the targets
-are judged on it and on `heldout`). Plus keyless clips (espeak-ng speech, white and pink noise, atonal clusters)
+are judged on it and on `heldout`) and `final` (issue 18: instruments, drum kits and two progressions no other
+split has; for measuring only). Plus keyless clips (espeak-ng speech, white and pink noise, atonal clusters)
 where the right answer is no key.
 
 Pipelines, each in its own child process on one core (BLAS/OpenMP threads 1), every clip timed (wall and CPU):
