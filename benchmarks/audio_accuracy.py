@@ -3,14 +3,16 @@
     python benchmarks/audio_accuracy.py                  # 120 clips of 30 s per split (360 in all), all peers
     python benchmarks/audio_accuracy.py --clips 20       # 20 per split, a quicker look
     python benchmarks/audio_accuracy.py --pipelines ours essentia
+    python benchmarks/audio_accuracy.py --splits heldout fresh final --baseline 1b943d2   # ours at that revision too
 
 The corpus (`spotify_ai_assets.sandbox.rendered`): MIDI written with pretty_midi and rendered by FluidSynth with
 the FluidR3 General MIDI soundfont (real instrument samples), across instruments, progressions, 60-200 BPM with and
 without drums, swing, tempo drift, key changes, capo transposition and codecs. It is rendered once into a cache
 (`--cache`, default ~/.cache/spotify_ai_assets/audio_corpus; about 10 minutes cold on 2 cores) and reused.
-Three splits, each with its own seed and its own instruments: `dev` (what the analysis was developed against),
+Four splits, each with its own seed and its own instruments: `dev` (what the analysis was developed against),
 `heldout` (only reported; seen once during development) and `fresh` (first scored in the final run; the targets
-are judged on it and on `heldout`). Plus keyless clips (espeak-ng speech, white and pink noise, atonal clusters)
+are judged on it and on `heldout`) and `final` (issue 18: instruments, drum kits and two progressions no other
+split has; for measuring only). Plus keyless clips (espeak-ng speech, white and pink noise, atonal clusters)
 where the right answer is no key.
 
 Pipelines, each in its own child process on one core (BLAS/OpenMP threads 1), every clip timed (wall and CPU):
@@ -40,10 +42,12 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+# A --baseline child imports the package from an export of an older revision instead of this checkout.
+CODE_ROOT = Path(os.environ.get("AUDIO_BENCH_CODE_ROOT") or REPO_ROOT)
+sys.path.insert(0, str(CODE_ROOT))
 
 PIPELINES = ("ours", "librosa_cqt", "librosa_stft", "essentia")
-SPLITS = ("dev", "heldout", "fresh")
+SPLITS = ("dev", "heldout", "fresh", "final")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
 KEY_TARGET = 0.90
@@ -150,11 +154,21 @@ def busy_cores_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def run_child(pipeline: str, manifest: Path, workdir: Path) -> tuple[list[dict], float]:
-    out = workdir / f"{pipeline}.json"
+def export_revision(rev: str, target: Path) -> Path:
+    """`git archive` of `rev` into `target` (the repository and its worktrees are left as they are)."""
+    target.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", rev], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+def run_child(pipeline: str, manifest: Path, workdir: Path, code_root: Path = REPO_ROOT,
+              label: str | None = None) -> tuple[list[dict], float]:
+    out = workdir / f"{label or pipeline}.json"
     env = os.environ.copy()
     env.update({var: "1" for var in THREAD_VARS})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["AUDIO_BENCH_CODE_ROOT"] = str(code_root)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code_root), env.get("PYTHONPATH")]))
     b0, t0 = busy_cores_s(), time.perf_counter()
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", pipeline, "--manifest", str(manifest),
            "--out", str(out)]
@@ -183,6 +197,8 @@ def summarize(results: list[dict], clips: dict[str, dict]) -> dict[str, Any]:
     return {
         "acc": {g: {m: sum(v) / len(v) for m, v in d.items()} | {"n": len(d["key"])} for g, d in by_split.items()},
         "xrt_wall": audio / wall if wall else 0.0, "xrt_cpu": audio / cpu if cpu else 0.0,
+        "ms_clip": 1000 * wall / len(results) if results else 0.0,
+        "ms_clip_cpu": 1000 * cpu / len(results) if results else 0.0,
         "errors": [f"{r['id']}: {r['error']}" for r in results if r["error"]],
     }
 
@@ -202,6 +218,8 @@ def breakdown(results: list[dict], clips: dict[str, dict], split: str) -> list[s
         keys += ["tempo drift"] if plan["drift"] else []
         keys += ["key change"] if plan["modulation"] is not None else []
         keys += ["capo"] if plan["capo"] else []
+        if plan["drums"]:
+            keys.append(f"drum kit {plan.get('drum_kit', 0)}")
         for k in keys:
             groups[k].append(ok)
     lines = []
@@ -214,7 +232,9 @@ def breakdown(results: list[dict], clips: dict[str, dict], split: str) -> list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", type=int, default=120, help="clips per split (default 120: 240 in all)")
+    parser.add_argument("--clips", type=int, default=120, help="clips per split (default 120)")
+    parser.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS))
+    parser.add_argument("--baseline", metavar="REV", help="also run `ours` as of this git revision, same clips")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES))
     parser.add_argument("--cache", type=Path, default=None, help="rendered corpus cache folder")
@@ -230,11 +250,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from spotify_ai_assets.sandbox import rendered
 
+    splits = tuple(args.splits)
+    pipelines = list(args.pipelines)
+    if args.baseline:
+        pipelines.append(f"ours@{args.baseline}")
     t0 = time.perf_counter()
-    corpus = [dict(c, split=s, id=c["clip_id"]) for s in SPLITS
+    corpus = [dict(c, split=s, id=c["clip_id"]) for s in splits
               for c in rendered.corpus(s, args.clips, args.seconds, cache=args.cache)]
     keyless = [dict(c, id=Path(c["path"]).stem) for c in rendered.keyless_corpus(args.cache, args.keyless)]
-    print(f"corpus: {len(corpus)} rendered clips x {args.seconds:g} s ({args.clips} per split: {', '.join(SPLITS)}) "
+    print(f"corpus: {len(corpus)} rendered clips x {args.seconds:g} s ({args.clips} per split: {', '.join(splits)}) "
           f"and {len(keyless)} keyless clips, ready in {time.perf_counter() - t0:.0f} s "
           f"(soundfont {rendered.soundfont()})", flush=True)
     clips = {c["id"]: c for c in corpus + keyless}
@@ -244,9 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-audio-acc-") as tmp:
         manifest = Path(tmp, "manifest.json")
         manifest.write_text(json.dumps([{"id": c["id"], "path": c["path"]} for c in corpus + keyless]))
-        for pipeline in args.pipelines:
+        for pipeline in pipelines:
             print(f"  running {pipeline} ...", file=sys.stderr, flush=True)
-            results, other = run_child(pipeline, manifest, Path(tmp))
+            if pipeline.startswith("ours@"):
+                code = export_revision(args.baseline, Path(tmp, "baseline"))
+                results, other = run_child("ours", manifest, Path(tmp), code_root=code, label="baseline")
+            else:
+                results, other = run_child(pipeline, manifest, Path(tmp))
             per_clip[pipeline] = results
             summaries[pipeline] = summarize([r for r in results if r["id"] in clips and "truth" in clips[r["id"]]],
                                             clips) | {"other_cores": other}
@@ -258,27 +286,27 @@ def main(argv: list[str] | None = None) -> int:
                 ok = False
 
     print()
-    header = (f"{'pipeline':<14} " + " ".join(f"{'key ' + sp:>12}" for sp in (*SPLITS, "all")) + " "
-              + " ".join(f"{'tempo ' + sp:>13}" for sp in (*SPLITS, "all"))
-              + f" {'x realtime/core':>15} {'(by CPU)':>9}")
+    header = (f"{'pipeline':<14} " + " ".join(f"{'key ' + sp:>12}" for sp in (*splits, "all")) + " "
+              + " ".join(f"{'tempo ' + sp:>13}" for sp in (*splits, "all"))
+              + f" {'x realtime/core':>15} {'(by CPU)':>9} {'ms/clip':>8} {'(CPU)':>6}")
     print(header)
     print("-" * len(header))
-    for p in args.pipelines:
+    for p in pipelines:
         s = summaries[p]
         a = s["acc"]
-        print(f"{p:<14} " + " ".join(f"{a[sp]['key']:>12.1%}" for sp in (*SPLITS, "all")) + " "
-              + " ".join(f"{a[sp]['tempo']:>13.1%}" for sp in (*SPLITS, "all"))
-              + f" {s['xrt_wall']:>14.0f}x {s['xrt_cpu']:>8.0f}x")
-    print("(n = " + ", ".join(f"{summaries[args.pipelines[0]]['acc'][sp]['n']} {sp}" for sp in SPLITS) + " clips)")
+        print(f"{p:<14} " + " ".join(f"{a[sp]['key']:>12.1%}" for sp in (*splits, "all")) + " "
+              + " ".join(f"{a[sp]['tempo']:>13.1%}" for sp in (*splits, "all"))
+              + f" {s['xrt_wall']:>14.0f}x {s['xrt_cpu']:>8.0f}x {s['ms_clip']:>8.0f} {s['ms_clip_cpu']:>6.0f}")
+    print("(n = " + ", ".join(f"{summaries[pipelines[0]]['acc'][sp]['n']} {sp}" for sp in splits) + " clips)")
     print()
     print("keyless clips (the right answer is no key):")
-    for p in args.pipelines:
+    for p in pipelines:
         answers = summaries[p]["keyless"]
         nulls = sum(1 for v in answers.values() if v in ("noise", "no_tonal_center", "silence", "too_short", None))
         print(f"  {p:<14} {nulls}/{len(answers)} no key; " + ", ".join(f"{k}: {v}" for k, v in sorted(answers.items())))
     if "ours" in summaries:
         print()
-        for split in ("fresh", "heldout", "dev"):
+        for split in [sp for sp in ("final", "fresh", "heldout", "dev") if sp in splits]:
             print(f"ours by category, {split}:")
             for line in breakdown(per_clip["ours"], clips, split):
                 print(line)
@@ -290,21 +318,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"ours: key confidence in [{lo}, {min(hi, 1.0)}]: {len(sel)} clips, "
                       f"{sum(sel) / len(sel):.0%} right")
     print()
-    noisy = [f"{p} ({summaries[p]['other_cores']:.2f})" for p in args.pipelines if summaries[p]["other_cores"] > 0.1]
+    noisy = [f"{p} ({summaries[p]['other_cores']:.2f})" for p in pipelines if summaries[p]["other_cores"] > 0.1]
     if noisy:
         print(f"note: other processes used cores while timing {', '.join(noisy)}: the speeds are noisy "
               "(a shared machine); the CPU-time column moves less")
-    for p in args.pipelines:
+    for p in pipelines:
         for e in summaries[p]["errors"][:10]:
             print(f"  FAILED {p}: {e}")
     if "ours" in summaries:
         ours = summaries["ours"]
-        peers = [p for p in args.pipelines if p != "ours"]
+        peers = [p for p in pipelines if p != "ours" and not p.startswith("ours@")]
 
         def target(label: str, met: bool, shown: str) -> None:
             print(f"target {label}: {shown} -> {'met' if met else 'MISSED'}")
 
-        for split in ("fresh", "heldout"):
+        for split in [sp for sp in ("final", "fresh", "heldout") if sp in splits]:
             held = ours["acc"][split]
             best_peer = max(peers, key=lambda p, sp=split: summaries[p]["acc"][sp]["key"]) if peers else None
             target(f"key and mode exact >= {KEY_TARGET:.0%} ({split})", held["key"] >= KEY_TARGET,

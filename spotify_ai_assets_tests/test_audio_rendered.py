@@ -53,7 +53,7 @@ def corpus() -> list[dict]:
 def test_plans_are_deterministic_and_cover_the_issue() -> None:
     a = [rendered.plan_clip("heldout", i) for i in range(60)]
     assert a == [rendered.plan_clip("heldout", i) for i in range(60)]
-    assert {p.progression for p in a} == set(rendered.PROGRESSIONS)
+    assert {p.progression for p in a} == set(rendered.SPLIT_PROGRESSIONS["heldout"])
     assert {c for p in a for c, _ in p.harmony} == set(rendered.HARMONY_CATEGORIES)
     assert {p.codec for p in a} == set(rendered.CODECS)
     assert any(p.drift for p in a) and any(p.swing for p in a) and any(p.capo for p in a)
@@ -63,8 +63,31 @@ def test_plans_are_deterministic_and_cover_the_issue() -> None:
     dev = {prog for cat in rendered.PROGRAMS["dev"].values() for prog in cat}
     held = {prog for cat in rendered.PROGRAMS["heldout"].values() for prog in cat}
     assert not dev & held
+    assert {p.drum_kit for p in a} == {0}  # the earlier splits keep the standard kit (and their cached renders)
     capo = next(p for p in a if p.capo)
     assert capo.truth["key"] == capo.tonic  # the sounding key, not the chord shapes
+
+
+def test_final_split_is_held_out_from_the_others() -> None:
+    final = [rendered.plan_clip("final", i) for i in range(60)]
+    assert final == [rendered.plan_clip("final", i) for i in range(60)]
+    # Every progression, including the two that end on the dominant, and several drum kits.
+    assert {p.progression for p in final} == set(rendered.PROGRESSIONS)
+    assert {"I-IV-I-V", "i-iv-i-v"} <= {p.progression for p in final}
+    assert len({p.drum_kit for p in final if p.drums}) >= 4
+    assert {p.drum_kit for p in final} <= set(rendered.DRUM_KITS)
+    # No instrument program of `final` plays in any other split.
+    others = {prog for split in ("dev", "heldout", "fresh")
+              for cat in rendered.PROGRAMS[split].values() for prog in cat}
+    mine = {prog for cat in rendered.PROGRAMS["final"].values() for prog in cat}
+    assert not others & mine
+    used = {prog for p in final for _, prog in p.harmony} | {p.bass for p in final if p.bass is not None}
+    assert used <= mine
+    # Adding `final` left the other splits' plans as they were (their progressions never include final's own).
+    assert all(p.progression not in ("I-IV-I-V", "i-iv-i-v") for s in ("dev", "heldout", "fresh")
+               for p in (rendered.plan_clip(s, i) for i in range(30)))
+    with pytest.raises(ValueError):
+        rendered.plan_clip("nope", 0)
 
 
 def test_rendered_clips_key_and_tempo(corpus: list[dict]) -> None:

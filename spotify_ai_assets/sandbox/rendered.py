@@ -6,9 +6,11 @@ General MIDI soundfont (Debian `fluidsynth` and `fluid-soundfont-gm`); the resul
 encoded (WAV/FLAC at 8-48 kHz, MP3/OGG at low bitrates, mono or stereo). Files are cached on disk under a folder
 named for the corpus version, so a second run renders nothing; nothing is committed to the repository.
 
-Three splits with different seeds AND different instrument programs for every role: `dev` is the one the analysis
+Four splits with different seeds AND different instrument programs for every role: `dev` is the one the analysis
 was developed against; `heldout` was only reported (its figures were seen once during development, before the
-pulse rule and the tempo envelope were final); `fresh` was rendered and first scored in the final benchmark run.
+pulse rule and the tempo envelope were final); `fresh` was rendered and first scored in the final benchmark run;
+`final` (issue 18) adds instruments none of the others use (sitar, banjo, shamisen, koto, mallets, reeds), seven
+drum kits and two progressions that end on the dominant (I-IV-I-V, i-iv-i-v); it is for measuring, not designing.
 All cover every category of the issue
 (piano, guitar, strings, organ, brass, synth pads, bass; I-IV-V, I-V-vi-IV, ii-V-I, i-iv-v, i-VI-III-VII, modal;
 60-200 BPM with and without drums; swing; tempo drift; key changes; capo-style transposition; codecs).
@@ -39,7 +41,7 @@ CORPUS_VERSION = "r1"
 SOUNDFONT_CANDIDATES = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 RENDER_SR = 44100
 KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-SPLIT_SEEDS = {"dev": 20261, "heldout": 90417, "fresh": 55331}
+SPLIT_SEEDS = {"dev": 20261, "heldout": 90417, "fresh": 55331, "final": 73907}
 
 # GM programs (0-based) per category; each split draws from its own programs, so the held-out clips are played by
 # instruments (sample sets) the development never heard.
@@ -56,7 +58,16 @@ PROGRAMS: dict[str, dict[str, tuple[int, ...]]] = {
         "piano": (3, 6, 7), "guitar": (28, 29, 30), "strings": (45, 46, 50), "organ": (18, 20, 21),
         "brass": (57, 60, 63), "pad": (91, 92, 94), "bass": (35, 36, 37), "lead": (68, 66, 74),
     },
+    # Held out from all the others: plucked folk instruments (sitar, banjo, shamisen, koto) for the guitar role,
+    # mallets for the piano role, reeds for the organ role, a contrabass and a bassoon for the bass line.
+    "final": {
+        "piano": (11, 12, 8), "guitar": (104, 105, 106, 107), "strings": (41, 42, 51), "organ": (22, 23),
+        "brass": (58, 59), "pad": (93, 95), "bass": (43, 70), "lead": (69, 75, 79),
+    },
 }
+# GM drum kits (program numbers in the percussion bank of FluidR3): standard, room, power, electronic, TR-808,
+# jazz, brush. The earlier splits all play the standard kit (0); `final` draws one per clip.
+DRUM_KITS = {0: "standard", 8: "room", 16: "power", 24: "electronic", 25: "tr808", 32: "jazz", 40: "brush"}
 HARMONY_CATEGORIES = ("piano", "guitar", "strings", "organ", "brass", "pad")
 
 # Progressions: (scale-relative root in semitones, chord quality) per bar. Qualities: maj, min, dom7, min7, maj7.
@@ -70,7 +81,16 @@ PROGRESSIONS: dict[str, tuple[str, tuple[tuple[int, str], ...]]] = {
     "i-VI-III-VII": ("minor", ((0, "min"), (8, "maj"), (3, "maj"), (10, "maj"))),
     "dorian i-IV": ("dorian", ((0, "min7"), (5, "maj"), (0, "min7"), (5, "maj"))),
     "mixolydian I-bVII-IV-I": ("mixolydian", ((0, "maj"), (10, "maj"), (5, "maj"), (0, "maj"))),
+    # Only in `final`: the progression ends on the dominant (an open phrase), so "the last chord is the tonic" is
+    # not a shortcut that holds.
+    "I-IV-I-V": ("major", ((0, "maj"), (5, "maj"), (0, "maj"), (7, "maj"))),
+    "i-iv-i-v": ("minor", ((0, "min"), (5, "min"), (0, "min"), (7, "min"))),
 }
+_FINAL_ONLY = ("I-IV-I-V", "i-iv-i-v")
+# The progressions each split rotates through (the first three keep their original nine, so their plans and cached
+# renders do not change).
+SPLIT_PROGRESSIONS: dict[str, tuple[str, ...]] = {
+    split: tuple(n for n in PROGRESSIONS if split == "final" or n not in _FINAL_ONLY) for split in SPLIT_SEEDS}
 CHORD_TONES = {"maj": (0, 4, 7), "min": (0, 3, 7), "dom7": (0, 4, 7, 10), "min7": (0, 3, 7, 10),
                "maj7": (0, 4, 7, 11)}
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10), "dorian": (0, 2, 3, 5, 7, 9, 10),
@@ -117,6 +137,7 @@ class ClipPlan:
     codec: str
     seconds: float
     seed: int
+    drum_kit: int = 0  # GM percussion program (DRUM_KITS); only `final` varies it
     truth: dict = field(default_factory=dict)
 
 
@@ -142,7 +163,7 @@ def plan_clip(split: str, index: int, seconds: float = 30.0) -> ClipPlan:
     seed = SPLIT_SEEDS[split] * 100_003 + index
     rng = np.random.default_rng([SPLIT_SEEDS[split], index])
     programs = PROGRAMS[split]
-    names = list(PROGRESSIONS)
+    names = list(SPLIT_PROGRESSIONS[split])
     # Rotate through the progressions and harmony instruments so every one is covered evenly.
     progression = names[index % len(names)]
     scale = PROGRESSIONS[progression][0]
@@ -170,6 +191,8 @@ def plan_clip(split: str, index: int, seconds: float = 30.0) -> ClipPlan:
         lead=int(rng.choice(programs["lead"])) if rng.random() < 0.55 else None,
         capo=capo, modulation=modulation, change_at=float(rng.uniform(0.62, 0.72)), codec=codec,
         seconds=seconds, seed=seed,
+        # Drawn last, and only for `final`, so the other splits' random streams (and their cached clips) are as before.
+        drum_kit=int(rng.choice(list(DRUM_KITS))) if split == "final" else 0,
     )
     truth = {"tempo_bpm": float(bpm), "key": tonic, "mode": MODE_OF[scale],
              "key_name": f"{KEY_NAMES[tonic]} {'major' if MODE_OF[scale] else 'minor'}"}
@@ -293,7 +316,7 @@ def midi_for(plan: ClipPlan):
         pm.instruments.append(lead)
 
     if plan.drums:
-        kit = pretty_midi.Instrument(program=0, is_drum=True, name="drums")
+        kit = pretty_midi.Instrument(program=plan.drum_kit, is_drum=True, name="drums")
         hats_per_beat = 2 if plan.bpm <= 150 else 1
         for beat in range(4 * total_bars):
             in_bar = beat % 4

@@ -20,6 +20,16 @@ the old detector made. Here:
    phrase starts is what a listener hears as home), and the share of the bass on the tonic. The weights were set on
    the development split of the rendered corpus (`spotify_ai_assets.sandbox.rendered`) and are reported on its
    held-out split, which uses other instruments and another seed.
+5. Cadences. A major chord followed by the chord a fifth below (V -> I in major, V -> i in harmonic minor) is the
+   resolution that names the tonic; the share of such resolutions landing on each chord is evidence for it as the
+   tonic. It is what tells ii-V-I (whose notes fit the dominant's key as well) from a loop on the V, and it is
+   silent for loops without a dominant resolution (I-V-vi-IV, i-VI-III-VII, modal vamps), so it never votes there.
+6. Mode. Once the tonic is found, major or minor is the tonic's third: the minor third against the major third in
+   the treble chroma. The key profiles decide it poorly in harmonic minor (V and often IV are major chords, so the
+   leading tone and the raised sixth make the notes look major), and overtones lean major as well: the 5th harmonic
+   of the tonic is its major third (two octaves up), so a minor tonic chord on a bright instrument sounds a little
+   of both thirds. The minor third is a fundamental of i, III and VI in minor and is foreign to a major key, so its
+   share of the two thirds is the cue a listener uses.
 
 Honest confidence: no key (None, with `null_reason`) when nothing pitched stands out of the spectrum ("noise":
 white or pink noise, applause, wind), or no key profile fits ("no_tonal_center": speech, atonal clusters, chromatic
@@ -46,6 +56,12 @@ BASS_ROOT_BONUS = 0.5
 W_TONIC_CHORD = 0.4
 W_OPENING = 0.4
 W_BASS_TONIC = 0.5
+# The parallel-mode decision (C major or C minor once C is the tonic) by the tonic's own third; not fitted: the same
+# weight as the tonic-chord share, so it settles a close call between parallel keys and cannot outvote a clear fit.
+W_THIRD = W_TONIC_CHORD
+# Authentic cadences (a major chord resolving down a fifth: V -> I, V -> i): the same weight as the opening bar.
+W_CADENCE = W_OPENING
+MIN_CHORD_FRAMES = 2  # a chord reading shorter than this (~0.4 s) is a flicker between readings, not a chord
 OPENING_S = 2.5  # the opening bar when the tempo is unknown
 # Evidence floors for a key at all, set between the development split (profile fit 0.75..0.98, flatness < 0.1)
 # and espeak-ng speech, white/pink noise and atonal clusters (fit 0.16..0.55; noise flatness 0.36..0.56).
@@ -150,6 +166,29 @@ def pitch_spectrogram(y: np.ndarray, sr: int) -> tuple[np.ndarray, float, float]
     return out.reshape(HIGH_PITCH - LOW_PITCH, mag.shape[1]), 100.0 * tuning, flatness
 
 
+def _cadence_share(chords: np.ndarray) -> np.ndarray:
+    """(24,) share of the authentic cadences (a major chord, then the chord whose root is a fifth below, net of the
+    moves from that root up to its dominant) landing on each root, for its major and minor key alike (0..11 major,
+    12..23 minor), from the frame-by-frame chord readings `chords`; zeros if there are none."""
+    if len(chords) == 0:
+        return np.zeros(24)
+    change = np.flatnonzero(np.diff(chords)) + 1
+    starts = np.concatenate([[0], change])
+    lengths = np.diff(np.concatenate([starts, [len(chords)]]))
+    run = chords[starts][lengths >= MIN_CHORD_FRAMES]
+    if len(run) > 1:
+        run = run[np.concatenate([[True], run[1:] != run[:-1]])]  # a dropped flicker can join two equal runs
+    src, dst = run[:-1], run[1:]
+    resolves = (src < 12) & ((dst % 12) == (src + 5) % 12)
+    departs = (dst % 12) == (src + 7) % 12  # tonic -> its dominant: the same pair the other way
+    # Net of the two: a vamp swinging between two chords (Dm-G-Dm-G, a misread Dm as D) resolves nowhere.
+    # Shares of all moves along a fifth (either way), so a few net resolutions in a long vamp weigh little.
+    moves = int(resolves.sum() + departs.sum())
+    net = np.maximum(np.bincount(dst[resolves] % 12, minlength=12) - np.bincount(src[departs] % 12, minlength=12), 0)
+    counts = np.concatenate([net, net]).astype(np.float64)  # the root only: the mode is the third's business
+    return counts / moves if moves else counts
+
+
 @lru_cache(maxsize=1)
 def _window() -> np.ndarray:
     return np.hanning(N_FFT).astype(np.float32)
@@ -198,8 +237,17 @@ def estimate_key(y: np.ndarray, sr: int, beat_s: float | None = None) -> KeyEsti
     bass_mean = bass[:, active].mean(axis=1) if active.any() else np.zeros(12)
     bass_tonic = bass_mean / (bass_mean.sum() + 1e-12)
 
-    score = (fit + W_TONIC_CHORD * tonic_share + W_OPENING * opening_share
+    treble = (full - bass)[:, active].mean(axis=1) if active.any() else mean
+    minor_third, major_third = np.roll(treble, -3), np.roll(treble, -4)  # index t: the thirds above tonic t
+    minorness = (minor_third - major_third) / (minor_third + major_third + 1e-12)  # -1 major .. 1 minor
+    cadence = _cadence_share(chords)
+    score = (fit + W_TONIC_CHORD * tonic_share + W_CADENCE * cadence + W_OPENING * opening_share
              + W_BASS_TONIC * np.concatenate([bass_tonic, bass_tonic]))
+    # The third decides the mode only, once the tonic is chosen: added to every key it would also move the tonic
+    # (a strong major third above the IV of a Dorian vamp is no evidence that IV is home).
+    tonic = int(np.argmax(score)) % 12
+    score[tonic] -= W_THIRD * minorness[tonic]
+    score[tonic + 12] += W_THIRD * minorness[tonic]
     order = np.argsort(-score, kind="stable")
     best = int(order[0])
     if fit.max() < MIN_PROFILE_FIT:
