@@ -381,7 +381,9 @@ def _stft_magnitude(y: np.ndarray, block: int = 64) -> np.ndarray:
     window = _stft_window()
     frames = sliding_window_view(np.pad(y, N_FFT // 2), N_FFT)[::HOP]
     n = frames.shape[0]
-    out = np.empty((1 + N_FFT // 2, n), dtype=np.float32)
+    # Fortran order, as librosa.stft returns it: the products over frequency below (BLAS) then sum in the same
+    # order as on librosa's array, and each block's (frames, bins) magnitudes are contiguous columns of it.
+    out = np.empty((1 + N_FFT // 2, n), dtype=np.float32, order="F")
     for start in range(0, n, block):
         spec = np.fft.rfft(frames[start:start + block] * window, axis=-1).astype(np.complex64)
         out[:, start:start + block] = np.abs(spec).T
