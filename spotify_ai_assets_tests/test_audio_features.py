@@ -260,3 +260,41 @@ def test_every_feature_column_is_described_once_in_the_module_table() -> None:
 
     assert tuple(FEATURE_DOCS) == FEATURE_COLUMNS
     assert FEATURE_DOCS["key_null_reason"].startswith('None, "silence"') and FEATURE_DOCS["key"].endswith("(0..11)")
+
+
+def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path], rows: dict[int, dict]) -> None:
+    """Each shortcut of features.py against the library call it stands for, on the generated clips (issue 18)."""
+    import hashlib
+
+    import librosa
+
+    from spotify_ai_assets.core.audio import features as F
+
+    wavs = [p for p in clips.values() if p.suffix == ".wav"]
+    assert wavs
+    for p in wavs:
+        with sf.SoundFile(p) as fh:
+            assert (fh.format, fh.subtype) == ("WAV", "PCM_16")  # the int16 fast path is the one taken
+            fast = F._read_float32(fh)
+        with sf.SoundFile(p) as fh:
+            slow = fh.read(dtype="float32", always_2d=True)
+        assert fast.dtype == slow.dtype and np.array_equal(fast, slow)
+
+    for i, p in clips.items():
+        y, _, _, _ = F.decode(p)
+        for sig in (y, y[: 3 * F.N_FFT + 123]):  # a whole clip and an odd short length (padding at both ends)
+            S = F._stft_magnitude(sig)
+            S_lib = np.abs(librosa.stft(sig, n_fft=F.N_FFT, hop_length=F.HOP, center=True))
+            assert S.dtype == S_lib.dtype and S.shape == S_lib.shape
+            assert np.array_equal(S, S_lib)  # bit for bit
+        S = F._stft_magnitude(y)
+        power = S**2
+        mel_dense = F._filters(F.SR)[0] @ power
+        mel_sparse = F._sparse_mel(F.SR) @ power
+        assert isinstance(mel_sparse, np.ndarray) and mel_sparse.shape == mel_dense.shape
+        assert np.abs(mel_sparse - mel_dense).max() <= 1e-6 * mel_dense.max()
+        rms_lib = librosa.feature.rms(S=S, frame_length=F.N_FFT)[0]
+        rms = F._rms_from_power(power)
+        assert rms.shape == rms_lib.shape
+        assert np.abs(rms - rms_lib).max() <= 2e-5 * rms_lib.max()
+        assert rows[i]["content_sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
