@@ -61,7 +61,7 @@ def test_a_batch_analyses_good_files_and_quarantines_a_broken_one(world: World, 
     assert (landing / f"{broken_id}.wav").exists()  # the original is kept
 
     checks = {c.check_name: c for c in combined.get_asset_check_evaluations()}
-    assert checks["unique_key"].passed and checks["values_in_range"].passed
+    assert checks["contract"].passed
     assert not checks["quarantine"].passed
     assert checks["quarantine"].metadata["quarantined"].value == 2
     # The broken file's track has a truth but no row: it counts as a miss, so the check fails below its target.

@@ -135,10 +135,9 @@ def test_blocking_checks_pass_and_guard_downstream(first_run):
     _, result = first_run
     evaluations = checks(result)
     for table in TABLES:
-        for name in ("unique_key", "required_not_null", "values_in_range"):
-            evaluation = evaluations[(table, name)]
-            assert evaluation.passed, (table, name, evaluation.description)
-            assert evaluation.blocking
+        evaluation = evaluations[(table, "contract")]
+        assert evaluation.passed, (table, evaluation.description)
+        assert evaluation.blocking
 
 
 def test_aggregates_equal_a_plain_pandas_computation(first_run):

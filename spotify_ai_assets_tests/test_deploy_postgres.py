@@ -70,7 +70,7 @@ def test_daily_job_runs_and_asset_events_are_stored_in_postgres(pg_environ, sand
             assert [r.partition_key for r in records] == [DAY], table
             meta = records[0].asset_materialization.metadata
             assert meta["dagster/row_count"].value == lake.row_count(table, DAY), table
-        key = dg.AssetCheckKey(dg.AssetKey("listening_events"), "unique_key")
+        key = dg.AssetCheckKey(dg.AssetKey("listening_events"), "contract")
         check = reread.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
         assert (check.run_id, check.status.value) == (result.run_id, "SUCCEEDED")
         reread.dispose()

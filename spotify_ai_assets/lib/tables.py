@@ -13,7 +13,7 @@ from spotify_ai_assets.core.quality.columns import describe
 from spotify_ai_assets.core.quality.suites import suite_for
 from spotify_ai_assets.core.quality.table_contract import (
     BLOCKING_CHECKS,
-    CHECK_NAMES,
+    CONTRACT_CHECK,
     EMPTIED_CHECK,
     QUARANTINE_WARN_SHARE,
     CheckOutcome,
@@ -53,9 +53,8 @@ def contract_check_specs(asset: str | dg.AssetKey, contract: TableContract,
     """The contract's checks on `asset`. With the asset's `partitions_def`, each result belongs to the partition the
     step wrote, so the UI shows every day's result and its history, not one result for the whole table."""
     key = dg.AssetKey(asset) if isinstance(asset, str) else asset
-    specs = [dg.AssetCheckSpec(name, asset=key, blocking=name in BLOCKING_CHECKS, partitions_def=partitions_def,
-                               description=_DESCRIPTIONS[name].format(c=contract))
-             for name in CHECK_NAMES]
+    specs = [dg.AssetCheckSpec(CONTRACT_CHECK, asset=key, blocking=True, partitions_def=partitions_def,
+                               description=contract_description(contract))]
     suite = suite_for(key.path[-1])
     if suite is not None:
         specs.append(dg.AssetCheckSpec(suite.name, asset=key, blocking=suite.critical, partitions_def=partitions_def,
@@ -105,12 +104,15 @@ def emptied_check_spec(asset: str | dg.AssetKey,
         "says `empty_on_purpose: true`: a watchlist typo must never silently replace a table with nothing."))
 
 
-_DESCRIPTIONS = {
-    "unique_key": "No two rows share the key ({c.key}).",
-    "required_not_null": "Required columns {c.required} have no nulls.",
-    "values_in_range": "Values within documented bounds: {c.ranges}.",
-    "row_count_plausible": "Row count within x{c.min_ratio}-x{c.max_ratio} of the previous partition (warns).",
-}
+def contract_description(contract: TableContract) -> str:
+    """What the contract check checks, rule by rule, as the UI shows it."""
+    ranges = ", ".join(f"{c} in [{'' if lo is None else lo}, {'' if hi is None else hi}]"
+                       for c, (lo, hi) in contract.ranges.items()) or "none declared"
+    return (f"The table's contract, one check with four rules. Blocking (a failure stops the assets downstream): "
+            f"unique_key, no two rows share the key ({', '.join(contract.key)}); required_not_null, no nulls in "
+            f"{', '.join(contract.required) or 'no required column'}; values_in_range, {ranges}. Warns only: "
+            f"row_count_plausible, within x{contract.min_ratio}-x{contract.max_ratio} of the previous partition. "
+            "The result names the rules that failed; each rule's figures are in its metadata.")
 
 
 def to_check_results(asset: str | dg.AssetKey, outcomes: Iterable[CheckOutcome]) -> list[dg.AssetCheckResult]:
@@ -118,7 +120,8 @@ def to_check_results(asset: str | dg.AssetKey, outcomes: Iterable[CheckOutcome])
     return [
         dg.AssetCheckResult(
             asset_key=key, check_name=o.name, passed=o.passed, description=o.description,
-            severity=dg.AssetCheckSeverity.ERROR if o.name in BLOCKING_CHECKS else dg.AssetCheckSeverity.WARN,
+            severity=(dg.AssetCheckSeverity.ERROR if o.name in BLOCKING_CHECKS and not o.warn_only
+                      else dg.AssetCheckSeverity.WARN),
             metadata={k: v if isinstance(v, (int, float, str)) else dg.MetadataValue.json(v)
                       for k, v in o.metadata.items()},
         )
