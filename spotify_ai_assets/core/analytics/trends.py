@@ -77,8 +77,12 @@ MIN_EMERGING_PLAYS = 50
 FRESH_DAYS = 21
 # Issue 21's detector; Z_ALERT and MIN_RATIO_RECENT chosen on benchmarks/trend_detection.py seeds 0-2 (3-5 held out).
 Z_ALERT = 4.5  # deviance z, after the empirical null
-RECENT_DAYS = 3
-MIN_RATIO_RECENT = 1.8
+BASE_GAP = 7  # the baseline ends this many days before the scored day: a week-old rise is not in its own baseline
+MAX_WINDOW = 7  # window scores over the last 2..MAX_WINDOW days (at most BASE_GAP: windows never reach the baseline)
+WINDOWS = range(2, MAX_WINDOW + 1)
+Z_WINDOW = 3.75  # a window's deviance z, its top day left out, after the empirical null
+MIN_RATIO_WINDOW = 1.5  # a window's listeners (all its days) against expected
+MIN_RATIO_DAY = 1.3  # and the scored day's, for a window's rise (its mirror for a fall)
 FACTOR_MIN_EXPECTED = 5
 GROUP_PRIOR = 10
 PLATFORM_PRIOR = 50
@@ -104,6 +108,29 @@ def _deviance_z(y: str, mu: str, a: str) -> str:
             f" - (({y}) + 1 / {a}) * ln((1 + {a} * ({y})) / (1 + {a} * {mu}))), 0)))")
 
 
+# The window scores (SQL fragments, one column per window length k in WINDOWS). Each window leaves out its most
+# extreme day in the direction scored (its highest for a rise, its lowest for a fall): one noisy day then cannot carry
+# a week, while a rise that lasts still shows on the other days. `wmax`/`wmin` hold that day's [listeners, expected].
+_WINDOW_SUMS = ", ".join(
+    f"coalesce(sum(y) FILTER (lag < {k}), 0) AS wy{k}, coalesce(sum(e) FILTER (lag < {k}), 0) AS we{k}, "
+    f"coalesce(arg_max([y, e], y - e) FILTER (lag < {k}), [0, 0]) AS wmax{k}, "
+    f"coalesce(arg_min([y, e], y - e) FILTER (lag < {k}), [0, 0]) AS wmin{k}" for k in WINDOWS)
+_WINDOW_COLS = ", ".join(f"r.wy{k}, r.we{k}, r.wmax{k}, r.wmin{k}" for k in WINDOWS)
+_WINDOW_COLS_D = ", ".join(f"d.wy{k}, d.we{k}, d.wy{k} - d.wmax{k}[1] AS uy{k}, d.we{k} - d.wmax{k}[2] AS ue{k}, "
+                           f"d.wy{k} - d.wmin{k}[1] AS dy{k}, d.we{k} - d.wmin{k}[2] AS de{k}" for k in WINDOWS)
+_WINDOW_A = ", ".join(f"d.alpha / {k - 1} + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS wa{k}"
+                      for k in WINDOWS)
+_WINDOW_Z0 = ", ".join(f"CASE WHEN a1 IS NULL THEN 0 ELSE {_deviance_z(f'{u}y{k}', f'{u}e{k}', f'wa{k}')} END AS {u}z{k}_0"
+                       for k in WINDOWS for u in "ud")
+_WINDOW_S = ", ".join(f"CASE WHEN count(*) >= {NULL_MIN_ENTITIES} THEN greatest(1, 1.4826 * mad({u}z{k}_0)) ELSE 1 END"
+                      f" AS {u}s{k}" for k in WINDOWS for u in "ud")
+_WINDOW_ZN = ", ".join(f"{u}z{k}_0 / {u}s{k} AS {u}z{k}" for k in WINDOWS for u in "ud")
+# The strongest window that passes its rule, rising (greatest) and falling (least); NULL when none does.
+_RISE_WIN = "greatest(" + ", ".join(
+    f"CASE WHEN uz{k} >= {Z_WINDOW} AND wy{k} >= {MIN_RATIO_WINDOW} * we{k} THEN uz{k} END" for k in WINDOWS) + ")"
+_FALL_WIN = "least(" + ", ".join(
+    f"CASE WHEN dz{k} <= -{Z_WINDOW} AND wy{k} * {MIN_RATIO_WINDOW} <= we{k} THEN dz{k} END" for k in WINDOWS) + ")"
+
 # `daily` has one row per (date, entity_id) with plays, `groups` one per entity_id with its group_id (a genre, say;
 # a single group when unknown); the scored day is $1.
 TRENDS_SQL = f"""
@@ -117,10 +144,10 @@ ents AS (
   FROM win w LEFT JOIN groups g ON g.entity_id = w.entity_id WHERE w.date < $1::DATE GROUP BY w.entity_id
 ),
 -- Every entity on every day since its first listener, quiet days as zeros: the residuals need them. Baseline days end
--- {RECENT_DAYS} days before the scored day, so a rise that started yesterday is not yet in its own baseline.
+-- {BASE_GAP} days before the scored day, so a rise that started in the last week is not yet in its own baseline.
 grid AS MATERIALIZED (
   SELECT e.entity_id, e.group_id, d.date, d.total, coalesce(w.plays, 0) AS plays,
-         d.date <= $1::DATE - {RECENT_DAYS} AS base, d.date > $1::DATE - {RECENT_DAYS} AS recent
+         d.date <= $1::DATE - {BASE_GAP} AS base, $1::DATE - d.date AS lag
   FROM ents e JOIN days d ON d.date >= e.first_seen
   LEFT JOIN win w ON w.entity_id = e.entity_id AND w.date = d.date
 ),
@@ -148,14 +175,14 @@ fit AS (
   FROM adj GROUP BY entity_id
 ),
 fitted AS MATERIALIZED (
-  SELECT a.entity_id, a.date, a.base, a.recent, a.plays AS y, f.share * a.ftotal AS e, f.b_plays, f.b_days
+  SELECT a.entity_id, a.date, a.base, a.lag, a.plays AS y, f.share * a.ftotal AS e, f.b_plays, f.b_days
   FROM adj a JOIN fit f USING (entity_id)
 ),
 resid AS (
   SELECT entity_id, b_plays, b_days, sum((y - e) ^ 2 - y) FILTER (base) AS num, sum(e * e) FILTER (base) AS e2,
          1.4826 * mad(y - e) FILTER (base) AS spread,
          coalesce(sum(e) FILTER (date = $1::DATE), 0) AS expected,
-         coalesce(sum(y) FILTER (recent), 0) AS recent_plays, coalesce(sum(e) FILTER (recent), 0) AS recent_expected
+         {_WINDOW_SUMS}
   FROM fitted GROUP BY ALL
 ),
 -- Pooled dispersion: the median moment estimate over entities with at least {POOL_MIN_MEAN} listeners a day.
@@ -176,7 +203,7 @@ trimmed AS (
 -- Each entity's moment estimate of 1/r, weighted by its precision (about e2^2 / (2 sum v^2), v = e + a0 e^2),
 -- against the pool's, worth 1 / ({TAU_SCALE} a0 + {TAU_MIN})^2.
 disp AS (
-  SELECT r.entity_id, r.b_plays, r.b_days, r.expected, r.recent_plays, r.recent_expected,
+  SELECT r.entity_id, r.b_plays, r.b_days, r.expected, {_WINDOW_COLS},
          (w * greatest(coalesce(t.num / nullif(t.e2, 0), 0), 0) + p.a0 * p.prior) / (w + p.prior) AS alpha
   FROM resid r LEFT JOIN trimmed t USING (entity_id),
        (SELECT a0, 1 / ({TAU_SCALE} * a0 + {TAU_MIN}) ^ 2 AS prior FROM pool) p,
@@ -186,16 +213,16 @@ today AS (SELECT entity_id, sum(plays) AS plays FROM win WHERE date = $1::DATE G
 scored AS (
   SELECT coalesce(t.entity_id, e.entity_id) AS entity_id, coalesce(t.plays, 0) AS plays,
          coalesce($1::DATE - e.first_seen, 0) AS history_days, coalesce(d.expected, 0) AS expected,
-         d.recent_plays, d.recent_expected,
+         {_WINDOW_COLS_D}, d.b_days,
          -- the baseline's own uncertainty (its listeners and its days) adds to the day's noise
          d.alpha + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS a1,
-         d.alpha / {RECENT_DAYS} + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS a_recent
+         {_WINDOW_A}
   FROM today t FULL OUTER JOIN ents e ON t.entity_id = e.entity_id LEFT JOIN disp d ON d.entity_id = e.entity_id
 ),
 raw_z AS (
   -- no baseline (first listeners in the last few days), no score: such an entity can only be emerging
   SELECT *, CASE WHEN a1 IS NULL THEN 0 ELSE {_deviance_z("plays", "expected", "a1")} END AS z_day0,
-         CASE WHEN a1 IS NULL THEN 0 ELSE {_deviance_z("recent_plays", "recent_expected", "a_recent")} END AS z_recent0
+         {_WINDOW_Z0}
   FROM scored
 ),
 -- The empirical null: on a day with enough established entities, most of them have no news, so the spread of their
@@ -203,14 +230,14 @@ raw_z AS (
 -- shock the factors missed) every score is divided by it; it never sharpens them.
 spread AS (
   SELECT CASE WHEN count(*) >= {NULL_MIN_ENTITIES} THEN greatest(1, 1.4826 * mad(z_day0)) ELSE 1 END AS s_day,
-         CASE WHEN count(*) >= {NULL_MIN_ENTITIES} THEN greatest(1, 1.4826 * mad(z_recent0)) ELSE 1 END AS s_recent
+         {_WINDOW_S}
   FROM raw_z WHERE history_days >= {MIN_HISTORY_DAYS} AND expected >= 1
 ),
-z AS (SELECT raw_z.*, z_day0 / s_day AS z_day, z_recent0 / s_recent AS z_recent FROM raw_z, spread),
+z AS (SELECT raw_z.*, z_day0 / s_day AS z_day, {_WINDOW_ZN} FROM raw_z, spread),
 ev AS (
-  SELECT *, CASE WHEN abs(z_recent) > abs(z_day) AND sign(z_recent) = sign(plays - expected) THEN z_recent
-                 ELSE z_day END AS z
-  FROM z
+  SELECT *, CASE WHEN rise_win IS NOT NULL THEN greatest(z_day, rise_win)
+                 WHEN fall_win IS NOT NULL THEN least(z_day, fall_win) ELSE z_day END AS z
+  FROM (SELECT *, {_RISE_WIN} AS rise_win, {_FALL_WIN} AS fall_win FROM z)
 )
 SELECT $1::DATE AS date, entity_id, plays::BIGINT AS plays, round(expected, 3)::DOUBLE AS expected,
        round(z, 3)::DOUBLE AS z, round((plays + 1) / (expected + 1), 3)::DOUBLE AS ratio,
@@ -220,11 +247,9 @@ SELECT $1::DATE AS date, entity_id, plays::BIGINT AS plays, round(expected, 3)::
          WHEN history_days < {MIN_HISTORY_DAYS}
            THEN CASE WHEN plays >= {MIN_EMERGING_PLAYS} THEN 'emerging' END
          WHEN plays >= {MIN_PLAYS} AND ((z_day >= {Z_ALERT} AND plays >= {MIN_RATIO} * expected)
-              OR (z_recent >= {Z_ALERT} AND recent_plays >= {MIN_RATIO_RECENT} * recent_expected
-                  AND plays >= {MIN_RATIO_RECENT} * expected)) THEN 'rising'
+              OR (rise_win IS NOT NULL AND plays >= {MIN_RATIO_DAY} * expected)) THEN 'rising'
          WHEN expected >= {MIN_PLAYS} AND ((z_day <= -{Z_ALERT} AND plays * {MIN_RATIO} <= expected)
-              OR (z_recent <= -{Z_ALERT} AND recent_plays * {MIN_RATIO_RECENT} <= recent_expected
-                  AND plays * {MIN_RATIO_RECENT} <= expected)) THEN 'falling'
+              OR (fall_win IS NOT NULL AND plays * {MIN_RATIO_DAY} <= expected)) THEN 'falling'
        END AS trend
 FROM ev
 WHERE plays > 0 OR expected >= {MIN_PLAYS}
