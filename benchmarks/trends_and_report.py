@@ -217,6 +217,7 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
     if enough:
         z_day = z_day / max(1.0, 1.4826 * _mad(z_day[null]))
     plays, exp = scored["plays"], scored["expected"]
+    zw, rw = T.Z_WINDOW_UNGROUPED, T.MIN_RATIO_WINDOW_UNGROUPED  # no groups here: every entity is ungrouped
     rise_win = np.full(len(scored), np.nan)
     fall_win = np.full(len(scored), np.nan)
     for k in T.WINDOWS:
@@ -226,10 +227,9 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
             if enough:
                 zk = zk / max(1.0, 1.4826 * _mad(zk[null]))
             if u == "u":
-                rise_win = np.fmax(rise_win, np.where((zk >= T.Z_WINDOW) & (wy >= T.MIN_RATIO_WINDOW * we), zk, np.nan))
+                rise_win = np.fmax(rise_win, np.where((zk >= zw) & (wy >= rw * we), zk, np.nan))
             else:
-                fall_win = np.fmin(fall_win, np.where((zk <= -T.Z_WINDOW) & (wy * T.MIN_RATIO_WINDOW <= we), zk,
-                                                      np.nan))
+                fall_win = np.fmin(fall_win, np.where((zk <= -zw) & (wy * rw <= we), zk, np.nan))
     rises, falls = ~np.isnan(rise_win), ~np.isnan(fall_win)
     scored["z"] = np.where(rises, np.fmax(z_day, rise_win), np.where(falls, np.fmin(z_day, fall_win), z_day))
     new = scored["history_days"] < T.MIN_HISTORY_DAYS
