@@ -165,8 +165,8 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
     total = daily.groupby("date")["plays"].sum().reindex(dates).to_numpy(float)
     first = np.argmax(y > 0, axis=1)
     live = np.arange(len(dates))[None, :] >= first[:, None]  # every day since the entity's first listener
-    cut = np.array([d <= day - dt.timedelta(days=T.RECENT_DAYS) for d in dates])
-    base, recent = live & cut[None, :], live & ~cut[None, :]
+    lag = np.array([(day - d).days for d in dates])
+    base = live & (lag >= T.BASE_GAP)[None, :]
     is_today = np.array([d == day for d in dates])
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = (y * base).sum(1) / (total[None, :] * base).sum(1)
@@ -194,31 +194,50 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
         alpha = (w * np.maximum(np.where(t2 > 0, tn / t2, 0.0), 0) + a0 * prior) / (w + prior)
         # no baseline day (first listeners in the last few days): no score, as NULL in SQL
         unc = np.where(b_days > 0, 1 / (b_plays + 1) + alpha / np.maximum(b_days, 1), np.nan)
-        scored = pd.DataFrame({
-            "expected": (e * is_today).sum(1), "recent_plays": (y * recent).sum(1),
-            "recent_expected": (e * recent).sum(1), "a1": alpha + unc, "a_recent": alpha / T.RECENT_DAYS + unc,
-            "history_days": [(day - dates[f]).days for f in first]}, index=ents)
+        cols = {"expected": (e * is_today).sum(1), "a1": alpha + unc,
+                "history_days": [(day - dates[f]).days for f in first]}
+        e0, rows = np.nan_to_num(e), np.arange(len(ents))
+        for k in T.WINDOWS:  # the window sums, each without its highest (u) or lowest (d) day against expected
+            m = live & (lag < k)[None, :]
+            wy, we, has = np.where(m, y, 0).sum(1), np.where(m, e0, 0).sum(1), m.any(1)
+            hi = np.argmax(np.where(m, y - e0, -np.inf), axis=1)
+            lo = np.argmin(np.where(m, y - e0, np.inf), axis=1)
+            cols |= {f"wy{k}": wy, f"we{k}": we, f"wa{k}": alpha / (k - 1) + unc,
+                     f"uy{k}": wy - np.where(has, y[rows, hi], 0), f"ue{k}": we - np.where(has, e0[rows, hi], 0),
+                     f"dy{k}": wy - np.where(has, y[rows, lo], 0), f"de{k}": we - np.where(has, e0[rows, lo], 0)}
+        scored = pd.DataFrame(cols, index=ents)
     today = daily[daily["date"] == day].set_index("entity_id")["plays"]
     scored = scored.join(today.rename("plays"), how="outer")
     scored["plays"] = scored["plays"].fillna(0)
     scored = scored.fillna({"expected": 0.0, "history_days": 0})
     ok = scored["a1"].notna()
     z_day = np.where(ok, _deviance_z(scored["plays"], scored["expected"], scored["a1"].fillna(1)), 0.0)
-    z_recent = np.where(ok, _deviance_z(scored["recent_plays"].fillna(0), scored["recent_expected"].fillna(0),
-                                        scored["a_recent"].fillna(1)), 0.0)
     null = (scored["history_days"] >= T.MIN_HISTORY_DAYS) & (scored["expected"] >= 1)
-    if null.sum() >= T.NULL_MIN_ENTITIES:
+    enough = null.sum() >= T.NULL_MIN_ENTITIES
+    if enough:
         z_day = z_day / max(1.0, 1.4826 * _mad(z_day[null]))
-        z_recent = z_recent / max(1.0, 1.4826 * _mad(z_recent[null]))
-    plays, exp, rp, re = scored["plays"], scored["expected"], scored["recent_plays"], scored["recent_expected"]
-    rec = (np.abs(z_recent) > np.abs(z_day)) & (np.sign(z_recent) == np.sign(plays - exp))
-    scored["z"] = np.where(rec, z_recent, z_day)
+    plays, exp = scored["plays"], scored["expected"]
+    zw, rw = T.Z_WINDOW_UNGROUPED, T.MIN_RATIO_WINDOW_UNGROUPED  # no groups here: every entity is ungrouped
+    rise_win = np.full(len(scored), np.nan)
+    fall_win = np.full(len(scored), np.nan)
+    for k in T.WINDOWS:
+        wy, we, wa = (scored[f"{c}{k}"].fillna(0 if c != "wa" else 1) for c in ("wy", "we", "wa"))
+        for u in "ud":
+            zk = np.where(ok, _deviance_z(scored[f"{u}y{k}"].fillna(0), scored[f"{u}e{k}"].fillna(0), wa), 0.0)
+            if enough:
+                zk = zk / max(1.0, 1.4826 * _mad(zk[null]))
+            if u == "u":
+                rise_win = np.fmax(rise_win, np.where((zk >= zw) & (wy >= rw * we), zk, np.nan))
+            else:
+                fall_win = np.fmin(fall_win, np.where((zk <= -zw) & (wy * rw <= we), zk, np.nan))
+    rises, falls = ~np.isnan(rise_win), ~np.isnan(fall_win)
+    scored["z"] = np.where(rises, np.fmax(z_day, rise_win), np.where(falls, np.fmin(z_day, fall_win), z_day))
     new = scored["history_days"] < T.MIN_HISTORY_DAYS
-    z, mr = T.Z_ALERT, T.MIN_RATIO_RECENT
+    z = T.Z_ALERT
     rising = ~new & (plays >= T.MIN_PLAYS) & (((z_day >= z) & (plays >= T.MIN_RATIO * exp))
-                                             | ((z_recent >= z) & (rp >= mr * re) & (plays >= mr * exp)))
+                                             | (rises & (plays >= T.MIN_RATIO_DAY * exp)))
     falling = ~new & (exp >= T.MIN_PLAYS) & (((z_day <= -z) & (plays * T.MIN_RATIO <= exp))
-                                             | ((z_recent <= -z) & (rp * mr <= re) & (plays * mr <= exp)))
+                                             | (falls & (plays * T.MIN_RATIO_DAY <= exp)))
     emerging = new & (plays >= T.MIN_EMERGING_PLAYS)
     scored["trend"] = np.select([emerging, rising, falling], ["emerging", "rising", "falling"], default=None)
     if len(dates) - 1 - int(is_today.any()) + 1 < T.MIN_HISTORY_DAYS + 1:  # days before `day` in the data

@@ -73,7 +73,7 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=spec.name, group_name=GROUP, owners=OWNERS, kinds={"duckdb", "parquet"}, partitions_def=daily_partitions,
-        deps=spec.deps, code_version=f"{spec.name}-v3",
+        deps=spec.deps, code_version=f"{spec.name}-v4",
         check_specs=contract_check_specs(spec.name, contract, daily_partitions, quarantine=False),
         automation_condition=CONDITION,
         description=f"Rising, falling and emerging {spec.entity}s of the day: daily unique listeners against the "
