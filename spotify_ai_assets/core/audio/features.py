@@ -20,7 +20,7 @@ duration_s              s            decoded length
 tempo_bpm               BPM          beats per minute, or None (see tempo_null_reason)
 tempo_confidence        0..1         pulse clarity: normalized onset autocorrelation at the beat period
 tempo_null_reason       text         None, "silence" (below -60 dBFS), "too_short" (< 3 s) or "no_beat" (no
-                                     onsets, or too weak a pulse: see MIN_PULSE_EVIDENCE)
+                                     onsets, or too weak a pulse and no harmonic rhythm: see MIN_PULSE_EVIDENCE)
 key                     0..11        tonic pitch class, 0 = C .. 11 = B, or None (see key_null_reason)
 mode                    0/1          1 major, 0 minor, or None
 key_name                text         e.g. "A minor", or None
@@ -91,11 +91,21 @@ TEMPO_RANGE = (60.0, 200.0)
 # out less than MIN_PULSE_EVIDENCE (grid contrast in envelope standard deviations times the square root of the
 # number of beats). Noise bursts, speech, noise and atonal clusters reach clarity 0.23 and evidence 6.2 at most;
 # music with drums has clarity above 0.3, legato music without drums (slow strings, church organ) clarity down to
-# 0 but evidence above 6.5. Set on the development split and those clips; the held-out split's legato clips, which
-# an absolute clarity floor left without a tempo, showed that clarity alone is no test.
+# 0 but evidence above 6.5 on the development split. Set on the development split and those clips; the held-out
+# split's legato clips, which an absolute clarity floor left without a tempo, showed that clarity alone is no test,
+# and some of them (strings, pads, organ with soft attacks) stay below 6.5 too: see MIN_HARMONIC_EVIDENCE.
 WEAK_PULSE_CONFIDENCE = 0.3
 MIN_PULSE_EVIDENCE = 6.5
+# ... unless the harmony keeps the beat grid: chords changing on its bar lines rather than mid-bar by at least this
+# many standard errors (`_bar_contrast`). Noise, noise bursts, speech and atonal clusters reach 3.2 at most, so a
+# legato clip whose chords change in time keeps its tempo even when its onsets are too soft for the rule above.
+MIN_HARMONIC_EVIDENCE = 4.0
 HARMONIC_WEIGHT = 3.0
+# The harmonic rhythm is read from the bass register only (STFT bins below this): the bass and the chords' lower
+# voices hold a chord for its whole length, while melody, arpeggio and upper voices move within the bar and make
+# every beat look like a change. On the dev split the full-range chroma chose the wrong octave in 6 of 120 clips,
+# this one in 1; any cutoff from ~200 to ~500 Hz did as well.
+HARMONY_MAX_HZ = 350.0
 # Onset envelope (mean positive log-mel flux, dB) 95th percentile below this: no onsets at all (a held tone).
 MIN_ONSET_DB = 0.5
 MP3_LENGTH_SLACK = 0.02
@@ -444,36 +454,52 @@ def _grid_contrast(env: np.ndarray, period: float, span: float = 0.04) -> tuple[
     return search(coarse * (1.0 + np.linspace(-0.005, 0.005, 21)))
 
 
-def _bar_contrast(chroma: np.ndarray, beat: float) -> float:
-    """How much the harmony changes on the bar lines rather than mid-bar, for 4-beat bars of `beat` frames: -1..1.
+def _bar_contrast(chroma: np.ndarray, beat: float) -> tuple[float, float]:
+    """How much the harmony changes on the bar lines rather than mid-bar, for 4-beat bars of `beat` frames:
+    (contrast -1..1, evidence in standard errors).
 
     Chords change on bar lines (a bar is 4 notated beats), so with the right beat period and bar phase the chroma
     of the two halves of a bar match while the halves on either side of a bar line differ. At half the tempo the
     "half bars" are whole bars (both sides differ: about 0); at double the tempo the bar lines fall mid-chord. The
-    best of 16 bar phases counts; the measure is (across - within) / (across + within) of cosine distances.
+    best of 16 bar phases counts; the contrast is (across - within) / (across + within) of cosine distances, the
+    evidence the largest |across - within| over its standard error (how surely the harmony keeps this bar grid at
+    all: music without drums whose onsets are soft still changes chords in time; noise, speech and atonal
+    clusters do not).
     """
     c = np.sqrt(np.maximum(chroma, 0.0))
     cum = np.concatenate([np.zeros((12, 1)), np.cumsum(c, axis=1)], axis=1)
     n = c.shape[1]
     half = 2.0 * beat
-    best = -1.0
+    best, evidence = -1.0, 0.0
     for phase in np.arange(16) / 16 * 2 * half:
         edges = np.round(phase + half * np.arange(int((n - phase) / half) + 1)).astype(np.int64)
         edges = edges[edges <= n]
         if len(edges) < 6:  # fewer than 2 bars: no evidence either way
-            return 0.0
+            return 0.0, 0.0
         means = cum[:, edges[1:]] - cum[:, edges[:-1]]
         means = means / (np.linalg.norm(means, axis=0, keepdims=True) + 1e-9)
         dist = 1.0 - (means[:, 1:] * means[:, :-1]).sum(axis=0)
-        across, within = float(dist[1::2].mean()), float(dist[0::2].mean())
+        across_d, within_d = dist[1::2], dist[0::2]
+        across, within = float(across_d.mean()), float(within_d.mean())
         total = across + within + 1e-9
         best = max(best, (across - within) / total, (within - across) / total)
-    return best
+        # A floor of 1e-3 on the standard error: a held chord (no change anywhere) is no evidence either way.
+        se = np.sqrt(across_d.var(ddof=1) / len(across_d) + within_d.var(ddof=1) / len(within_d)) + 1e-3
+        evidence = max(evidence, abs(across - within) / float(se))
+    return best, evidence
 
 
-def _estimate_tempo(env: np.ndarray, fps: float, chroma: np.ndarray | None = None) -> tuple[float, float, float]:
-    """(tempo in BPM, pulse clarity 0..1, pulse evidence) from an onset envelope at `fps` frames per second (and
-    the chroma at the same frames, for the harmonic rhythm); see MIN_PULSE_EVIDENCE for the evidence.
+def _bass_chroma(chroma_fb: np.ndarray, power: np.ndarray, sr: int) -> np.ndarray:
+    """Chroma of the STFT power below HARMONY_MAX_HZ (bass and lower chord voices): the harmonic rhythm's input."""
+    bins = int(np.ceil(HARMONY_MAX_HZ * N_FFT / sr))
+    return chroma_fb[:, :bins] @ power[:bins]
+
+
+def _estimate_tempo(env: np.ndarray, fps: float,
+                    chroma: np.ndarray | None = None) -> tuple[float, float, float, float]:
+    """(tempo in BPM, pulse clarity 0..1, pulse evidence, harmonic evidence) from an onset envelope at `fps`
+    frames per second (and the bass-register chroma at the same frames, for the harmonic rhythm); see
+    MIN_PULSE_EVIDENCE and MIN_HARMONIC_EVIDENCE for the evidences.
 
     1. The autocorrelation peak between 60 and 200 BPM (with a mild log-normal prior around 120 BPM) gives a
        tempo up to an octave. 2. Half, once and twice that tempo are scored by how much their beat grid stands out
@@ -485,7 +511,7 @@ def _estimate_tempo(env: np.ndarray, fps: float, chroma: np.ndarray | None = Non
     x = env - env.mean()
     ac = _autocorr(x)
     if len(env) < 8 or ac[0] <= 0:
-        return 0.0, 0.0, 0.0
+        return 0.0, 0.0, 0.0, 0.0
     ac = ac / ac[0]
     lo, hi = TEMPO_RANGE
     bpms = np.geomspace(lo, hi, 600)
@@ -500,18 +526,16 @@ def _estimate_tempo(env: np.ndarray, fps: float, chroma: np.ndarray | None = Non
         if np.isfinite(contrast):
             candidates.append((contrast, period))
     if not candidates:
-        return 0.0, 0.0, 0.0
+        return 0.0, 0.0, 0.0, 0.0
     top = max(c for c, _ in candidates)
     scale = top if top > 0 else 1.0
-
-    def score(candidate: tuple[float, float]) -> float:
-        harmonic = _bar_contrast(chroma, candidate[1]) if chroma is not None else 0.0
-        return candidate[0] / scale + HARMONIC_WEIGHT * harmonic
-
-    best_contrast, best_period = max(candidates, key=score)
+    harmony = [_bar_contrast(chroma, period) if chroma is not None else (0.0, 0.0) for _, period in candidates]
+    scores = [c / scale + HARMONIC_WEIGHT * h[0] for (c, _), h in zip(candidates, harmony, strict=True)]
+    best = int(np.argmax(scores))
+    best_contrast, best_period = candidates[best]
     confidence = float(np.clip(np.interp(best_period, np.arange(len(ac)), ac), 0.0, 1.0))
     evidence = best_contrast / (env.std() + 1e-12) * np.sqrt(len(env) / best_period)
-    return 60.0 * fps / best_period, confidence, float(evidence)
+    return 60.0 * fps / best_period, confidence, float(evidence), float(harmony[best][1])
 
 
 def _spectral_shape(S: np.ndarray, freq: np.ndarray) -> tuple[float, float, float, float]:
@@ -570,7 +594,7 @@ def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = No
     signs = np.signbit(y)
     zcr = float(np.count_nonzero(signs[1:] != signs[:-1]) / max(1, len(y) - 1))
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
-    stft_chroma = chroma_fb @ power  # coarse in the bass, but where the harmony changes is all the tempo needs
+    stft_chroma = _bass_chroma(chroma_fb, power, sr)  # coarse, but where the harmony changes is all tempo needs
 
     env = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
     # Beat-level envelope: kick, bass and chord changes live below ~500 Hz, hi-hats (eighths) do not.
@@ -594,8 +618,8 @@ def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = No
     elif np.percentile(env, 95) < MIN_ONSET_DB:
         null_reason = "no_beat"
     else:
-        bpm, tempo_conf, evidence = _estimate_tempo(beat_env, fps, stft_chroma)
-        weak = tempo_conf < WEAK_PULSE_CONFIDENCE and evidence < MIN_PULSE_EVIDENCE
+        bpm, tempo_conf, evidence, harmonic = _estimate_tempo(beat_env, fps, stft_chroma)
+        weak = tempo_conf < WEAK_PULSE_CONFIDENCE and evidence < MIN_PULSE_EVIDENCE and harmonic < MIN_HARMONIC_EVIDENCE
         if bpm <= 0 or weak:
             null_reason = "no_beat"
         else:
