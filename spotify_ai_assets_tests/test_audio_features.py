@@ -269,6 +269,7 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
     import librosa
 
     from spotify_ai_assets.core.audio import features as F
+    from spotify_ai_assets.core.audio import loudness
 
     wavs = [p for p in clips.values() if p.suffix == ".wav"]
     assert wavs
@@ -298,3 +299,10 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
         assert rms.shape == rms_lib.shape
         assert np.abs(rms - rms_lib).max() <= 2e-5 * rms_lib.max()
         assert rows[i]["content_sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
+        # LUFS: the lane-parallel K-weighting kernel against one float64 scipy sosfilt of each whole channel.
+        data, _, _, _ = F.decode_channels(p)
+        step = round(0.1 * F.SR)
+        lanes = loudness._step_energies(data, F.SR, step, len(data) // step)
+        scipy_sums = loudness._step_energies_sosfilt(data, F.SR, step, len(data) // step)
+        assert lanes.shape == scipy_sums.shape == (data.shape[1], len(data) // step)
+        assert np.abs(lanes - scipy_sums).max() <= 1e-12 * scipy_sums.max()
