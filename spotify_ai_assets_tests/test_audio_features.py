@@ -269,7 +269,7 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
     import librosa
 
     from spotify_ai_assets.core.audio import features as F
-    from spotify_ai_assets.core.audio import loudness
+    from spotify_ai_assets.core.audio import kernels, loudness
 
     wavs = [p for p in clips.values() if p.suffix == ".wav"]
     assert wavs
@@ -294,6 +294,16 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
         mel_sparse = F._sparse_mel(F.SR) @ power
         assert isinstance(mel_sparse, np.ndarray) and mel_sparse.shape == mel_dense.shape
         assert np.abs(mel_sparse - mel_dense).max() <= 1e-6 * mel_dense.max()
+        # Spectral shape: the roll-off kernel's bins bit for bit, the frame means as librosa's to float32 rounding.
+        freq = librosa.fft_frequencies(sr=F.SR, n_fft=F.N_FFT)
+        rolloff_lib = librosa.feature.spectral_rolloff(S=S, sr=F.SR, n_fft=F.N_FFT)[0]
+        assert np.array_equal(freq[kernels.rolloff_bins(S, np.float32(0.85))], rolloff_lib)
+        shape = F._spectral_shape(S, freq)
+        shape_lib = (librosa.feature.spectral_centroid(S=S, sr=F.SR, n_fft=F.N_FFT)[0].mean(),
+                     librosa.feature.spectral_bandwidth(S=S, sr=F.SR, n_fft=F.N_FFT)[0].mean(),
+                     rolloff_lib.mean(), librosa.feature.spectral_flatness(S=S)[0].mean())
+        assert shape[2] == rolloff_lib.mean()
+        assert shape == pytest.approx(shape_lib, rel=1e-5)
         rms_lib = librosa.feature.rms(S=S, frame_length=F.N_FFT)[0]
         rms = F._rms_from_power(power)
         assert rms.shape == rms_lib.shape

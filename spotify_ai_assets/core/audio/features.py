@@ -522,24 +522,27 @@ def _spectral_shape(S: np.ndarray, freq: np.ndarray) -> tuple[float, float, floa
     """
     if S.shape[1] == 0:
         return 0.0, 0.0, 0.0, 0.0
+    from spotify_ai_assets.core.audio.kernels import rolloff_bins
+
     # Weighted sums over frequency as matrix-vector products (BLAS), not elementwise (bins x frames) temporaries.
     f = freq.astype(np.float32)
-    total = (np.ones(len(f), np.float32) @ S).astype(np.float64)
+    ones = np.ones(len(f), np.float32)
+    total = (ones @ S).astype(np.float64)
     safe = np.where(total > 0, total, 1.0)
     first = (f @ S).astype(np.float64)
     centroid = first / safe
     second = ((f * f) @ S).astype(np.float64)
     # sum (f - c)^2 S = sum f^2 S - 2 c sum f S + c^2 sum S
     bandwidth = np.sqrt(np.maximum(0.0, (second - 2 * centroid * first + centroid**2 * total) / safe))
-    cum = np.cumsum(S, axis=0)
-    idx = np.argmax(cum >= 0.85 * cum[-1:, :], axis=0)
-    rolloff = np.where(total > 0, freq[idx], 0.0)
+    # Roll-off: librosa's float32 running sums bin after bin, in a numba kernel (no (bins, frames) cumsum array).
+    rolloff = np.where(total > 0, freq[rolloff_bins(S, np.float32(0.85))], 0.0)
     centroid = np.where(total > 0, centroid, 0.0)
     bandwidth = np.where(total > 0, bandwidth, 0.0)
-    # log(max(S^2, 1e-10)) = 2 log(max(S, 1e-5)): one log over the magnitudes, no squared copy first
-    log_power = 2.0 * np.log(np.maximum(S, np.float32(1e-5)))
+    # log(max(S^2, 1e-10)) = 2 log(max(S, 1e-5)): one log over the magnitudes, no squared copy first; its sum over
+    # frequency is a BLAS product (float32, as librosa's own mean is), not a float64 reduction of the whole array.
+    log_sum = ones @ np.log(np.maximum(S, np.float32(1e-5)))
     mean_power = np.maximum(np.einsum("ij,ij->j", S, S) / S.shape[0], 1e-10)
-    flatness = np.exp(log_power.mean(axis=0, dtype=np.float64)) / mean_power
+    flatness = np.exp(2.0 * log_sum.astype(np.float64) / S.shape[0]) / mean_power
     flat = float(np.clip(flatness.mean(), 0.0, 1.0))
     return float(centroid.mean()), float(bandwidth.mean()), float(rolloff.mean()), flat
 
