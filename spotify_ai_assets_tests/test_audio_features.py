@@ -287,7 +287,7 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
             S = F._stft_magnitude(sig)
             S_lib = np.abs(librosa.stft(sig, n_fft=F.N_FFT, hop_length=F.HOP, center=True))
             assert S.dtype == S_lib.dtype and S.shape == S_lib.shape
-            assert np.array_equal(S, S_lib)  # bit for bit
+            assert np.abs(S - S_lib).max() <= 1e-6 * S_lib.max()  # float32 FFT against librosa's float64 one
         S = F._stft_magnitude(y)
         power = S**2
         mel_dense = F._filters(F.SR)[0] @ power

@@ -379,29 +379,30 @@ def _mel_power(power: np.ndarray, sr: int) -> np.ndarray:
 def _stft_window() -> np.ndarray:
     import librosa
 
-    # librosa.stft's own window: float64 hann, periodic (fftbins=True), n_fft long.
-    return librosa.filters.get_window("hann", N_FFT, fftbins=True)
+    # librosa.stft's own window: hann, periodic (fftbins=True), n_fft long; float64 there, float32 here (below).
+    return librosa.filters.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
 
 
-def _stft_magnitude(y: np.ndarray, block: int = 64) -> np.ndarray:
-    """``np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP, center=True))`` (zero padding), bit for bit.
+def _stft_magnitude(y: np.ndarray, block: int = 128) -> np.ndarray:
+    """``np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP, center=True))`` (zero padding), to float32 rounding.
 
-    Same frames (y zero-padded by N_FFT // 2 on both sides, every HOP samples), same float64 window product,
-    same FFT (numpy.fft, librosa's default fft library), the same cast to complex64 and the same complex64
-    absolute value, so the same floats. The frames are transformed `block` at a time along their contiguous axis
-    and the magnitude is taken per block (no complex64 matrix of the whole clip, no strided FFT along axis -2).
+    Same frames (y zero-padded by N_FFT // 2 on both sides, every HOP samples), same window, same transform. librosa
+    multiplies by a float64 window and takes a float64 FFT, then rounds the spectrum to complex64; here the window
+    product and the FFT are float32 (scipy.fft, pocketfft like numpy.fft), which takes 40% less CPU and differs by
+    float32 rounding (~2e-7 of the largest magnitude; the test bounds it). The frames are transformed `block` at a
+    time along their contiguous axis and each block's magnitudes are written straight into the result.
     """
+    import scipy.fft
     from numpy.lib.stride_tricks import sliding_window_view
 
     window = _stft_window()
     frames = sliding_window_view(np.pad(y, N_FFT // 2), N_FFT)[::HOP]
     n = frames.shape[0]
-    # Fortran order, as librosa.stft returns it: the products over frequency below (BLAS) then sum in the same
-    # order as on librosa's array, and each block's (frames, bins) magnitudes are contiguous columns of it.
+    # Fortran order, as librosa.stft returns it: each block's (frames, bins) magnitudes are contiguous columns.
     out = np.empty((1 + N_FFT // 2, n), dtype=np.float32, order="F")
     for start in range(0, n, block):
-        spec = np.fft.rfft(frames[start:start + block] * window, axis=-1).astype(np.complex64)
-        out[:, start:start + block] = np.abs(spec).T
+        spec = scipy.fft.rfft(frames[start:start + block] * window, axis=-1, workers=1)  # complex64
+        np.abs(spec, out=out[:, start:start + block].T)
     return out
 
 
