@@ -1,6 +1,6 @@
 """Per-track audio features computed from an audio file (any name; the landing zone names files by track id).
 
-Pure: numpy, scipy, soundfile, pyloudnorm and librosa only (no dagster). One decode, one STFT magnitude (n_fft
+Pure: numpy, scipy, soundfile, pyloudnorm, numba and librosa only (no dagster). One decode, one STFT magnitude (n_fft
 2048, hop 512 at 22 050 Hz, so one frame is 23.2 ms) shared by every spectral feature, the mel spectrogram (MFCC,
 onset envelope) and the chroma the tempo uses; tempo from the onset envelope and the harmonic rhythm; key from a
 log-frequency pitch spectrogram of its own (`key.py`: the STFT chroma smears bass notes and counts overtones);
@@ -54,9 +54,10 @@ audio (a file whose first bytes are no audio container's, e.g. text renamed .wav
 silence, clips shorter than 3 s and beatless audio return a row with ``tempo_bpm=None`` and the reason, and
 silence, noise, speech and atonal audio a row with ``key=None`` and `key_null_reason`.
 
-Numba: librosa's beat tracker and peak picker are numba functions compiled on first use (about 25 s cold). numba
-caches them on disk next to librosa, or under ``NUMBA_CACHE_DIR`` when that is set (set it in the process
-environment, e.g. the container image, to a writable persistent folder; this package never sets it).
+Numba: librosa's beat tracker and peak picker, and this package's kernels (`kernels.py`, `loudness.py`), are
+numba functions compiled on first use (about 25 s cold). numba caches them on disk next to their modules, or under
+``NUMBA_CACHE_DIR`` when that is set (set it in the process environment, e.g. the container image, to a writable
+persistent folder; this package never sets it).
 """
 
 from __future__ import annotations
