@@ -299,6 +299,7 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
         rolloff_lib = librosa.feature.spectral_rolloff(S=S, sr=F.SR, n_fft=F.N_FFT)[0]
         assert np.array_equal(freq[kernels.rolloff_bins(S, np.float32(0.85))], rolloff_lib)
         shape = F._spectral_shape(S, freq)
+        assert F._spectral_shape(S, freq, power) == pytest.approx(shape, rel=1e-6)  # the power given, as analyze does
         shape_lib = (librosa.feature.spectral_centroid(S=S, sr=F.SR, n_fft=F.N_FFT)[0].mean(),
                      librosa.feature.spectral_bandwidth(S=S, sr=F.SR, n_fft=F.N_FFT)[0].mean(),
                      rolloff_lib.mean(), librosa.feature.spectral_flatness(S=S)[0].mean())

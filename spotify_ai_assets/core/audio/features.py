@@ -531,8 +531,11 @@ def _estimate_tempo(env: np.ndarray, fps: float, chroma: np.ndarray | None = Non
     return 60.0 * fps / best_period, confidence, float(evidence)
 
 
-def _spectral_shape(S: np.ndarray, freq: np.ndarray) -> tuple[float, float, float, float]:
-    """Frame means of centroid, bandwidth (p=2), 85% roll-off (Hz) and flatness of magnitude spectrogram S.
+def _spectral_shape(
+    S: np.ndarray, freq: np.ndarray, power: np.ndarray | None = None
+) -> tuple[float, float, float, float]:
+    """Frame means of centroid, bandwidth (p=2), 85% roll-off (Hz) and flatness of magnitude spectrogram S (and
+    its power S**2, when already computed).
 
     Matches librosa.feature.spectral_centroid / spectral_bandwidth / spectral_rolloff / spectral_flatness with
     ``S=S`` (amin 1e-10, power 2 for flatness); all-zero frames count as 0 Hz (and flatness 1).
@@ -558,7 +561,8 @@ def _spectral_shape(S: np.ndarray, freq: np.ndarray) -> tuple[float, float, floa
     # log(max(S^2, 1e-10)) = 2 log(max(S, 1e-5)): one log over the magnitudes, no squared copy first; its sum over
     # frequency is a BLAS product (float32, as librosa's own mean is), not a float64 reduction of the whole array.
     log_sum = ones @ np.log(np.maximum(S, np.float32(1e-5)))
-    mean_power = np.maximum(np.einsum("ij,ij->j", S, S) / S.shape[0], 1e-10)
+    square_sum = np.einsum("ij,ij->j", S, S) if power is None else ones @ power
+    mean_power = np.maximum(square_sum / S.shape[0], 1e-10)
     flatness = np.exp(2.0 * log_sum.astype(np.float64) / S.shape[0]) / mean_power
     flat = float(np.clip(flatness.mean(), 0.0, 1.0))
     return float(centroid.mean()), float(bandwidth.mean()), float(rolloff.mean()), flat
@@ -586,7 +590,7 @@ def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = No
     dynamic_range = float(np.percentile(audible, 95) - np.percentile(audible, 10)) if len(audible) else 0.0
     # The four spectral shape features, computed once from S as librosa.feature.spectral_{centroid, bandwidth,
     # rolloff, flatness}(S=S) define them (same formulas, one pass instead of four validations and normalizations).
-    centroid, bandwidth, rolloff, flatness = _spectral_shape(S, freq)
+    centroid, bandwidth, rolloff, flatness = _spectral_shape(S, freq, power)
     signs = np.signbit(y)
     zcr = float(np.count_nonzero(signs[1:] != signs[:-1]) / max(1, len(y) - 1))
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
