@@ -267,6 +267,7 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
     import hashlib
 
     import librosa
+    import pyloudnorm
 
     from spotify_ai_assets.core.audio import features as F
     from spotify_ai_assets.core.audio import kernels, loudness
@@ -310,6 +311,10 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
         assert rms.shape == rms_lib.shape
         assert np.abs(rms - rms_lib).max() <= 2e-5 * rms_lib.max()
         assert rows[i]["content_sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
+        # LUFS of the file at its own rate and channels: pyloudnorm's figure for the file (the row rounds to 0.01).
+        samples, file_sr = sf.read(p, always_2d=True)
+        assert rows[i]["loudness_lufs"] == pytest.approx(
+            pyloudnorm.Meter(file_sr).integrated_loudness(samples), abs=0.006)
         # LUFS: the lane-parallel K-weighting kernel against one float64 scipy sosfilt of each whole channel.
         data, _, _, _ = F.decode_channels(p)
         step = round(0.1 * F.SR)

@@ -272,8 +272,8 @@ def _read_float32(fh: soundfile.SoundFile) -> np.ndarray:
     return fh.read(dtype="float32", always_2d=True)
 
 
-def decode_channels(path: str | os.PathLike, sr: int = SR) -> tuple[np.ndarray, int, int, float]:
-    """(float32 signal (samples, channels) at `sr`, the file's sample rate, its channels, duration in s);
+def _decode_native(path: str | os.PathLike) -> tuple[np.ndarray, int, int, float]:
+    """(float32 signal (samples, channels) at the file's own rate, that rate, its channels, duration in s);
     AudioError if the file cannot be read as audio."""
     import soundfile as sf
 
@@ -317,16 +317,30 @@ def decode_channels(path: str | os.PathLike, sr: int = SR) -> tuple[np.ndarray, 
         raise AudioError("decode_error", f"{p}: invalid sample rate {orig_sr} or channel count {channels}")
     if not np.isfinite(data).all():
         raise AudioError("decode_error", f"{p}: decoded samples contain NaN or infinity")
+    return data, orig_sr, channels, len(data) / orig_sr
+
+
+def decode_channels(path: str | os.PathLike, sr: int = SR) -> tuple[np.ndarray, int, int, float]:
+    """(float32 signal (samples, channels) at `sr`, the file's sample rate, its channels, duration in s);
+    AudioError if the file cannot be read as audio."""
+    data, orig_sr, channels, duration = _decode_native(path)
     resampled = np.ascontiguousarray(_resample(data, orig_sr, sr), dtype=np.float32)
     if resampled.ndim == 1:
         resampled = resampled[:, None]
-    return resampled, orig_sr, channels, len(data) / orig_sr
+    return resampled, orig_sr, channels, duration
 
 
 def decode(path: str | os.PathLike, sr: int = SR) -> tuple[np.ndarray, int, int, float]:
-    """(mono float32 signal at `sr`, the file's sample rate, its channels, duration in s); AudioError if unreadable."""
-    data, orig_sr, channels, duration = decode_channels(path, sr)
-    return _mono(data), orig_sr, channels, duration
+    """(mono float32 signal at `sr`, the file's sample rate, its channels, duration in s); AudioError if unreadable.
+
+    The channels are mixed before resampling (one channel to resample instead of all; resampling is linear, so
+    the same signal up to float32 rounding)."""
+    data, orig_sr, channels, duration = _decode_native(path)
+    return _resample_mono(_mono(data), orig_sr, sr), orig_sr, channels, duration
+
+
+def _resample_mono(y: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:
+    return np.ascontiguousarray(_resample(y, orig_sr, sr), dtype=np.float32)
 
 
 def _mono(data: np.ndarray) -> np.ndarray:
@@ -568,9 +582,11 @@ def _spectral_shape(
     return float(centroid.mean()), float(bandwidth.mean()), float(rolloff.mean()), flat
 
 
-def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = None) -> dict:
+def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = None,
+                   channels_sr: int | None = None) -> dict:
     """The signal-derived features (everything but the file columns) of a mono float32 signal at `sr`; the LUFS
-    loudness is measured on `channels` (samples, channels) at `sr` when given, else on `y`."""
+    loudness is measured on `channels` (samples, channels) at `channels_sr` (default `sr`) when given, else on
+    `y`."""
     import librosa
 
     from spotify_ai_assets.core.audio.key import estimate_key
@@ -638,7 +654,7 @@ def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = No
         tuning, chroma_mean = estimate.tuning_cents, estimate.chroma
         if key is not None:
             key_name = f"{KEY_NAMES[key]} {'major' if mode else 'minor'}"
-    lufs = integrated_lufs(channels if channels is not None else y, sr)
+    lufs = integrated_lufs(y, sr) if channels is None else integrated_lufs(channels, channels_sr or sr)
 
     tempo_pref = float(np.exp(-0.5 * (np.log2(tempo / 120.0) / 0.5) ** 2)) if tempo else 0.0
     danceability = 0.6 * tempo_conf + 0.4 * tempo_pref if tempo else 0.0
@@ -680,7 +696,9 @@ def analyze_file(path: str | os.PathLike, track_id: str | None = None) -> dict:
     p = Path(path)
     if track_id is None and TRACK_ID_RE.match(p.stem):
         track_id = p.stem
-    data, orig_sr, channels, duration = decode_channels(p)
+    # The channels at the file's own rate: LUFS is measured on them there (as BS.1770 and pyloudnorm on the file
+    # do), and only their mix is resampled to the analysis rate.
+    data, orig_sr, channels, duration = _decode_native(p)
     with p.open("rb") as fh:  # streamed in chunks: the same digest without a copy of the whole file in memory
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
     row = {
@@ -690,6 +708,6 @@ def analyze_file(path: str | os.PathLike, track_id: str | None = None) -> dict:
         "sample_rate": orig_sr,
         "channels": channels,
         "duration_s": float(duration),
-        **analyze_signal(_mono(data), SR, channels=data),
+        **analyze_signal(_resample_mono(_mono(data), orig_sr, SR), SR, channels=data, channels_sr=orig_sr),
     }
     return {c: row[c] for c in FEATURE_COLUMNS}
