@@ -311,8 +311,10 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
         assert rms.shape == rms_lib.shape
         assert np.abs(rms - rms_lib).max() <= 2e-5 * rms_lib.max()
         assert rows[i]["content_sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
-        # LUFS of the file at its own rate and channels: pyloudnorm's figure for the file (the row rounds to 0.01).
+        # LUFS of the file at its own rate (>= 22 050 Hz) and channels: pyloudnorm's figure for the file (the row
+        # rounds to 0.01).
         samples, file_sr = sf.read(p, always_2d=True)
+        assert file_sr >= F.SR
         assert rows[i]["loudness_lufs"] == pytest.approx(
             pyloudnorm.Meter(file_sr).integrated_loudness(samples), abs=0.006)
         # LUFS: the lane-parallel K-weighting kernel against one float64 scipy sosfilt of each whole channel.
@@ -372,3 +374,17 @@ def test_pitch_spectrogram_matches_its_plain_reading(clips: dict[int, Path]) -> 
         energy_ref, tuning_ref, flatness_ref = _pitch_spectrogram_plain(y, F.SR)
         assert np.array_equal(energy, energy_ref)  # the same peaks summed in the same order per cell
         assert tuning == pytest.approx(tuning_ref, abs=1e-9) and flatness == pytest.approx(flatness_ref, rel=1e-12)
+
+
+def test_lufs_of_low_rate_files_is_measured_at_the_analysis_rate(tmp_path: Path) -> None:
+    """An 8 or 16 kHz file's LUFS comes from its signal resampled to 22 050 Hz (features.analyze_file)."""
+    from spotify_ai_assets.core.audio import features as F
+    from spotify_ai_assets.core.audio.loudness import integrated_lufs
+
+    rng = np.random.default_rng(3)
+    for sr, channels in ((8000, 1), (16000, 2)):
+        t = np.arange(6 * sr) / sr
+        x = 0.2 * np.sin(2 * np.pi * 330 * t)[:, None] + 0.05 * rng.standard_normal((len(t), channels))
+        path = write_wav(tmp_path / f"low-{sr}.wav", x, sr)
+        expected = integrated_lufs(F.decode_channels(path)[0], F.SR)
+        assert expected is not None and analyze_file(path)["loudness_lufs"] == round(expected, 2)

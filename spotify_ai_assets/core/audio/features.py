@@ -696,9 +696,17 @@ def analyze_file(path: str | os.PathLike, track_id: str | None = None) -> dict:
     p = Path(path)
     if track_id is None and TRACK_ID_RE.match(p.stem):
         track_id = p.stem
-    # The channels at the file's own rate: LUFS is measured on them there (as BS.1770 and pyloudnorm on the file
-    # do), and only their mix is resampled to the analysis rate.
+    # Only the channels' mix is resampled to the analysis rate (one channel through soxr instead of all).
     data, orig_sr, channels, duration = _decode_native(p)
+    y = _resample_mono(_mono(data), orig_sr, SR)
+    # LUFS on the channels at the file's own rate when that is at least the analysis rate: the standard's setting
+    # (pyloudnorm on the file gives the same figure). Below it (8 or 16 kHz files) at the analysis rate, as
+    # before: a K-weighting designed at 8 kHz bends near its 4 kHz Nyquist, upsampled audio keeps the reference
+    # curve; a mono file's resampled channel is `y` itself.
+    if orig_sr >= SR:
+        loud, loud_sr = data, orig_sr
+    else:
+        loud, loud_sr = (y if channels == 1 else _resample(data, orig_sr, SR)), SR
     with p.open("rb") as fh:  # streamed in chunks: the same digest without a copy of the whole file in memory
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
     row = {
@@ -708,6 +716,6 @@ def analyze_file(path: str | os.PathLike, track_id: str | None = None) -> dict:
         "sample_rate": orig_sr,
         "channels": channels,
         "duration_s": float(duration),
-        **analyze_signal(_resample_mono(_mono(data), orig_sr, SR), SR, channels=data, channels_sr=orig_sr),
+        **analyze_signal(y, SR, channels=loud if loud.ndim == 2 else loud[:, None], channels_sr=loud_sr),
     }
     return {c: row[c] for c in FEATURE_COLUMNS}

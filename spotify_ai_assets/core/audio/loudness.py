@@ -15,8 +15,10 @@ state as pole_radius ** samples, and the warm-up is long enough for that to fall
 stretch the zeros before the signal are exactly the zero state `sosfilt` starts from). Filtering and sums are in
 float64, so the step energies agree with a float64 `sosfilt` to about 1e-14 of the loudest step.
 
-`analyze_file` measures it on the decoded channels at the file's own rate, as BS.1770 and pyloudnorm on the file
-do (the same figure to 1e-4 LU; at the 22 050 Hz analysis rate it came out up to 0.09 LU off).
+`analyze_file` measures it on the decoded channels at the file's own rate when that is 22 050 Hz or more, as
+BS.1770 and pyloudnorm on the file do (the same figure to 1e-4 LU; at the 22 050 Hz analysis rate it came out up
+to 0.09 LU off), and on the channels resampled to 22 050 Hz for 8 and 16 kHz files (where the filters designed at
+the file's rate bend near its Nyquist frequency).
 """
 
 from __future__ import annotations
