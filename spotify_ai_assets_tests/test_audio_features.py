@@ -388,3 +388,14 @@ def test_lufs_of_low_rate_files_is_measured_at_the_analysis_rate(tmp_path: Path)
         path = write_wav(tmp_path / f"low-{sr}.wav", x, sr)
         expected = integrated_lufs(F.decode_channels(path)[0], F.SR)
         assert expected is not None and analyze_file(path)["loudness_lufs"] == round(expected, 2)
+
+
+def test_float_samples_with_nan_are_a_decode_error(tmp_path: Path) -> None:
+    """Float WAV data is checked for NaN and infinity (integer PCM cannot hold them, so it is not scanned)."""
+    y = np.sin(np.arange(SR * 4) / 10.0).astype(np.float32)
+    y[1000] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, y, SR, subtype="FLOAT")
+    with pytest.raises(AudioError) as err:
+        analyze_file(path)
+    assert err.value.kind == "decode_error" and "NaN" in err.value.reason

@@ -315,7 +315,9 @@ def _decode_native(path: str | os.PathLike) -> tuple[np.ndarray, int, int, float
         raise AudioError("empty", f"{p}: {fh.format} container holds no audio frames")
     if orig_sr <= 0 or channels <= 0:
         raise AudioError("decode_error", f"{p}: invalid sample rate {orig_sr} or channel count {channels}")
-    if not np.isfinite(data).all():
+    # Integer PCM (WAV, FLAC, AIFF, ... subtypes PCM_*) scales to finite floats; float data and lossy decoders'
+    # output may hold NaN or infinity.
+    if not fh.subtype.startswith("PCM") and not np.isfinite(data).all():
         raise AudioError("decode_error", f"{p}: decoded samples contain NaN or infinity")
     return data, orig_sr, channels, len(data) / orig_sr
 
@@ -346,8 +348,8 @@ def _resample_mono(y: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:
 def _mono(data: np.ndarray) -> np.ndarray:
     if data.shape[1] == 1:
         return np.ascontiguousarray(data[:, 0])
-    mix = data[:, 0].copy()
-    for c in range(1, data.shape[1]):  # column adds: a strided mean over axis 1 is several times slower
+    mix = np.add(data[:, 0], data[:, 1])
+    for c in range(2, data.shape[1]):  # column adds: a strided mean over axis 1 is several times slower
         mix += data[:, c]
     mix *= np.float32(1.0 / data.shape[1])
     return mix
