@@ -563,15 +563,17 @@ def _spectral_shape(
     # Weighted sums over frequency as matrix-vector products (BLAS), not elementwise (bins x frames) temporaries.
     f = freq.astype(np.float32)
     ones = np.ones(len(f), np.float32)
-    total = (ones @ S).astype(np.float64)
+    total32 = ones @ S
+    total = total32.astype(np.float64)
     safe = np.where(total > 0, total, 1.0)
     first = (f @ S).astype(np.float64)
     centroid = first / safe
     second = ((f * f) @ S).astype(np.float64)
     # sum (f - c)^2 S = sum f^2 S - 2 c sum f S + c^2 sum S
     bandwidth = np.sqrt(np.maximum(0.0, (second - 2 * centroid * first + centroid**2 * total) / safe))
-    # Roll-off: librosa's float32 running sums bin after bin, in a numba kernel (no (bins, frames) cumsum array).
-    rolloff = np.where(total > 0, freq[rolloff_bins(S, np.float32(0.85))], 0.0)
+    # Roll-off: librosa's float32 running sums bin after bin up to 85% of the total, in a numba kernel (no (bins,
+    # frames) cumsum array, and no second walk over every bin for the total: the BLAS one above).
+    rolloff = np.where(total > 0, freq[rolloff_bins(S, np.float32(0.85) * total32)], 0.0)
     centroid = np.where(total > 0, centroid, 0.0)
     bandwidth = np.where(total > 0, bandwidth, 0.0)
     # log(max(S^2, 1e-10)) = 2 log(max(S, 1e-5)): one log over the magnitudes, no squared copy first; its sum over

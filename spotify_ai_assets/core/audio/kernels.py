@@ -13,26 +13,25 @@ ROLLOFF_BLOCK = 8  # frames walked side by side: independent float32 sums, so th
 
 
 @numba.njit(cache=True, nogil=True)
-def rolloff_bins(S: np.ndarray, roll_percent: np.float32) -> np.ndarray:  # pragma: no cover - numba
-    """Per frame (column) of the magnitude spectrogram `S` (bins, frames) float32, the first bin where the running
-    sum over frequency reaches `roll_percent` of the frame's total: librosa.feature.spectral_rolloff's bin.
+def rolloff_bins(S: np.ndarray, threshold: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
+    """Per frame (column) j of the magnitude spectrogram `S` (bins, frames) float32, the first bin where the running
+    sum over frequency reaches `threshold[j]` (float32): librosa.feature.spectral_rolloff's bin for
+    threshold = roll_percent * the frame's total.
 
     librosa takes `np.cumsum(S, axis=-2)` (float32, summed bin after bin) and the first bin whose running sum is at
-    least roll_percent * the last; here the same float32 additions in the same order give the same sums, without
-    the (bins, frames) cumulative array and its comparison mask. The second walk stops at the roll-off bin.
+    least roll_percent * the last; here the same float32 additions in the same order, without the (bins, frames)
+    cumulative array and its comparison mask, and each walk stops at the roll-off bin. With the total summed the
+    same way (bin after bin) the bins are librosa's exactly; `features._spectral_shape` passes the BLAS total it
+    has anyway, which moves a frame's bin by one where the running sum meets the threshold within float32
+    rounding (1 frame in 2 000 on the rendered corpus, under 1 in 100 on the synthetic test clips; the test
+    bounds it).
     """
     n_bins, n = S.shape
     out = np.zeros(n, np.int64)
-    total = np.zeros(ROLLOFF_BLOCK, np.float32)
     running = np.zeros(ROLLOFF_BLOCK, np.float32)
     found = np.zeros(ROLLOFF_BLOCK, np.bool_)
     for j0 in range(0, n, ROLLOFF_BLOCK):
         width = min(ROLLOFF_BLOCK, n - j0)
-        total[:] = 0.0
-        for i in range(n_bins):
-            for k in range(width):
-                total[k] += S[i, j0 + k]
-        threshold = roll_percent * total
         running[:] = 0.0
         found[:] = False
         left = width
@@ -40,7 +39,7 @@ def rolloff_bins(S: np.ndarray, roll_percent: np.float32) -> np.ndarray:  # prag
             for k in range(width):
                 if not found[k]:
                     running[k] += S[i, j0 + k]
-                    if running[k] >= threshold[k]:
+                    if running[k] >= threshold[j0 + k]:
                         out[j0 + k] = i
                         found[k] = True
                         left -= 1
