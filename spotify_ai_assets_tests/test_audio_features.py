@@ -267,8 +267,10 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
     import hashlib
 
     import librosa
+    import pyloudnorm
 
     from spotify_ai_assets.core.audio import features as F
+    from spotify_ai_assets.core.audio import kernels, loudness
 
     wavs = [p for p in clips.values() if p.suffix == ".wav"]
     assert wavs
@@ -286,15 +288,119 @@ def test_fast_paths_match_the_library_calls_they_replace(clips: dict[int, Path],
             S = F._stft_magnitude(sig)
             S_lib = np.abs(librosa.stft(sig, n_fft=F.N_FFT, hop_length=F.HOP, center=True))
             assert S.dtype == S_lib.dtype and S.shape == S_lib.shape
-            assert np.array_equal(S, S_lib)  # bit for bit
+            assert np.abs(S - S_lib).max() <= 1e-6 * S_lib.max()  # float32 FFT against librosa's float64 one
         S = F._stft_magnitude(y)
         power = S**2
         mel_dense = F._filters(F.SR)[0] @ power
-        mel_sparse = F._sparse_mel(F.SR) @ power
-        assert isinstance(mel_sparse, np.ndarray) and mel_sparse.shape == mel_dense.shape
-        assert np.abs(mel_sparse - mel_dense).max() <= 1e-6 * mel_dense.max()
+        mel_bands = F._mel_power(power, F.SR)
+        assert mel_bands.dtype == mel_dense.dtype and mel_bands.shape == mel_dense.shape
+        assert np.abs(mel_bands - mel_dense).max() <= 1e-6 * mel_dense.max()
+        # Spectral shape: the roll-off kernel's bins bit for bit with librosa's total (its last cumsum row), within
+        # a bin in a few frames with the BLAS total; the frame means as librosa's to float32 rounding.
+        freq = librosa.fft_frequencies(sr=F.SR, n_fft=F.N_FFT)
+        rolloff_lib = librosa.feature.spectral_rolloff(S=S, sr=F.SR, n_fft=F.N_FFT)[0]
+        cumsum_total = np.cumsum(S, axis=0)[-1]
+        assert np.array_equal(freq[kernels.rolloff_bins(S, np.float32(0.85) * cumsum_total)], rolloff_lib)
+        blas_bins = kernels.rolloff_bins(S, np.float32(0.85) * (np.ones(len(S), np.float32) @ S))
+        lib_bins = np.searchsorted(freq, rolloff_lib)
+        assert np.abs(blas_bins - lib_bins).max() <= 1
+        assert np.count_nonzero(blas_bins != lib_bins) <= len(lib_bins) // 50
+        shape = F._spectral_shape(S, freq)
+        assert F._spectral_shape(S, freq, power) == pytest.approx(shape, rel=1e-6)  # the power given, as analyze does
+        shape_lib = (librosa.feature.spectral_centroid(S=S, sr=F.SR, n_fft=F.N_FFT)[0].mean(),
+                     librosa.feature.spectral_bandwidth(S=S, sr=F.SR, n_fft=F.N_FFT)[0].mean(),
+                     rolloff_lib.mean(), librosa.feature.spectral_flatness(S=S)[0].mean())
+        assert shape == pytest.approx(shape_lib, rel=1e-5)
         rms_lib = librosa.feature.rms(S=S, frame_length=F.N_FFT)[0]
         rms = F._rms_from_power(power)
         assert rms.shape == rms_lib.shape
         assert np.abs(rms - rms_lib).max() <= 2e-5 * rms_lib.max()
         assert rows[i]["content_sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
+        # LUFS of the file at its own rate (>= 22 050 Hz) and channels: pyloudnorm's figure for the file (the row
+        # rounds to 0.01).
+        samples, file_sr = sf.read(p, always_2d=True)
+        assert file_sr >= F.SR
+        assert rows[i]["loudness_lufs"] == pytest.approx(
+            pyloudnorm.Meter(file_sr).integrated_loudness(samples), abs=0.006)
+        # LUFS: the lane-parallel K-weighting kernel against one float64 scipy sosfilt of each whole channel.
+        data, _, _, _ = F.decode_channels(p)
+        step = round(0.1 * F.SR)
+        lanes = loudness._step_energies(data, F.SR, step, len(data) // step)
+        scipy_sums = loudness._step_energies_sosfilt(data, F.SR, step, len(data) // step)
+        assert lanes.shape == scipy_sums.shape == (data.shape[1], len(data) // step)
+        assert np.abs(lanes - scipy_sums).max() <= 1e-12 * scipy_sums.max()
+
+
+def _pitch_spectrogram_plain(y: np.ndarray, sr: int) -> tuple[np.ndarray, float, float]:
+    """key.pitch_spectrogram as first written (bins x frames, masked copies, 2-D indexing, a complex exp): the
+    reference its faster reading is held to."""
+    import scipy.fft
+
+    from spotify_ai_assets.core.audio import key as K
+
+    yk = K._decimate(y, sr)
+    ksr = sr / K.DECIMATE
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(yk, K.N_FFT // 2), K.N_FFT)[::K.HOP]
+    mag = np.abs(scipy.fft.rfft(frames * K._window(), axis=1, workers=1)).T
+    log_mag = np.log(np.maximum(mag, 1e-10))
+    freqs = np.fft.rfftfreq(K.N_FFT, 1.0 / ksr)
+    band = (freqs > 60) & (freqs < 2500)
+    log_power = 2.0 * log_mag[band].astype(np.float64)
+    power = mag[band].astype(np.float64) ** 2
+    flat_frames = np.exp(log_power.mean(axis=0)) / np.maximum(power.mean(axis=0), 1e-20)
+    flatness = float(np.average(flat_frames, weights=power.sum(axis=0)))
+    centre = mag[1:-1]
+    is_peak = (centre > mag[:-2]) & (centre >= mag[2:]) & (centre > K.PEAK_FLOOR * mag.max(axis=0, keepdims=True))
+    is_peak[: int(30.0 * K.N_FFT / ksr)] = False
+    rows, cols = np.nonzero(is_peak)
+    la, lb, lc = log_mag[rows, cols], log_mag[rows + 1, cols], log_mag[rows + 2, cols]
+    denom = la - 2 * lb + lc
+    safe = np.where(np.abs(denom) > 1e-9, denom, 1.0)
+    delta = np.clip(np.where(np.abs(denom) > 1e-9, 0.5 * (la - lc) / safe, 0.0), -0.5, 0.5)
+    pitch = 69.0 + 12.0 * np.log2((rows + 1 + delta) * (ksr / K.N_FFT) / 440.0)
+    amp = centre[rows, cols].astype(np.float64)
+    tuning = float(np.angle(np.sum(amp * np.exp(2j * np.pi * (pitch - np.round(pitch))))) / (2 * np.pi))
+    semis = np.round(pitch - tuning).astype(np.int64)
+    keep = (semis >= K.LOW_PITCH) & (semis < K.HIGH_PITCH)
+    out = np.zeros((K.HIGH_PITCH - K.LOW_PITCH) * mag.shape[1])
+    out += np.bincount((semis[keep] - K.LOW_PITCH) * mag.shape[1] + cols[keep], weights=amp[keep] ** 2,
+                       minlength=out.size)
+    return out.reshape(K.HIGH_PITCH - K.LOW_PITCH, mag.shape[1]), 100.0 * tuning, flatness
+
+
+def test_pitch_spectrogram_matches_its_plain_reading(clips: dict[int, Path]) -> None:
+    """key.pitch_spectrogram (frames x bins, flat indices, sin/cos tuning sums) against the plain reference."""
+    from spotify_ai_assets.core.audio import features as F
+    from spotify_ai_assets.core.audio import key as K
+
+    for p in clips.values():
+        y, _, _, _ = F.decode(p)
+        energy, tuning, flatness = K.pitch_spectrogram(y, F.SR)
+        energy_ref, tuning_ref, flatness_ref = _pitch_spectrogram_plain(y, F.SR)
+        assert np.array_equal(energy, energy_ref)  # the same peaks summed in the same order per cell
+        assert tuning == pytest.approx(tuning_ref, abs=1e-9) and flatness == pytest.approx(flatness_ref, rel=1e-12)
+
+
+def test_lufs_of_low_rate_files_is_measured_at_the_analysis_rate(tmp_path: Path) -> None:
+    """An 8 or 16 kHz file's LUFS comes from its signal resampled to 22 050 Hz (features.analyze_file)."""
+    from spotify_ai_assets.core.audio import features as F
+    from spotify_ai_assets.core.audio.loudness import integrated_lufs
+
+    rng = np.random.default_rng(3)
+    for sr, channels in ((8000, 1), (16000, 2)):
+        t = np.arange(6 * sr) / sr
+        x = 0.2 * np.sin(2 * np.pi * 330 * t)[:, None] + 0.05 * rng.standard_normal((len(t), channels))
+        path = write_wav(tmp_path / f"low-{sr}.wav", x, sr)
+        expected = integrated_lufs(F.decode_channels(path)[0], F.SR)
+        assert expected is not None and analyze_file(path)["loudness_lufs"] == round(expected, 2)
+
+
+def test_float_samples_with_nan_are_a_decode_error(tmp_path: Path) -> None:
+    """Float WAV data is checked for NaN and infinity (integer PCM cannot hold them, so it is not scanned)."""
+    y = np.sin(np.arange(SR * 4) / 10.0).astype(np.float32)
+    y[1000] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, y, SR, subtype="FLOAT")
+    with pytest.raises(AudioError) as err:
+        analyze_file(path)
+    assert err.value.kind == "decode_error" and "NaN" in err.value.reason

@@ -126,6 +126,14 @@ def test_lufs_matches_pyloudnorm(tmp_path: Path) -> None:
     stereo[: len(t) // 4] *= 0.003  # a quiet start, below the relative gate
     for x, sr in ((stereo, 22050), (stereo[:, 0], 22050), (0.5 * np.sin(2 * np.pi * 997 * t[:5 * 22050]), 22050)):
         assert integrated_lufs(x, sr) == pytest.approx(pyloudnorm.Meter(sr).integrated_loudness(x), abs=0.05)
+    # The lane-parallel K-weighting (loudness.py): agrees with pyloudnorm to the float32 rounding of the input at
+    # any rate and channel count, and on lengths that leave the last stretch short (whole 100 ms steps: pyloudnorm
+    # counts a partial last block its own way).
+    for sr, channels, seconds in ((22050, 2, 30.0), (44100, 1, 7.0), (48000, 5, 3.05), (16000, 2, 0.45)):
+        n = int(sr * seconds)
+        x = (rng.standard_normal((n, channels)) * np.linspace(0.01, 0.5, n)[:, None]).astype(np.float32)
+        expected = pyloudnorm.Meter(sr).integrated_loudness(x.astype(np.float64))
+        assert integrated_lufs(x, sr) == pytest.approx(expected, abs=1e-6)
     assert integrated_lufs(np.zeros(22050 * 2), 22050) is None  # silence: below the absolute gate
     assert integrated_lufs(np.ones(100), 22050) is None  # shorter than one 400 ms block
     # A file's LUFS is measured on its channels: the stereo file is louder than its mono mix would say.

@@ -1,6 +1,6 @@
 """Per-track audio features computed from an audio file (any name; the landing zone names files by track id).
 
-Pure: numpy, scipy, soundfile, pyloudnorm and librosa only (no dagster). One decode, one STFT magnitude (n_fft
+Pure: numpy, scipy, soundfile, pyloudnorm, numba and librosa only (no dagster). One decode, one STFT magnitude (n_fft
 2048, hop 512 at 22 050 Hz, so one frame is 23.2 ms) shared by every spectral feature, the mel spectrogram (MFCC,
 onset envelope) and the chroma the tempo uses; tempo from the onset envelope and the harmonic rhythm; key from a
 log-frequency pitch spectrogram of its own (`key.py`: the STFT chroma smears bass notes and counts overtones);
@@ -54,9 +54,10 @@ audio (a file whose first bytes are no audio container's, e.g. text renamed .wav
 silence, clips shorter than 3 s and beatless audio return a row with ``tempo_bpm=None`` and the reason, and
 silence, noise, speech and atonal audio a row with ``key=None`` and `key_null_reason`.
 
-Numba: librosa's beat tracker and peak picker are numba functions compiled on first use (about 25 s cold). numba
-caches them on disk next to librosa, or under ``NUMBA_CACHE_DIR`` when that is set (set it in the process
-environment, e.g. the container image, to a writable persistent folder; this package never sets it).
+Numba: librosa's beat tracker and peak picker, and this package's kernels (`kernels.py`, `loudness.py`), are
+numba functions compiled on first use (about 25 s cold). numba caches them on disk next to their modules, or under
+``NUMBA_CACHE_DIR`` when that is set (set it in the process environment, e.g. the container image, to a writable
+persistent folder; this package never sets it).
 """
 
 from __future__ import annotations
@@ -73,9 +74,8 @@ import pyarrow as pa
 
 from spotify_ai_assets.core.audio.landing import AUDIO_SUFFIXES, TRACK_ID_RE, name_problem
 
-if TYPE_CHECKING:  # annotations only: soundfile and scipy are imported where used, after the cheap checks
+if TYPE_CHECKING:  # annotations only: soundfile is imported where used, after the cheap checks
     import soundfile
-    from scipy.sparse import csr_matrix
 
 SR = 22050
 N_FFT = 2048
@@ -282,8 +282,8 @@ def _read_float32(fh: soundfile.SoundFile) -> np.ndarray:
     return fh.read(dtype="float32", always_2d=True)
 
 
-def decode_channels(path: str | os.PathLike, sr: int = SR) -> tuple[np.ndarray, int, int, float]:
-    """(float32 signal (samples, channels) at `sr`, the file's sample rate, its channels, duration in s);
+def _decode_native(path: str | os.PathLike) -> tuple[np.ndarray, int, int, float]:
+    """(float32 signal (samples, channels) at the file's own rate, that rate, its channels, duration in s);
     AudioError if the file cannot be read as audio."""
     import soundfile as sf
 
@@ -325,25 +325,41 @@ def decode_channels(path: str | os.PathLike, sr: int = SR) -> tuple[np.ndarray, 
         raise AudioError("empty", f"{p}: {fh.format} container holds no audio frames")
     if orig_sr <= 0 or channels <= 0:
         raise AudioError("decode_error", f"{p}: invalid sample rate {orig_sr} or channel count {channels}")
-    if not np.isfinite(data).all():
+    # Integer PCM (WAV, FLAC, AIFF, ... subtypes PCM_*) scales to finite floats; float data and lossy decoders'
+    # output may hold NaN or infinity.
+    if not fh.subtype.startswith("PCM") and not np.isfinite(data).all():
         raise AudioError("decode_error", f"{p}: decoded samples contain NaN or infinity")
+    return data, orig_sr, channels, len(data) / orig_sr
+
+
+def decode_channels(path: str | os.PathLike, sr: int = SR) -> tuple[np.ndarray, int, int, float]:
+    """(float32 signal (samples, channels) at `sr`, the file's sample rate, its channels, duration in s);
+    AudioError if the file cannot be read as audio."""
+    data, orig_sr, channels, duration = _decode_native(path)
     resampled = np.ascontiguousarray(_resample(data, orig_sr, sr), dtype=np.float32)
     if resampled.ndim == 1:
         resampled = resampled[:, None]
-    return resampled, orig_sr, channels, len(data) / orig_sr
+    return resampled, orig_sr, channels, duration
 
 
 def decode(path: str | os.PathLike, sr: int = SR) -> tuple[np.ndarray, int, int, float]:
-    """(mono float32 signal at `sr`, the file's sample rate, its channels, duration in s); AudioError if unreadable."""
-    data, orig_sr, channels, duration = decode_channels(path, sr)
-    return _mono(data), orig_sr, channels, duration
+    """(mono float32 signal at `sr`, the file's sample rate, its channels, duration in s); AudioError if unreadable.
+
+    The channels are mixed before resampling (one channel to resample instead of all; resampling is linear, so
+    the same signal up to float32 rounding)."""
+    data, orig_sr, channels, duration = _decode_native(path)
+    return _resample_mono(_mono(data), orig_sr, sr), orig_sr, channels, duration
+
+
+def _resample_mono(y: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:
+    return np.ascontiguousarray(_resample(y, orig_sr, sr), dtype=np.float32)
 
 
 def _mono(data: np.ndarray) -> np.ndarray:
     if data.shape[1] == 1:
         return np.ascontiguousarray(data[:, 0])
-    mix = data[:, 0].copy()
-    for c in range(1, data.shape[1]):  # column adds: a strided mean over axis 1 is several times slower
+    mix = np.add(data[:, 0], data[:, 1])
+    for c in range(2, data.shape[1]):  # column adds: a strided mean over axis 1 is several times slower
         mix += data[:, c]
     mix *= np.float32(1.0 / data.shape[1])
     return mix
@@ -360,43 +376,60 @@ def _filters(sr: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=4)
-def _sparse_mel(sr: int) -> csr_matrix:
-    """The mel filter bank of `_filters` as a CSR matrix. Each of the 128 triangles covers a few FFT bins (about
-    2 % of the 128 x 1025 entries are nonzero), so the sparse product does ~50x fewer multiply-adds than the dense
-    one. The sums are the same terms in another order (float32), so the mel energies differ from the dense
-    product by rounding only (relative ~1e-7, the test bounds it)."""
-    from scipy.sparse import csr_matrix
+def _mel_bands(sr: int) -> tuple[tuple[int, int, np.ndarray], ...]:
+    """The mel filter bank of `_filters` as (first bin, end bin, weights) per band: each of the 128 triangles
+    covers a few adjacent FFT bins (about 2 % of the 128 x 1025 entries are nonzero)."""
+    bands = []
+    for row in _filters(sr)[0]:
+        nonzero = np.flatnonzero(row)
+        lo, hi = (int(nonzero[0]), int(nonzero[-1]) + 1) if len(nonzero) else (0, 0)
+        bands.append((lo, hi, np.ascontiguousarray(row[lo:hi])))
+    return tuple(bands)
 
-    return csr_matrix(_filters(sr)[0])
+
+def _mel_power(power: np.ndarray, sr: int) -> np.ndarray:
+    """``_filters(sr)[0] @ power`` (128 mel bands x frames, float32), one BLAS product per band over its bins only.
+
+    ~50x fewer multiply-adds than the dense product. A sparse (CSR) product does as few, but scipy first copies
+    the Fortran-ordered spectrogram into C order (2 ms for 30 s, more than the product); a band's bins are a
+    Fortran-ordered block of `power` that BLAS reads in place. The same terms summed in another order (float32):
+    the mel energies differ from the dense product by rounding only (relative ~1e-7, the test bounds it)."""
+    bands = _mel_bands(sr)
+    out = np.zeros((len(bands), power.shape[1]), dtype=np.float32)
+    for k, (lo, hi, weights) in enumerate(bands):
+        if hi > lo:
+            np.matmul(weights, power[lo:hi], out=out[k])
+    return out
 
 
 @lru_cache(maxsize=1)
 def _stft_window() -> np.ndarray:
     import librosa
 
-    # librosa.stft's own window: float64 hann, periodic (fftbins=True), n_fft long.
-    return librosa.filters.get_window("hann", N_FFT, fftbins=True)
+    # librosa.stft's own window: hann, periodic (fftbins=True), n_fft long; float64 there, float32 here (below).
+    return librosa.filters.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
 
 
-def _stft_magnitude(y: np.ndarray, block: int = 64) -> np.ndarray:
-    """``np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP, center=True))`` (zero padding), bit for bit.
+def _stft_magnitude(y: np.ndarray, block: int = 128) -> np.ndarray:
+    """``np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP, center=True))`` (zero padding), to float32 rounding.
 
-    Same frames (y zero-padded by N_FFT // 2 on both sides, every HOP samples), same float64 window product,
-    same FFT (numpy.fft, librosa's default fft library), the same cast to complex64 and the same complex64
-    absolute value, so the same floats. The frames are transformed `block` at a time along their contiguous axis
-    and the magnitude is taken per block (no complex64 matrix of the whole clip, no strided FFT along axis -2).
+    Same frames (y zero-padded by N_FFT // 2 on both sides, every HOP samples), same window, same transform. librosa
+    multiplies by a float64 window and takes a float64 FFT, then rounds the spectrum to complex64; here the window
+    product and the FFT are float32 (scipy.fft, pocketfft like numpy.fft), which takes 40% less CPU and differs by
+    float32 rounding (~2e-7 of the largest magnitude; the test bounds it). The frames are transformed `block` at a
+    time along their contiguous axis and each block's magnitudes are written straight into the result.
     """
+    import scipy.fft
     from numpy.lib.stride_tricks import sliding_window_view
 
     window = _stft_window()
     frames = sliding_window_view(np.pad(y, N_FFT // 2), N_FFT)[::HOP]
     n = frames.shape[0]
-    # Fortran order, as librosa.stft returns it: the products over frequency below (BLAS) then sum in the same
-    # order as on librosa's array, and each block's (frames, bins) magnitudes are contiguous columns of it.
+    # Fortran order, as librosa.stft returns it: each block's (frames, bins) magnitudes are contiguous columns.
     out = np.empty((1 + N_FFT // 2, n), dtype=np.float32, order="F")
     for start in range(0, n, block):
-        spec = np.fft.rfft(frames[start:start + block] * window, axis=-1).astype(np.complex64)
-        out[:, start:start + block] = np.abs(spec).T
+        spec = scipy.fft.rfft(frames[start:start + block] * window, axis=-1, workers=1)  # complex64
+        np.abs(spec, out=out[:, start:start + block].T)
     return out
 
 
@@ -538,39 +571,50 @@ def _estimate_tempo(env: np.ndarray, fps: float,
     return 60.0 * fps / best_period, confidence, float(evidence), float(harmony[best][1])
 
 
-def _spectral_shape(S: np.ndarray, freq: np.ndarray) -> tuple[float, float, float, float]:
-    """Frame means of centroid, bandwidth (p=2), 85% roll-off (Hz) and flatness of magnitude spectrogram S.
+def _spectral_shape(
+    S: np.ndarray, freq: np.ndarray, power: np.ndarray | None = None
+) -> tuple[float, float, float, float]:
+    """Frame means of centroid, bandwidth (p=2), 85% roll-off (Hz) and flatness of magnitude spectrogram S (and
+    its power S**2, when already computed).
 
     Matches librosa.feature.spectral_centroid / spectral_bandwidth / spectral_rolloff / spectral_flatness with
     ``S=S`` (amin 1e-10, power 2 for flatness); all-zero frames count as 0 Hz (and flatness 1).
     """
     if S.shape[1] == 0:
         return 0.0, 0.0, 0.0, 0.0
+    from spotify_ai_assets.core.audio.kernels import rolloff_bins
+
     # Weighted sums over frequency as matrix-vector products (BLAS), not elementwise (bins x frames) temporaries.
     f = freq.astype(np.float32)
-    total = (np.ones(len(f), np.float32) @ S).astype(np.float64)
+    ones = np.ones(len(f), np.float32)
+    total32 = ones @ S
+    total = total32.astype(np.float64)
     safe = np.where(total > 0, total, 1.0)
     first = (f @ S).astype(np.float64)
     centroid = first / safe
     second = ((f * f) @ S).astype(np.float64)
     # sum (f - c)^2 S = sum f^2 S - 2 c sum f S + c^2 sum S
     bandwidth = np.sqrt(np.maximum(0.0, (second - 2 * centroid * first + centroid**2 * total) / safe))
-    cum = np.cumsum(S, axis=0)
-    idx = np.argmax(cum >= 0.85 * cum[-1:, :], axis=0)
-    rolloff = np.where(total > 0, freq[idx], 0.0)
+    # Roll-off: librosa's float32 running sums bin after bin up to 85% of the total, in a numba kernel (no (bins,
+    # frames) cumsum array, and no second walk over every bin for the total: the BLAS one above).
+    rolloff = np.where(total > 0, freq[rolloff_bins(S, np.float32(0.85) * total32)], 0.0)
     centroid = np.where(total > 0, centroid, 0.0)
     bandwidth = np.where(total > 0, bandwidth, 0.0)
-    # log(max(S^2, 1e-10)) = 2 log(max(S, 1e-5)): one log over the magnitudes, no squared copy first
-    log_power = 2.0 * np.log(np.maximum(S, np.float32(1e-5)))
-    mean_power = np.maximum(np.einsum("ij,ij->j", S, S) / S.shape[0], 1e-10)
-    flatness = np.exp(log_power.mean(axis=0, dtype=np.float64)) / mean_power
+    # log(max(S^2, 1e-10)) = 2 log(max(S, 1e-5)): one log over the magnitudes, no squared copy first; its sum over
+    # frequency is a BLAS product (float32, as librosa's own mean is), not a float64 reduction of the whole array.
+    log_sum = ones @ np.log(np.maximum(S, np.float32(1e-5)))
+    square_sum = np.einsum("ij,ij->j", S, S) if power is None else ones @ power
+    mean_power = np.maximum(square_sum / S.shape[0], 1e-10)
+    flatness = np.exp(2.0 * log_sum.astype(np.float64) / S.shape[0]) / mean_power
     flat = float(np.clip(flatness.mean(), 0.0, 1.0))
     return float(centroid.mean()), float(bandwidth.mean()), float(rolloff.mean()), flat
 
 
-def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = None) -> dict:
+def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = None,
+                   channels_sr: int | None = None) -> dict:
     """The signal-derived features (everything but the file columns) of a mono float32 signal at `sr`; the LUFS
-    loudness is measured on `channels` (samples, channels) at `sr` when given, else on `y`."""
+    loudness is measured on `channels` (samples, channels) at `channels_sr` (default `sr`) when given, else on
+    `y`."""
     import librosa
 
     from spotify_ai_assets.core.audio.key import estimate_key
@@ -581,7 +625,7 @@ def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = No
     S = _stft_magnitude(y)  # magnitude, shared by everything below
     power = S**2
     _, chroma_fb = _filters(sr)
-    mel_db = librosa.power_to_db(_sparse_mel(sr) @ power)
+    mel_db = librosa.power_to_db(_mel_power(power, sr))
     freq = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
 
     rms = _rms_from_power(power)
@@ -590,7 +634,7 @@ def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = No
     dynamic_range = float(np.percentile(audible, 95) - np.percentile(audible, 10)) if len(audible) else 0.0
     # The four spectral shape features, computed once from S as librosa.feature.spectral_{centroid, bandwidth,
     # rolloff, flatness}(S=S) define them (same formulas, one pass instead of four validations and normalizations).
-    centroid, bandwidth, rolloff, flatness = _spectral_shape(S, freq)
+    centroid, bandwidth, rolloff, flatness = _spectral_shape(S, freq, power)
     signs = np.signbit(y)
     zcr = float(np.count_nonzero(signs[1:] != signs[:-1]) / max(1, len(y) - 1))
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=N_MFCC)
@@ -638,7 +682,7 @@ def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = No
         tuning, chroma_mean = estimate.tuning_cents, estimate.chroma
         if key is not None:
             key_name = f"{KEY_NAMES[key]} {'major' if mode else 'minor'}"
-    lufs = integrated_lufs(channels if channels is not None else y, sr)
+    lufs = integrated_lufs(y, sr) if channels is None else integrated_lufs(channels, channels_sr or sr)
 
     tempo_pref = float(np.exp(-0.5 * (np.log2(tempo / 120.0) / 0.5) ** 2)) if tempo else 0.0
     danceability = 0.6 * tempo_conf + 0.4 * tempo_pref if tempo else 0.0
@@ -680,7 +724,17 @@ def analyze_file(path: str | os.PathLike, track_id: str | None = None) -> dict:
     p = Path(path)
     if track_id is None and TRACK_ID_RE.match(p.stem):
         track_id = p.stem
-    data, orig_sr, channels, duration = decode_channels(p)
+    # Only the channels' mix is resampled to the analysis rate (one channel through soxr instead of all).
+    data, orig_sr, channels, duration = _decode_native(p)
+    y = _resample_mono(_mono(data), orig_sr, SR)
+    # LUFS on the channels at the file's own rate when that is at least the analysis rate: the standard's setting
+    # (pyloudnorm on the file gives the same figure). Below it (8 or 16 kHz files) at the analysis rate, as
+    # before: a K-weighting designed at 8 kHz bends near its 4 kHz Nyquist, upsampled audio keeps the reference
+    # curve; a mono file's resampled channel is `y` itself.
+    if orig_sr >= SR:
+        loud, loud_sr = data, orig_sr
+    else:
+        loud, loud_sr = (y if channels == 1 else _resample(data, orig_sr, SR)), SR
     with p.open("rb") as fh:  # streamed in chunks: the same digest without a copy of the whole file in memory
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
     row = {
@@ -690,6 +744,6 @@ def analyze_file(path: str | os.PathLike, track_id: str | None = None) -> dict:
         "sample_rate": orig_sr,
         "channels": channels,
         "duration_s": float(duration),
-        **analyze_signal(_mono(data), SR, channels=data),
+        **analyze_signal(y, SR, channels=loud if loud.ndim == 2 else loud[:, None], channels_sr=loud_sr),
     }
     return {c: row[c] for c in FEATURE_COLUMNS}
