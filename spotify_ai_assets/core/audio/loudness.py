@@ -106,14 +106,6 @@ def _step_energies(data: np.ndarray, sr: int, step: int, n_steps: int) -> np.nda
     return out
 
 
-def _step_energies_sosfilt(data: np.ndarray, sr: int, step: int, n_steps: int) -> np.ndarray:
-    """`_step_energies` by scipy: one float64 `sosfilt` per channel (the reference the tests hold it to)."""
-    from scipy.signal import sosfilt
-
-    weighted = sosfilt(_k_weighting(sr), data[: n_steps * step].astype(np.float64), axis=0)
-    return (weighted**2).reshape(n_steps, step, data.shape[1]).sum(axis=1).T
-
-
 def integrated_lufs(x: np.ndarray, sr: int) -> float | None:
     """Integrated loudness (LUFS) of `x`, shape (samples,) or (samples, channels <= 5), at `sr`.
 

@@ -32,16 +32,16 @@ _SHARED_LOCK = threading.Lock()
 _shared: tuple[int, duckdb.DuckDBPyConnection] | None = None
 
 
-def _shared_database() -> duckdb.DuckDBPyConnection:
-    """The process's in-memory database, opened once. A forked child opens its own: DuckDB's threads do not survive
-    a fork."""
+def _shared_cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor on the process's in-memory database, opened once. A forked child opens its own: DuckDB's threads do
+    not survive a fork."""
     import duckdb
 
     global _shared
     with _SHARED_LOCK:
         if _shared is None or _shared[0] != os.getpid():
             _shared = (os.getpid(), duckdb.connect(":memory:"))
-        return _shared[1]
+        return _shared[1].cursor()
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None,
@@ -54,12 +54,7 @@ def connect(threads: int | None = None, memory_limit: str | None = None,
     a database of its own."""
     import duckdb
 
-    if threads or memory_limit or temp_directory:
-        con = duckdb.connect(":memory:")
-    else:
-        database = _shared_database()
-        with _SHARED_LOCK:
-            con = database.cursor()
+    con = duckdb.connect(":memory:") if threads or memory_limit or temp_directory else _shared_cursor()
     con.execute("SET TimeZone = 'UTC'")
     # A step's stdout is its compute log: no progress bars in it.
     con.execute("SET enable_progress_bar = false")
