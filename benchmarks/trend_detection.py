@@ -94,9 +94,20 @@ def _boost(shape: str, k: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(np.exp(rate * (k + 1)), 8.0)
 
 
-def make_world(r: float, seed: int) -> EvalWorld:
-    """The evaluation world for dispersion `r` and `seed`. Everything but the noise level is the same across r for a
-    seed (the structure's generator does not depend on r), so the r grid compares like with like."""
+@dataclass
+class Means:
+    """A seed's noise-free daily means (the same for every r): with the breakouts (`mu`) and without (`mu0`)."""
+    mu: np.ndarray  # [track, day]
+    mu0: np.ndarray
+    genre: np.ndarray
+    planted: list[Planted]
+    lean: np.ndarray  # [track]: each track's own weekly lean (what a detector does not know)
+
+
+def world_means(seed: int, lean_scale: float = 1.0) -> Means:
+    """The structure of `make_world` for `seed`: its daily means before the noise. `lean_scale` = 0 gives the means a
+    detector knowing the platform's, the genres' and every event's effect but not each track's weekly lean would
+    expect (benchmarks/trend_bounds.py); the generator's draws are the same either way."""
     rng = np.random.default_rng([seed, 21])
     n, d = N_TRACKS, N_DAYS
     days = np.arange(d)
@@ -107,7 +118,7 @@ def make_world(r: float, seed: int) -> EvalWorld:
     platform = np.exp(0.003 * days) * np.array([0.9, 0.92, 0.95, 1.0, 1.08, 1.12, 1.03])[weekday]
     platform *= np.exp(rng.normal(0, 0.02, d))  # the platform's own day effect
     weekend = np.where(weekday >= 5, 1.0, -0.4)
-    lean = rng.normal(0, 0.12, n)
+    lean = rng.normal(0, 0.12, n) * lean_scale
     holiday = (days >= 63) & (days <= 69)
     weekend[holiday] = 1.0  # every holiday day is listened like a weekend day
     platform[holiday] *= 1.15
@@ -132,15 +143,23 @@ def make_world(r: float, seed: int) -> EvalWorld:
     chosen = rng.choice(eligible, 16, replace=False)
     starts = rng.integers(36, 83, 16)
     planted = []
+    mu0 = mu.copy()
     for i, (t, s) in enumerate(zip(chosen, starts, strict=True)):
         shape = SHAPES[i % 4]
         k = days[s:] - s
         mu[t, s:] *= _boost(shape, k, rng)
         planted.append(Planted(int(t), shape, int(s)))
+    return Means(mu, mu0, genre, planted, lean)
+
+
+def make_world(r: float, seed: int) -> EvalWorld:
+    """The evaluation world for dispersion `r` and `seed`. Everything but the noise level is the same across r for a
+    seed (the structure's generator does not depend on r), so the r grid compares like with like."""
+    means = world_means(seed)
     # The noise alone depends on r: a gamma day effect per track-day (mean 1, variance 1/r), then Poisson.
     noise = np.random.default_rng([seed, 21, int(r)])
-    lam = mu * noise.gamma(r, 1 / r, mu.shape)
-    return EvalWorld(noise.poisson(lam).astype(np.int64), genre, planted, r, seed)
+    lam = means.mu * noise.gamma(r, 1 / r, means.mu.shape)
+    return EvalWorld(noise.poisson(lam).astype(np.int64), means.genre, means.planted, r, seed)
 
 
 def _ids(n: int) -> list[str]:
