@@ -141,3 +141,15 @@ def test_lufs_matches_pyloudnorm(tmp_path: Path) -> None:
     sf.write(path, stereo.astype(np.float32), 22050)
     row = analyze_file(path)
     assert row["loudness_lufs"] == pytest.approx(pyloudnorm.Meter(22050).integrated_loudness(stereo), abs=0.1)
+
+
+def test_fast_clips_without_drums_are_not_halved_by_the_harmonic_rhythm(corpus: list[dict], tmp_path: Path) -> None:
+    """Issue 18: fast music without drums (170 and 196 BPM; I-IV-V-I repeats its tonic across the cycle) was
+    halved: at half the tempo, a bar phase straddling the bar lines blurred neighbouring chords into tiny chroma
+    distances whose small alternation made a large harmonic contrast. The phase where the chords change most counts
+    now (`_bar_contrast`). Two held-out plans of that kind (rendered here, 30 s)."""
+    for index in (18, 48):
+        plan = rendered.plan_clip("heldout", index)
+        assert not plan.drums and plan.bpm >= 165
+        row = analyze_file(rendered.render_clip(plan, tmp_path))
+        assert tempo_correct(row["tempo_bpm"], float(plan.bpm)), (plan.clip_id, plan.bpm, row["tempo_bpm"])
