@@ -21,6 +21,7 @@ from spotify_ai_assets.core.audio.features import (
     FEATURE_COLUMNS,
     FEATURE_SCHEMA,
     AudioError,
+    _no_beat,
     analyze_file,
     track_id_from_path,
 )
@@ -414,3 +415,14 @@ def test_float_samples_with_nan_are_a_decode_error(tmp_path: Path) -> None:
     with pytest.raises(AudioError) as err:
         analyze_file(path)
     assert err.value.kind == "decode_error" and "NaN" in err.value.reason
+
+
+def test_fair_onset_and_harmonic_evidence_together_keep_a_beat() -> None:
+    """Pulse clarity, onset evidence, harmonic evidence: a legato clip with both evidences fair but neither over its
+    own threshold keeps its beat on their Stouffer sum; speech and noise bursts (largest values measured on the
+    keyless clips and the burst signals of the test above) do not."""
+    assert not _no_beat(0.03, 6.0, 3.5)  # (6.0 + 3.5) / sqrt 2 = 6.7
+    assert not _no_beat(0.03, 4.5, 5.0) and not _no_beat(0.03, 7.0, 0.5) and not _no_beat(0.4, 1.0, 0.0)
+    assert _no_beat(0.01, 4.34, 3.24)  # speech: 5.4
+    assert _no_beat(0.11, 6.04, 1.83)  # noise bursts: 5.6
+    assert _no_beat(0.12, 6.07, 0.77) and _no_beat(0.0, 0.0, 0.0)
