@@ -119,7 +119,7 @@ class SuiteWorker:
                 assert self._process.stdin is not None
                 _send(self._process.stdin, (suite, _to_ipc(table), day))
                 status, value = _receive(self._answers)
-            except (OSError, EOFError, pickle.PickleError, struct.error) as exc:
+            except (OSError, ValueError, EOFError, pickle.PickleError, struct.error) as exc:  # ValueError: closed
                 self._broken = True
                 raise WorkerGone(f"the suite worker (pid {self.pid}) stopped: {exc!r}; {self._log_tail()}") from exc
         if status == "error":
@@ -127,13 +127,14 @@ class SuiteWorker:
         return value
 
     def _log_tail(self) -> str:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):  # ValueError: closed by stop()
             self._log.seek(0)
             return self._log.read()[-2000:].decode(errors="replace")
         return ""
 
     def stop(self) -> None:
         """End the worker at once: it holds nothing to save, so it is killed rather than left to unload GX."""
+        self._broken = True
         with contextlib.suppress(OSError):
             self._process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
