@@ -2,6 +2,8 @@
 
 
 import datetime as dt
+import os
+import signal
 from pathlib import Path
 
 import dagster as dg
@@ -218,3 +220,17 @@ def test_the_suite_worker_reports_what_the_step_would_and_raises_what_it_would()
         with pytest.warns(RuntimeWarning, match="suite worker"):
             assert worker.run_suite(LISTENING_EVENTS, events, DAY).success
     assert worker._active is None
+
+
+def test_a_suite_worker_that_does_not_answer_is_killed_and_the_suite_runs_here() -> None:
+    """Every wait on the worker is bounded: one that answers nothing in time is killed, and the step goes on."""
+    from spotify_ai_assets.core.quality import worker
+
+    events = _events()
+    running = worker.SuiteWorker.start()
+    try:
+        os.kill(running.pid, signal.SIGSTOP)  # alive but silent, as a hung worker would be
+        with pytest.raises(worker.WorkerGone, match=r"no answer within 0\.5 s"):
+            running.run(LISTENING_EVENTS, events, DAY, wait_s=0.5)
+    finally:
+        running.stop()

@@ -41,6 +41,10 @@ import pyarrow as pa
 from spotify_ai_assets.core.quality.suites import Suite
 
 _HEADER = struct.Struct("!Q")
+# The longest the caller waits for one suite, the worker's GX import included (a suite on a 2-million-row day takes
+# about 5 s): past it the worker is killed, so the blocked pipe read or write returns, and the suite runs in the
+# caller's process instead. Nothing waits on the worker unbounded.
+SUITE_WAIT_S = 300.0
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
 
 
@@ -110,18 +114,33 @@ class SuiteWorker:
     def pid(self) -> int:
         return self._process.pid
 
-    def run(self, suite: Suite, table: pa.Table, day: dt.date | None) -> Any:
-        """`runner.run_suite(suite, table, day)` in the worker (waiting for its import if it is still importing)."""
+    def run(self, suite: Suite, table: pa.Table, day: dt.date | None, wait_s: float = SUITE_WAIT_S) -> Any:
+        """`runner.run_suite(suite, table, day)` in the worker (waiting for its import if it is still importing), for
+        at most `wait_s` seconds: then the worker is killed and `WorkerGone` raised."""
         with self._lock:
             if self._broken:
                 raise WorkerGone("the suite worker stopped earlier")
+            # A watchdog rather than non-blocking pipes: killing the worker ends the blocked read or write at once.
+            fired = threading.Event()
+
+            def kill() -> None:
+                fired.set()
+                self._process.kill()
+
+            watchdog = threading.Timer(wait_s, kill)
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 assert self._process.stdin is not None
                 _send(self._process.stdin, (suite, _to_ipc(table), day))
                 status, value = _receive(self._answers)
             except (OSError, ValueError, EOFError, pickle.PickleError, struct.error) as exc:  # ValueError: closed
                 self._broken = True
-                raise WorkerGone(f"the suite worker (pid {self.pid}) stopped: {exc!r}; {self._log_tail()}") from exc
+                late = f"no answer within {wait_s:g} s, killed; " if fired.is_set() else ""
+                raise WorkerGone(f"the suite worker (pid {self.pid}) stopped: {late}{exc!r}; {self._log_tail()}"
+                                 ) from exc
+            finally:
+                watchdog.cancel()
         if status == "error":
             raise value
         return value
