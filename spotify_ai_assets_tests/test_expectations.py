@@ -2,6 +2,8 @@
 
 
 import datetime as dt
+import os
+import signal
 from pathlib import Path
 
 import dagster as dg
@@ -199,3 +201,36 @@ def test_expectations_about_some_rows_match_gx_row_conditions() -> None:
         if e.type == "ExpectColumnMeanToBeBetween":
             assert mine.observed_value == pytest.approx(reference.result["observed_value"])
     assert {c for (_, c), r in ours.items() if not r.success} == set(damaged)
+
+
+def test_the_suite_worker_reports_what_the_step_would_and_raises_what_it_would() -> None:
+    """core/quality/worker.py: the same outcome as in-process, a suite's error raised again, and a dead worker leaves
+    the suite to the caller's process instead of failing it."""
+    from spotify_ai_assets.core.quality import worker
+
+    events = _events()
+    broken = events.set_column(events.schema.get_field_index("track_id"), "track_id",
+                               pa.array(["not-a-spotify-id"] * events.num_rows))
+    with worker.suite_worker() as running:
+        assert running is not None
+        assert worker.run_suite(LISTENING_EVENTS, broken, DAY) == run_suite(LISTENING_EVENTS, broken, DAY)
+        with pytest.raises(ValueError, match="missing"):
+            worker.run_suite(LISTENING_EVENTS, events.drop_columns(["track_id"]), DAY)
+        running.stop()  # the worker dies mid-run: the suite runs here, with a warning saying so
+        with pytest.warns(RuntimeWarning, match="suite worker"):
+            assert worker.run_suite(LISTENING_EVENTS, events, DAY).success
+    assert worker._active is None
+
+
+def test_a_suite_worker_that_does_not_answer_is_killed_and_the_suite_runs_here() -> None:
+    """Every wait on the worker is bounded: one that answers nothing in time is killed, and the step goes on."""
+    from spotify_ai_assets.core.quality import worker
+
+    events = _events()
+    running = worker.SuiteWorker.start()
+    try:
+        os.kill(running.pid, signal.SIGSTOP)  # alive but silent, as a hung worker would be
+        with pytest.raises(worker.WorkerGone, match=r"no answer within 0\.5 s"):
+            running.run(LISTENING_EVENTS, events, DAY, wait_s=0.5)
+    finally:
+        running.stop()

@@ -24,6 +24,7 @@ from typing import Any
 import dagster as dg
 
 from spotify_ai_assets.core.maintenance.liveness import HEARTBEAT_TAG, stamp
+from spotify_ai_assets.core.quality.worker import suite_worker
 from spotify_ai_assets.settings import Settings
 
 QUEUE_TAG = "dagster-celery/queue"
@@ -42,13 +43,14 @@ IN_PROCESS_JOBS = frozenset({"daily_refresh_job"})
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     """The code location's executor: what a job with no executor of its own, and an asset-graph run, use."""
-    return with_heartbeat(_chosen_executor(settings.executor, settings), settings.run_heartbeat_s)
+    return with_heartbeat(_chosen_executor(settings.executor, settings), settings.run_heartbeat_s,
+                          suite_worker=settings.executor == "in_process")
 
 
 def job_executor(settings: Settings, job_name: str) -> dg.ExecutorDefinition | None:
     """The job's own executor when it differs from the code location's (under `auto`), else None."""
     if settings.executor == "auto" and job_name in IN_PROCESS_JOBS:
-        return with_heartbeat(_chosen_executor("in_process", settings), settings.run_heartbeat_s)
+        return with_heartbeat(_chosen_executor("in_process", settings), settings.run_heartbeat_s, suite_worker=True)
     return None
 
 
@@ -73,11 +75,16 @@ def _chosen_executor(executor: str, settings: Settings) -> dg.ExecutorDefinition
 class _HeartbeatExecutor(dg.Executor):
     """The chosen executor, plus a thread in the run worker that stamps the run with a heartbeat tag every
     `interval_s` while the run executes. A run worker killed with SIGKILL stops stamping; `dead_run_sensor`
-    (defs/maintenance/liveness.py) then marks the run failed and Dagster's run monitoring frees its slots."""
+    (defs/maintenance/liveness.py) then marks the run failed and Dagster's run monitoring frees its slots.
 
-    def __init__(self, inner: dg.Executor, interval_s: float):
+    With `suite_worker` (executors that run the steps in the run worker itself: in-process), the run also starts a
+    Great Expectations suite worker (core/quality/worker.py) as it starts: it imports GX on another core while the
+    first steps work, instead of the first suite importing it on the run's critical path (issue 19)."""
+
+    def __init__(self, inner: dg.Executor, interval_s: float, suite_worker: bool = False):
         self._inner = inner
         self._interval_s = interval_s
+        self._suite_worker = suite_worker
 
     def __getattr__(self, name: str) -> Any:
         # Executor-specific attributes the orchestration reads from the plan context's executor (Celery's app_args,
@@ -109,18 +116,22 @@ class _HeartbeatExecutor(dg.Executor):
         thread = threading.Thread(target=beat, name="spotify_ai-run-heartbeat", daemon=True)
         thread.start()
         try:
-            yield from self._inner.execute(plan_context, execution_plan)
+            with suite_worker() if self._suite_worker else contextlib.nullcontext():
+                yield from self._inner.execute(plan_context, execution_plan)
         finally:
             stop.set()
 
 
-def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float) -> dg.ExecutorDefinition:
-    """`inner` with the same name, config and requirements, whose run worker keeps a heartbeat."""
+def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float, suite_worker: bool = False
+                   ) -> dg.ExecutorDefinition:
+    """`inner` with the same name, config and requirements, whose run worker keeps a heartbeat (and, with
+    `suite_worker`, runs the quality suites in a GX worker started with the run: for executors whose steps run in the
+    run worker)."""
     create = inner.executor_creation_fn
     assert create is not None
 
     def creation(init_context: Any) -> dg.Executor:
-        return _HeartbeatExecutor(create(init_context), interval_s)
+        return _HeartbeatExecutor(create(init_context), interval_s, suite_worker)
 
     return dg.ExecutorDefinition(name=inner.name, config_schema=inner.config_schema, executor_creation_fn=creation,
                                  description=inner.description, requirements=inner.get_requirements)

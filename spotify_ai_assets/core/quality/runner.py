@@ -101,6 +101,14 @@ def _context() -> Any:
     return gx.get_context(mode="ephemeral")
 
 
+def warm_up() -> None:
+    """Import GX and make the context and every suite table's batch definition, before the first suite needs them."""
+    from spotify_ai_assets.core.quality.suites import SUITES
+
+    for suite in SUITES:
+        _batch_definition(suite.table)
+
+
 def run_suite(suite: Suite, table: pa.Table, day: dt.date | None = None) -> SuiteOutcome:
     """Validate `table` (the partition, with at least `suite.columns`) against `suite`."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
