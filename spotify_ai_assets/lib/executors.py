@@ -44,13 +44,13 @@ IN_PROCESS_JOBS = frozenset({"daily_refresh_job"})
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     """The code location's executor: what a job with no executor of its own, and an asset-graph run, use."""
     return with_heartbeat(_chosen_executor(settings.executor, settings), settings.run_heartbeat_s,
-                          suite_worker=settings.executor == "in_process")
+                          gx_worker=settings.executor == "in_process")
 
 
 def job_executor(settings: Settings, job_name: str) -> dg.ExecutorDefinition | None:
     """The job's own executor when it differs from the code location's (under `auto`), else None."""
     if settings.executor == "auto" and job_name in IN_PROCESS_JOBS:
-        return with_heartbeat(_chosen_executor("in_process", settings), settings.run_heartbeat_s, suite_worker=True)
+        return with_heartbeat(_chosen_executor("in_process", settings), settings.run_heartbeat_s, gx_worker=True)
     return None
 
 
@@ -77,14 +77,14 @@ class _HeartbeatExecutor(dg.Executor):
     `interval_s` while the run executes. A run worker killed with SIGKILL stops stamping; `dead_run_sensor`
     (defs/maintenance/liveness.py) then marks the run failed and Dagster's run monitoring frees its slots.
 
-    With `suite_worker` (executors that run the steps in the run worker itself: in-process), the run also starts a
+    With `gx_worker` (executors that run the steps in the run worker itself: in-process), the run also starts a
     Great Expectations suite worker (core/quality/worker.py) as it starts: it imports GX on another core while the
     first steps work, instead of the first suite importing it on the run's critical path (issue 19)."""
 
-    def __init__(self, inner: dg.Executor, interval_s: float, suite_worker: bool = False):
+    def __init__(self, inner: dg.Executor, interval_s: float, gx_worker: bool = False):
         self._inner = inner
         self._interval_s = interval_s
-        self._suite_worker = suite_worker
+        self._gx_worker = gx_worker
 
     def __getattr__(self, name: str) -> Any:
         # Executor-specific attributes the orchestration reads from the plan context's executor (Celery's app_args,
@@ -116,22 +116,22 @@ class _HeartbeatExecutor(dg.Executor):
         thread = threading.Thread(target=beat, name="spotify_ai-run-heartbeat", daemon=True)
         thread.start()
         try:
-            with suite_worker() if self._suite_worker else contextlib.nullcontext():
+            with suite_worker() if self._gx_worker else contextlib.nullcontext():
                 yield from self._inner.execute(plan_context, execution_plan)
         finally:
             stop.set()
 
 
-def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float, suite_worker: bool = False
+def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float, gx_worker: bool = False
                    ) -> dg.ExecutorDefinition:
     """`inner` with the same name, config and requirements, whose run worker keeps a heartbeat (and, with
-    `suite_worker`, runs the quality suites in a GX worker started with the run: for executors whose steps run in the
+    `gx_worker`, runs the quality suites in a GX worker started with the run: for executors whose steps run in the
     run worker)."""
     create = inner.executor_creation_fn
     assert create is not None
 
     def creation(init_context: Any) -> dg.Executor:
-        return _HeartbeatExecutor(create(init_context), interval_s, suite_worker)
+        return _HeartbeatExecutor(create(init_context), interval_s, gx_worker)
 
     return dg.ExecutorDefinition(name=inner.name, config_schema=inner.config_schema, executor_creation_fn=creation,
                                  description=inner.description, requirements=inner.get_requirements)
