@@ -392,6 +392,41 @@ def test_pitch_spectrogram_matches_its_plain_reading(clips: dict[int, Path]) -> 
         assert tuning == pytest.approx(tuning_ref, abs=1e-9) and flatness == pytest.approx(flatness_ref, rel=1e-12)
 
 
+def _grid_contrast_plain(env: np.ndarray, period: float, span: float = 0.04) -> tuple[float, float]:
+    """features._grid_contrast as first written (the half-way points interpolated apart): its reference."""
+    n = len(env)
+    frames = np.arange(n)
+    phases = np.linspace(0.0, 1.0, 16, endpoint=False)
+
+    def search(periods: np.ndarray) -> tuple[float, float]:
+        n_beats = int((n - 1) // periods.max() - 1.5)
+        if n_beats < 4:
+            return -np.inf, period
+        pos = periods[:, None, None] * (phases[None, :, None] + np.arange(n_beats)[None, None, :])
+        on = np.interp(pos, frames, env).mean(axis=2)
+        off = np.interp(pos + periods[:, None, None] / 2, frames, env).mean(axis=2)
+        contrast = (on - off).max(axis=1)
+        best = int(np.argmax(contrast))
+        return float(contrast[best]), float(periods[best])
+
+    _, coarse = search(period * (1.0 + np.linspace(-span, span, 17)))
+    return search(coarse * (1.0 + np.linspace(-0.005, 0.005, 21)))
+
+
+def test_grid_contrast_matches_its_plain_reading() -> None:
+    """The beat-grid search reads the half-way points off the same interpolation as the beats: the same contrast
+    and period as interpolating them apart, on random envelopes and periods (and too short an envelope)."""
+    from spotify_ai_assets.core.audio import features as F
+
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        env = rng.gamma(0.5, 1.0, size=int(rng.integers(60, 1400)))
+        period = float(rng.uniform(6.5, 22.0))
+        got, want = F._grid_contrast(env, period), _grid_contrast_plain(env, period)
+        assert got[1] == pytest.approx(want[1], rel=1e-12), trial
+        assert got[0] == pytest.approx(want[0], rel=1e-9, abs=1e-12), trial
+
+
 def test_lufs_of_low_rate_files_is_measured_at_the_analysis_rate(tmp_path: Path) -> None:
     """An 8 or 16 kHz file's LUFS comes from its signal resampled to 22 050 Hz (features.analyze_file)."""
     from spotify_ai_assets.core.audio import features as F

@@ -484,10 +484,14 @@ def _grid_contrast(env: np.ndarray, period: float, span: float = 0.04) -> tuple[
         n_beats = int((n - 1) // periods.max() - 1.5)
         if n_beats < 4:
             return -np.inf, period
-        # positions: (periods, phases, beats), all inside the envelope
-        pos = periods[:, None, None] * (phases[None, :, None] + np.arange(n_beats)[None, None, :])
-        on = np.interp(pos, frames, env).mean(axis=2)
-        off = np.interp(pos + periods[:, None, None] / 2, frames, env).mean(axis=2)
+        # positions: (periods, phases, beats + 1), all inside the envelope. The half-way points of phase k are the
+        # beats of phase k + 8 (half a period later; for k >= 8 phase k - 8 one beat on), so one interpolation
+        # reads both grids: half the points of interpolating the half-way points apart.
+        pos = periods[:, None, None] * (phases[None, :, None] + np.arange(n_beats + 1)[None, None, :])
+        at = np.interp(pos, frames, env)
+        on = at[:, :, :n_beats].mean(axis=2)
+        half = len(phases) // 2
+        off = np.concatenate([at[:, half:, :n_beats], at[:, :half, 1:]], axis=1).mean(axis=2)
         contrast = (on - off).max(axis=1)
         best = int(np.argmax(contrast))
         return float(contrast[best]), float(periods[best])
