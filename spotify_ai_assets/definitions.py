@@ -14,6 +14,7 @@ multiprocess executor loads the definitions, so that would be seconds per step f
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -101,6 +102,17 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+_LOADED: tuple[tuple[str, tuple[tuple[str, str], ...]], dg.Definitions] | None = None
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_defs()
+    """`build_defs()` for this process's environment, built once per environment. Dagster calls this at every load
+    of the code location, and one `dg launch` loads it six times (the command, the run's job, its plan, ...), each a
+    full rebuild of the graph. The same environment variables and working directory (relative paths resolve against
+    it) build the same Definitions, so the last ones are reused; a change in either builds them again."""
+    global _LOADED
+    key = (os.getcwd(), tuple(sorted(os.environ.items())))
+    if _LOADED is None or _LOADED[0] != key:
+        _LOADED = (key, build_defs())
+    return _LOADED[1]

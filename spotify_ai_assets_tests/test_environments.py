@@ -113,3 +113,18 @@ def test_backups_go_to_their_own_target_per_environment_and_the_salt_is_an_env_v
     assert isinstance(compliance.salt, dg.EnvVar) and compliance.salt.env_var_name == "SPOTIFY_AI_ERASURE_SALT"
     with pytest.raises(SettingsError, match="SPOTIFY_AI_BACKUP_KEEP"):
         Settings.from_environ({"SPOTIFY_AI_BACKUP_KEEP": "7,4"})
+
+
+def test_definitions_are_built_once_per_environment(monkeypatch, tmp_path):
+    """Dagster loads the code location several times per command: the same environment reuses the Definitions, a
+    changed variable (or working directory) builds them again and is seen."""
+    from spotify_ai_assets.definitions import defs
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPOTIFY_AI_HOME", str(tmp_path / "a"))
+    first = defs()
+    assert defs() is first
+    monkeypatch.setenv("SPOTIFY_AI_HOME", str(tmp_path / "b"))
+    second = defs()
+    assert second is not first
+    assert str(tmp_path / "b") in repr(second.resources["lake"])
