@@ -438,3 +438,26 @@ def test_answers_are_sampled_only_when_asked(world: World, monkeypatch: pytest.M
         assert len([p for p in checked if p.startswith("/v1/tracks/")]) == expected, sample
     with pytest.raises(ValueError, match="response_sample"):
         SpotifyEmulator(world, response_sample=0)
+
+
+def test_a_day_of_plays_is_generated_once_for_every_user_and_matches_each_users_own() -> None:
+    """The emulator generates a day for all users at once (`DayPlays`); each user's slice must be that user's plays
+    as `user_plays` filters them out of the day, in the same order, users with no play included."""
+    import numpy as np
+
+    from spotify_ai_assets.emulator.plays import DayPlays
+
+    world = World(seed=3, scale="tiny")
+    day = dt.date(2026, 1, 9)
+    plays = DayPlays(world, day)
+    track_index = {t: i for i, t in enumerate(world.track_ids)}
+    silent = 0
+    for user in range(len(world.user_ids)):
+        table = user_plays(world, day, user)
+        played, tracks = plays.of(user)
+        assert played.tolist() == table["played_at"].cast("int64").to_pylist(), user
+        assert tracks.tolist() == [track_index[t] for t in table["track_id"].to_pylist()], user
+        assert np.all(np.diff(played) >= 0)
+        silent += len(table) == 0
+    assert plays.played.size == world.events_on(day)
+    assert silent < len(world.user_ids)
