@@ -1,9 +1,10 @@
 """What every step process needs, imported once per run by the multiprocess executor's fork server.
 
 With `start_method: forkserver` each step process is forked from a server that imported this module, instead of
-starting a fresh interpreter that imports Dagster, the definitions and the libraries again (seconds per step). Nothing
-here reads the environment: the step process still loads the code location (`spotify_ai_assets.definitions.defs`) as
-usual, now from modules already in memory.
+starting a fresh interpreter that imports Dagster, the definitions and the libraries again (seconds per step). The
+step process still loads the code location (`spotify_ai_assets.definitions.defs`) as usual; the server builds it
+once too, for the environment and working directory it shares with the steps it forks, so each step finds it built
+and resolved (`defs()` keeps one per environment, so a step whose environment differs builds its own).
 """
 
 import os
@@ -17,6 +18,9 @@ import great_expectations  # noqa: F401
 import pyarrow.parquet  # noqa: F401
 import spotipy  # noqa: F401
 
-from spotify_ai_assets.definitions import load_defs_folder
+from spotify_ai_assets.definitions import defs, load_defs_folder
 
-load_defs_folder()  # imports every module under defs/ (and what they import), reading no environment variable
+try:
+    defs().get_repository_def()  # 0.3 s a step otherwise: building the definitions and resolving the asset graph
+except Exception:  # a bad environment is reported by each step's own load, with its error, not by the fork server
+    load_defs_folder()  # still import every module under defs/ (and what they import)
