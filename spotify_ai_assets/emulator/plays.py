@@ -36,10 +36,10 @@ class DayPlays:
             users.append(table.column("user_id").combine_chunks().indices.to_numpy())
             played.append(table.column("played_at").combine_chunks().to_numpy().view(np.int64))
             tracks.append(table.column("track_id").combine_chunks().indices.to_numpy())
-        user = np.concatenate(users) if users else np.zeros(0, np.int32)
+        user = np.concatenate(users)  # generate_day always yields its 24 hours, empty or not
         order = np.argsort(user, kind="stable")
-        self.played = np.concatenate(played)[order] if played else np.zeros(0, np.int64)
-        self.tracks = np.concatenate(tracks)[order].astype(np.int64) if tracks else np.zeros(0, np.int64)
+        self.played = np.concatenate(played)[order]
+        self.tracks = np.concatenate(tracks)[order].astype(np.int64)
         self.bounds = np.searchsorted(user[order], np.arange(len(world.user_ids) + 1))
 
     def of(self, user: int) -> tuple[np.ndarray, np.ndarray]:
