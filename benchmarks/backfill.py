@@ -273,8 +273,8 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
             ok = False
         # ... and one Parquet file per table partition in the lake.
         lake = Lake(str(work / "home" / "lake"))
-        tables = [t for t in ("listening_events", "daily_track_country_stats", "daily_artist_stats",
-                              "daily_user_stats", "track_trends", "artist_trends")]
+        tables = ["recently_played", "listening_events", "daily_track_country_stats", "daily_artist_stats",
+                  "daily_user_stats", "track_trends", "artist_trends"]
         for table in tables:
             parts = lake.partitions(table)
             files = [lake.list_files(table, d) for d in days]

@@ -34,8 +34,8 @@ from .conftest import DAY
 
 CONTRACTS = {c.name: c for module in (ingestion_contracts, analytics_contracts) for c in vars(module).values()
              if isinstance(c, TableContract)}
-TABLES = ("spotify_artists", "spotify_albums", "spotify_tracks", "playlist_snapshots", "listening_events",
-          "daily_track_country_stats", "daily_artist_stats", "daily_user_stats")
+TABLES = ("spotify_artists", "spotify_albums", "spotify_tracks", "playlist_snapshots", "recently_played",
+          "listening_events", "daily_track_country_stats", "daily_artist_stats", "daily_user_stats")
 
 
 def run_day(environ: dict[str, str], day: dt.date = DAY) -> dg.ExecuteInProcessResult:
@@ -178,11 +178,11 @@ def test_rematerializing_a_partition_replaces_it(first_run):
 def test_expired_refresh_token_is_reported_and_skipped(first_run):
     _, result = first_run
     world = SandboxWorldResource(seed=7, scale="tiny").world()
-    md = materializations(result)["listening_events"]
+    md = materializations(result)["recently_played"]
     # Named by pseudonym: a raw Spotify user id never reaches the Dagster instance.
     expired = world.user_ids[world.expired_token_user]
     assert md["users_needing_reconnect"].value == [user_label("sandbox-erasure-salt", expired)]
-    check = checks(result)[("listening_events", "connected_users_read")]
+    check = checks(result)[("recently_played", "connected_users_read")]
     assert not check.passed and check.metadata["users_needing_reconnect"].value == [
         user_label("sandbox-erasure-salt", expired)]
 
@@ -203,7 +203,7 @@ def test_both_event_sources_land_deduplicated(tmp_path):
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
     assets = load_defs_folder().assets
-    events_asset = [a for a in assets if dg.AssetKey("listening_events") in a.keys]
+    events_asset = [a for a in assets if {dg.AssetKey("recently_played"), dg.AssetKey("listening_events")} & a.keys]
     lake = lake_of(environ)
     # Exports not delivered yet: only connected users' recently-played plays can land.
     empty = {**resources, "landing": LiveLandingResource(root=str(tmp_path / "nothing"))}
@@ -227,7 +227,8 @@ def test_a_backfill_that_runs_a_later_day_first_still_captures_the_earlier_days_
     environ = {"SPOTIFY_AI_ENV": "local", "SPOTIFY_AI_HOME": str(tmp_path), "SPOTIFY_AI_SANDBOX_SCALE": "tiny"}
     resources = build_resources(Settings.from_environ(environ))
     resources = {**resources, "landing": LiveLandingResource(root=str(tmp_path / "nothing"))}  # recently-played only
-    events_asset = [a for a in load_defs_folder().assets if dg.AssetKey("listening_events") in a.keys]
+    events_asset = [a for a in load_defs_folder().assets
+                    if {dg.AssetKey("recently_played"), dg.AssetKey("listening_events")} & a.keys]
     later = DAY + dt.timedelta(days=1)
     for day in (later, DAY):  # out of order, as a queued backfill may run them
         assert dg.materialize(events_asset, resources=resources, partition_key=day.isoformat()).success

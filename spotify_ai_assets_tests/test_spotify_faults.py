@@ -49,7 +49,7 @@ def test_an_access_token_expiring_mid_crawl_is_refreshed_and_nothing_is_lost(tmp
     artist = watchlist(world)["artists"][3]
     emulator.inject(Fault("expired_token", path=f"^/v1/artists/{artist}/albums$", times=1))
     emulator.inject(Fault("expired_token", path="^/v1/me/player/recently-played$", times=1))
-    result = materialize(tmp_path, emulator, world, "spotify_artists", "listening_events")
+    result = materialize(tmp_path, emulator, world, "spotify_artists", "recently_played", "listening_events")
     assert result.success
     lake = Lake(lake_root(tmp_path))
     truth = catalog_truth(emulator.catalog, watchlist(world)["artists"], DAY, DEFAULT_INCLUDE_GROUPS)
@@ -126,7 +126,7 @@ def test_a_failing_connected_user_is_quarantined_and_the_others_land(tmp_path, e
     active = sorted(world.user_ids[int(u)] for u in world.connected_users if int(u) != world.expired_token_user)
     first = active[0]  # users are read in id order; the fault wears off after the first one's five attempts
     emulator.inject(Fault("503", path="^/v1/me/player/recently-played$", times=5))
-    result = materialize(tmp_path, emulator, world, "listening_events")
+    result = materialize(tmp_path, emulator, world, "recently_played", "listening_events")
     assert result.success
     events = Lake(lake_root(tmp_path)).read("listening_events", DAY.isoformat())
     users = set(events["user_id"].to_pylist())

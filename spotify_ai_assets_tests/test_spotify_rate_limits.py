@@ -49,7 +49,7 @@ def test_a_quota_429_ends_the_daily_run_at_once_with_nothing_materialized(tmp_pa
         assert not result.success and took < 60
         assert result.get_asset_materialization_events() == []
         failures = step_failures(instance, result.run_id)
-        assert set(failures) == {"spotify_catalog", "playlist_snapshots", "listening_events"}
+        assert set(failures) == {"spotify_catalog", "playlist_snapshots", "recently_played"}
         now = dt.datetime.now(dt.UTC)
         for step, entry in failures.items():
             message = entry.dagster_event.step_failure_data.user_failure_data.description

@@ -18,6 +18,11 @@ PLAYLIST_SNAPSHOTS = TableContract("playlist_snapshots", ("playlist_id", "positi
 LISTENING_EVENTS = TableContract("listening_events", ("user_id", "track_id", "played_at"),
                                  ("event_id", "user_id", "track_id", "played_at", "source"),
                                  {"ms_played": (0, DAY_MS)})
+# What connected users' recently-played showed of the day: it depends on how many users connected their account and
+# how much they played, so neither its size against the previous day nor an empty day says something went wrong.
+RECENTLY_PLAYED = TableContract("recently_played", ("user_id", "track_id", "played_at"),
+                                ("event_id", "user_id", "track_id", "played_at"),
+                                min_ratio=0.0, max_ratio=float("inf"), may_be_empty=True)
 # Names looked up for the day's top and flagged tracks outside the catalog: a quiet day may need none.
 SPOTIFY_TRACK_NAMES = TableContract("spotify_track_names", ("date", "track_id"),
                                     ("date", "track_id", "track_name", "artist_id", "artist_name"),

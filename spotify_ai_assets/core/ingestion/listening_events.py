@@ -93,7 +93,7 @@ def export_files(directory: str | Path) -> list[str]:
                   if p.is_file() and p.suffix in EXPORT_SUFFIXES and not p.name.startswith(("_", ".")))
 
 
-def ingest_day(files: Sequence[str], day: dt.date, sink: EventSink, recent: list[dict] | None = None,
+def ingest_day(files: Sequence[str], day: dt.date, sink: EventSink, recent: list[dict] | pa.Table | None = None,
                recent_quarantine: list[Quarantined] | None = None, threads: int | None = None,
                memory_limit: str = INGEST_MEMORY_LIMIT) -> IngestResult:
     """Validate and deduplicate one day of events from export files plus recently-played rows.
@@ -109,7 +109,8 @@ def ingest_day(files: Sequence[str], day: dt.date, sink: EventSink, recent: list
         results = list(pool.map(lambda s: read_export(s, day, connections), screened))
     parts = [part for r in results for part in r.parts]
     good_exports = sum(part.num_rows for part in parts)
-    recent_tbl = recent_table(recent or [])
+    # `recent`: the recently_played captures (a table as `recent_table` makes, or its rows).
+    recent_tbl = recent if isinstance(recent, pa.Table) else recent_table(recent or [])
     if recent_tbl.num_rows:
         parts.append(part_from_table(recent_tbl, priority=1))
     ordered = order_events(parts, workers)

@@ -1,4 +1,5 @@
-"""Connected users' recently-played plays of one day, as rows for `listening_events`.
+"""Connected users' recently-played plays of one day: the `recently_played` captures, which `listening_events`
+merges with the export files.
 
 Each user is read from where this partition's earlier captures end (Spotify shows only the latest plays; 50 for a
 development-mode app), and only plays inside the day become rows. A user whose requests fail after the retries is
@@ -9,9 +10,12 @@ reconnection. Messages and quarantine references name users by label (a pseudony
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
+from spotify_ai_assets.core.ingestion.listening_events import recent_table
 from spotify_ai_assets.core.kernel.records import Quarantined, parse_play, validate
 from spotify_ai_assets.core.kernel.spotify_api import (
     RefreshTokenExpired,
@@ -21,7 +25,9 @@ from spotify_ai_assets.core.kernel.spotify_api import (
     SpotifyGateway,
 )
 
-TABLE = "listening_events"
+TABLE = "recently_played"
+# The columns a capture keeps: what recently-played tells of a play (no ms_played, skip flag or device).
+CAPTURE_COLUMNS = ["user_id", "track_id", "artist_id", "played_at", "country"]
 
 
 @dataclass
@@ -37,6 +43,30 @@ class RecentPlays:
 def day_bounds_ms(day: dt.date) -> tuple[int, int]:
     start = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000)
     return start, start + 86_400_000
+
+
+def captured_until(rows: Iterable[Mapping]) -> dict[str, int]:
+    """User id -> the newest play (ms) among this partition's captures: the next read starts after it.
+
+    Each partition resumes from its own captures, not from the user's global cursor, so a backfill that runs a later
+    day first does not hide an earlier day's plays."""
+    until: dict[str, int] = {}
+    for row in rows:
+        ms = int(row["played_at"].timestamp() * 1000)
+        until[row["user_id"]] = max(until.get(row["user_id"], 0), ms)
+    return until
+
+
+def merge_captures(previous: Iterable[Mapping], new: Iterable[Mapping]) -> pa.Table:
+    """The partition's captures after this run: every earlier capture is kept (Spotify only ever shows the latest
+    plays, so an earlier run's may be gone from the API) plus the new ones, one row per play
+    (user_id, track_id, played_at), in play order, with the event id `listening_events` gives them."""
+    plays: dict[tuple, dict] = {}
+    for row in [*previous, *new]:
+        plays.setdefault((row["user_id"], row["track_id"], row["played_at"]),
+                         {c: row.get(c) for c in CAPTURE_COLUMNS})
+    ordered = [plays[k] for k in sorted(plays, key=lambda k: (k[2], k[0], k[1]))]
+    return recent_table(ordered)
 
 
 def collect_recent_plays(gw: SpotifyGateway, sessions: Mapping[str, Session], day: dt.date,
