@@ -152,19 +152,45 @@ def _print_split(instance: object, runs: list, records: list, days: int) -> None
     step-seconds, not wall seconds): the run worker's start (queued to started), each step's start (process start or
     fork, imports, definitions) and resource setup, against the steps' own work."""
     totals = defaultdict(float)
+    by_step: dict[str, list[float]] = defaultdict(list)
+    run_walls: list[float] = []
+    intervals: list[tuple[float, float]] = []
     for run, record in zip(runs, records, strict=True):
         timings = harness.run_timings(instance, run.run_id)
         if record and record.start_time and record.create_timestamp:
             totals["run_start"] += record.start_time - record.create_timestamp.timestamp()
-        for step in timings["steps"].values():
+        if timings["run_start"] and timings["run_end"]:
+            run_walls.append(timings["run_end"] - timings["run_start"])
+        for name, step in timings["steps"].items():
             for key in ("start_s", "resources_s", "compute_s"):
                 totals[key] += step[key]
+            by_step[name].append(step["compute_s"])
+            if step["end"]:
+                intervals.append((step["first_event"], step["end"]))
     overhead = totals["start_s"] + totals["resources_s"]
     per_day = {k: v / days for k, v in totals.items()}
     share = 100 * overhead / max(overhead + totals["compute_s"], 1e-9)
     print(f"  per day, summed over steps: overhead {overhead / days:.1f} step-s (step start {per_day['start_s']:.1f}, "
           f"resources {per_day['resources_s']:.1f}), work {per_day['compute_s']:.1f} step-s ({share:.0f}% overhead); "
           f"run queued to started {per_day['run_start']:.1f} s")
+    if intervals:
+        # How busy the steps kept the machine: the share of the span with at least one step under way, and how many
+        # were under way on average (2 cores: below 2 means cores waited on the queue, a pool or a dependency).
+        span_start, span_end = min(a for a, _ in intervals), max(b for _, b in intervals)
+        edges = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+        busy = level = 0.0
+        prev = span_start
+        for t, d in edges:
+            busy += (t - prev) if level > 0 else 0.0
+            level += d
+            prev = t
+        span = max(span_end - span_start, 1e-9)
+        mean = sum(b - a for a, b in intervals) / span
+        median_run = sorted(run_walls)[len(run_walls) // 2] if run_walls else float("nan")
+        print(f"  steps under way: at least one {100 * busy / span:.0f}% of the span, {mean:.2f} on average; "
+              f"a run's wall: median {median_run:.1f} s")
+        slowest = sorted(by_step.items(), key=lambda kv: -sum(kv[1]))[:6]
+        print("  work per step, mean s: " + ", ".join(f"{k} {sum(v) / len(v):.1f}" for k, v in slowest))
 
 
 def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
@@ -203,6 +229,10 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
         # The tables first, as a deployment does: processes meeting an empty database race to create them.
         subprocess.run([str(BIN / "python"), "-m", "spotify_ai_assets.instance", "migrate"], env=env, cwd=REPO_ROOT,
                        check=True, capture_output=True)
+        for pool in args.pool:  # as an operator sizes a pool: `dagster instance concurrency set NAME LIMIT`
+            name, limit = pool.split("=")
+            subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", name, limit], env=env,
+                           cwd=REPO_ROOT, check=True, capture_output=True)
         if mode == "celery":
             celery_yaml = work / "celery.yaml"
             celery_yaml.write_text(json.dumps({"execution": {"config": {"broker": broker, "backend": broker}}}))
@@ -300,6 +330,8 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--events", type=int, default=2_000_000, help="sandbox events a day")
     parser.add_argument("--modes", default="auto,multiprocess,celery", help="SPOTIFY_AI_EXECUTOR values")
+    parser.add_argument("--pool", action="append", default=[], metavar="NAME=LIMIT",
+                        help="a pool's slots for this benchmark's instance (default: the instance's default_limit)")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--first-day", default=FIRST_DAY.isoformat())
     parser.add_argument("--pg-host", default="127.0.0.1")

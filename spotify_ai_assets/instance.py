@@ -9,6 +9,9 @@ deployment's first start) runs this first: it takes a lock, opens the instance (
 
 The lock is a file lock in DAGSTER_HOME (processes on one machine) and, for a PostgreSQL instance, a PostgreSQL
 advisory lock on the instance's database (machines sharing it). Every wait is bounded (`--timeout`).
+
+It then sizes the pools that should not have dagster.yaml's `default_limit` (POOL_SLOTS), as
+`dagster instance concurrency set` would, but only a pool still on the default: a size an operator set stays.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from typing import Any
 import yaml
 
 LOCK_FILE = ".spotify_ai_instance.lock"
+# spotify_api: two slots, one per daily run the run queue lets call the API at once (tag limit 2 in dagster.yaml),
+# so two days' API steps go side by side instead of one waiting on the other's slot (a blocked step looks again only
+# every 1-15 s); the app's request rate stays bounded by two crawlers, and 429s are handled by the gateway.
+POOL_SLOTS = {"spotify_api": 2}
 
 
 class InstanceLockTimeout(TimeoutError):
@@ -122,6 +129,22 @@ def migrate(timeout_s: float = 300, echo: bool = True) -> None:
     quiet = contextlib.nullcontext() if echo else contextlib.redirect_stdout(io.StringIO())
     with instance_lock(home, timeout_s), dg.DagsterInstance.get() as instance, quiet:
         instance.upgrade(print if echo else None)
+        for pool, slots in size_pools(instance, POOL_SLOTS).items():
+            if echo:
+                print(f"pool {pool}: {slots} slots")
+
+
+def size_pools(instance: Any, slots: dict[str, int]) -> dict[str, int]:
+    """Give each pool still on the instance's default limit its size; returns the pools it sized."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return {}
+    sized = {}
+    for pool, count in slots.items():
+        if storage.get_concurrency_info(pool).using_default_limit:
+            storage.set_concurrency_slots(pool, count)
+            sized[pool] = count
+    return sized
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,3 +61,23 @@ def test_the_production_instance_migrated_by_three_processes_at_once_is_usable(p
     info = subprocess.run([cli("dagster"), "instance", "info"], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert info.returncode == 0, info.stderr[-2000:]
+
+
+def test_migrate_sizes_the_spotify_pool_once_and_keeps_an_operators_size(pg_environ, tmp_path: Path) -> None:  # noqa: F811
+    home = dagster_home(tmp_path / "prod_home")
+    env = {**os.environ, **pg_environ, "DAGSTER_HOME": str(home)}
+
+    def pool_limit() -> str:
+        got = subprocess.run([cli("dagster"), "instance", "concurrency", "get", "spotify_api"], env=env, cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+        assert got.returncode == 0, got.stderr[-2000:]
+        return got.stdout
+
+    migrated = subprocess.run(ENTRY, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    assert '"spotify_api": 0 / 2 slots occupied' in pool_limit()
+    subprocess.run([cli("dagster"), "instance", "concurrency", "set", "spotify_api", "3"], env=env, cwd=REPO,
+                   check=True, capture_output=True, timeout=120)
+    again = subprocess.run(ENTRY, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert '"spotify_api": 0 / 3 slots occupied' in pool_limit()
