@@ -39,6 +39,9 @@ def test_a_run_killed_with_sigkill_frees_its_pool_slot_and_the_next_run_proceeds
            "SPOTIFY_AI_RUN_HEARTBEAT_S": "1", "SPOTIFY_AI_RUN_DEAD_AFTER_S": "6"}
     subprocess.run([cli("python"), "-m", "spotify_ai_assets.instance", "migrate", "--quiet"], env=env, cwd=REPO,
                    check=True, timeout=180)
+    # One slot, so the second run can only start once the killed run's slot is freed (migrate gives spotify_api 2).
+    subprocess.run([cli("dagster"), "instance", "concurrency", "set", "spotify_api", "1"], env=env, cwd=REPO,
+                   check=True, timeout=180, capture_output=True)
     daemon_log = tmp_path / "daemon.log"
     daemon = start([cli("dagster-daemon"), "run", "-w", str(workspace(tmp_path / "workspace.yaml", LOCATION))],
                    env, daemon_log)
