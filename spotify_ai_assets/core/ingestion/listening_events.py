@@ -94,7 +94,7 @@ def export_files(directory: str | Path) -> list[str]:
 
 
 def ingest_day(files: Sequence[str], day: dt.date, sink: EventSink, recent: list[dict] | pa.Table | None = None,
-               recent_quarantine: list[Quarantined] | None = None, threads: int | None = None,
+               threads: int | None = None,
                memory_limit: str = INGEST_MEMORY_LIMIT) -> IngestResult:
     """Validate and deduplicate one day of events from export files plus recently-played rows.
 
@@ -116,7 +116,7 @@ def ingest_day(files: Sequence[str], day: dt.date, sink: EventSink, recent: list
     ordered = order_events(parts, workers)
     written = sink(pa.RecordBatchReader.from_batches(
         EVENT_BATCH_SCHEMA, _prefetched(batches(ordered, EVENT_BATCH_SCHEMA, ROW_GROUP_ROWS))))
-    quarantine = _quarantine(results, recent_quarantine or [])
+    quarantine = _quarantine(results)
     return IngestResult(
         events=written, quarantine=quarantine, export_records=sum(r.records for r in results),
         recent_plays=recent_tbl.num_rows, duplicates=good_exports + recent_tbl.num_rows - written.rows,
@@ -138,8 +138,8 @@ def _prefetched(source: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             yield batch
 
 
-def _quarantine(results: list[FileResult], recent_quarantine: list[Quarantined]) -> pa.Table:
-    """Bad records by file and line, then files that could not be read, then recently-played failures."""
+def _quarantine(results: list[FileResult]) -> pa.Table:
+    """Bad records by file and line, then files that could not be read (recently_played quarantines its own)."""
     tables = [t for r in results for t in r.bad]
     bad = pa.concat_tables(tables) if tables else BAD_SCHEMA.empty_table()
     bad = bad.sort_by([("file", "ascending"), ("line_no", "ascending")])
@@ -148,7 +148,7 @@ def _quarantine(results: list[FileResult], recent_quarantine: list[Quarantined])
                       bad["reason"], bad["raw"]], schema=QUARANTINE_SCHEMA)
     files = [Quarantined.of("listening_events", r.path, "<file>", r.unreadable, r.path)
              for r in results if r.unreadable]
-    return pa.concat_tables([lines, quarantine_table([*files, *recent_quarantine])]).combine_chunks()
+    return pa.concat_tables([lines, quarantine_table(files)]).combine_chunks()
 
 
 RECENT_SCHEMA = pa.schema([

@@ -1,7 +1,6 @@
 import datetime as dt
 
 import dagster as dg
-import pyarrow as pa
 
 from spotify_ai_assets.core.ingestion import contracts
 from spotify_ai_assets.core.ingestion.connected_users import open_user_sessions
@@ -98,7 +97,6 @@ def _previously_captured(store: Lake, day: dt.date) -> list[dict]:
     if store.exists(TABLE, partition):
         return store.read(TABLE, partition, columns=CAPTURE_COLUMNS).to_pylist()
     if store.exists(LEGACY_TABLE, partition):
-        legacy: pa.Table = store.read(LEGACY_TABLE, partition, columns=CAPTURE_COLUMNS,
-                                      filters=[("source", "=", "recently_played")])
-        return legacy.to_pylist()
+        return store.read(LEGACY_TABLE, partition, columns=CAPTURE_COLUMNS,
+                          filters=[("source", "=", "recently_played")]).to_pylist()
     return []
