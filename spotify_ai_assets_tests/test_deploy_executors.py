@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from spotify_ai_assets.definitions import build_defs
@@ -54,3 +60,35 @@ def test_cpu_heavy_steps_go_to_their_own_queue_and_light_ones_to_the_default(san
     assert any(op.pool == "librosa" for op in heavy), "audio analysis runs in the librosa pool"
     assert all(op.tags.get(QUEUE_TAG) == CPU_HEAVY_QUEUE for op in heavy)
     assert light and all(QUEUE_TAG not in op.tags for op in light)
+
+
+def _what_a_step_process_starts_with() -> dict[str, object]:
+    """Run in a process forked from the fork server: what it finds loaded before it does anything."""
+    from spotify_ai_assets.lib.resources.sandbox_world import world_for
+
+    return {"instance storage": "dagster_postgres" in sys.modules, "spec validator": "openapi_core" in sys.modules,
+            "definitions": "spotify_ai_assets.defs" in sys.modules, "world built": world_for.cache_info().currsize}
+
+
+_PROBE = """
+import json, multiprocessing, sys
+from spotify_ai_assets.lib.executors import FORKSERVER_PRELOAD
+from spotify_ai_assets_tests.test_deploy_executors import _what_a_step_process_starts_with as probe
+here = {"instance storage": "dagster_postgres" in sys.modules, "spec validator": "openapi_core" in sys.modules}
+ctx = multiprocessing.get_context("forkserver")
+ctx.set_forkserver_preload([*FORKSERVER_PRELOAD, "spotify_ai_assets_tests.test_deploy_executors"])
+with ctx.Pool(1) as pool:
+    print(json.dumps({"parent": here, "step": pool.apply_async(probe).get(timeout=300)}))
+"""
+
+
+def test_step_processes_fork_with_the_instance_storage_the_emulator_and_the_world_loaded(sandbox_environ) -> None:
+    """Issue 19: what every multiprocess step used to load for itself (the PostgreSQL storage of the instance, the
+    emulator's spec validator, the sandbox world: 1-1.5 s a step on a loaded 2-core machine) is loaded once per
+    run by the fork server the steps are forked from. In a fresh interpreter: a fork server is one per process."""
+    out = subprocess.run([sys.executable, "-c", _PROBE], env={**os.environ, **sandbox_environ}, capture_output=True,
+                         text=True, timeout=600, check=True, cwd=Path(__file__).resolve().parents[1])
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    # The probe's own module loads none of it, so what the step finds came from the fork server's preload.
+    assert found["parent"] == {"instance storage": False, "spec validator": False}
+    assert found["step"] == {"instance storage": True, "spec validator": True, "definitions": True, "world built": 1}

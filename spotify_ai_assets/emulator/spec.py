@@ -169,7 +169,8 @@ class Problem:
     message: str
 
 
-def _import_validation_modules() -> None:
+def import_validation_modules() -> None:
+    """The modules the validator needs (0.3 s): the multiprocess fork server imports them once per run."""
     import openapi_core
     import openapi_core.datatypes
     import openapi_core.exceptions
@@ -243,7 +244,7 @@ class SpecValidator:
     def warm_up(self) -> threading.Thread:
         """Build the validator in the background. The modules are imported here, in the caller's thread: an import
         in a background thread can race the caller's own imports of shared packages (werkzeug) and break both."""
-        _import_validation_modules()
+        import_validation_modules()
         thread = threading.Thread(target=lambda: self.api, name="spec-validator-warm-up", daemon=True)
         thread.start()
         return thread

@@ -33,6 +33,10 @@ CPU_HEAVY_QUEUE = "cpu_heavy"
 # Pools whose steps are CPU-bound for seconds to minutes (see defs/audio/features.py, defs/models/training.py).
 CPU_HEAVY_POOLS = frozenset({"librosa", "lightgbm"})
 PRELOAD = "spotify_ai_assets.lib.preload"
+# What the multiprocess executor's fork server imports once per run. "__main__": the run worker's main script (the
+# `dagster` command, which imports Dagster's whole CLI), which each step process would otherwise import again before
+# it starts (multiprocessing's own rule for a fork server).
+FORKSERVER_PRELOAD = ("__main__", PRELOAD)
 # Jobs of light steps (seconds each on a day), run in the run's own process under `auto` (issue 19). A step process
 # costs more than most of their steps: about half a second to start each, and before the first one the fork server's
 # imports (Great Expectations alone takes seconds). In-process, the run imports once and its steps run one after
@@ -59,9 +63,9 @@ def _chosen_executor(executor: str, settings: Settings) -> dg.ExecutorDefinition
         return dg.in_process_executor
     if executor in ("multiprocess", "auto"):
         # Steps fork from a server that imported Dagster, the definitions and the libraries once per run
-        # (lib/preload.py), instead of each starting an interpreter that imports them again.
+        # (FORKSERVER_PRELOAD), instead of each starting an interpreter that imports them again.
         return dg.multiprocess_executor.configured(
-            {"start_method": {"forkserver": {"preload_modules": [PRELOAD]}}}, name="multiprocess")
+            {"start_method": {"forkserver": {"preload_modules": list(FORKSERVER_PRELOAD)}}}, name="multiprocess")
     from dagster_celery import celery_executor
 
     return celery_executor.configured(

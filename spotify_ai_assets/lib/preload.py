@@ -13,12 +13,31 @@ import os
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import dagster  # noqa: F401
+
+# Each step process opens the instance first: with the production instance (PostgreSQL) that imported
+# dagster_postgres and its storage modules (alembic, Dagster's daemon and storage bases) in every step, 0.3-0.6 s.
+import dagster_postgres  # noqa: F401
 import duckdb  # noqa: F401
 import great_expectations  # noqa: F401
 import pyarrow.parquet  # noqa: F401
 import spotipy  # noqa: F401
 
 from spotify_ai_assets.definitions import defs, load_defs_folder
+from spotify_ai_assets.settings import Settings, SettingsError
+
+try:
+    settings = Settings.from_environ()
+    if settings.env == "local":
+        # The sandbox's Spotify emulator starts in each step that calls the API, on the synthetic world, and validates
+        # its answers against the OpenAPI spec: the world (0.3-0.5 s at scale medium) and the validator's modules
+        # (0.3 s) once here, not in every such step.
+        from spotify_ai_assets.emulator.spec import import_validation_modules
+        from spotify_ai_assets.lib.resources.sandbox_world import world_for
+
+        import_validation_modules()
+        world_for(settings.sandbox_seed, settings.sandbox_scale)
+except SettingsError:
+    pass  # reported by each step's own load of the definitions
 
 try:
     defs().get_repository_def()  # 0.3 s a step otherwise: building the definitions and resolving the asset graph

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=4)
-def _world(seed: int, scale: str) -> World:
+def world_for(seed: int, scale: str) -> World:
+    """The world of (seed, scale), built once per process (the multiprocess fork server builds it for its steps)."""
     from spotify_ai_assets.sandbox.world import World
 
     return World(seed=seed, scale=scale)
@@ -26,4 +27,4 @@ class SandboxWorldResource(dg.ConfigurableResource):
     scale: str
 
     def world(self) -> World:
-        return _world(self.seed, self.scale)
+        return world_for(self.seed, self.scale)
