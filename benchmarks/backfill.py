@@ -155,8 +155,9 @@ def _print_split(instance: object, runs: list, records: list, days: int) -> None
     by_step: dict[str, list[float]] = defaultdict(list)
     run_walls: list[float] = []
     intervals: list[tuple[float, float]] = []
+    all_timings: dict[str, dict] = {}
     for run, record in zip(runs, records, strict=True):
-        timings = harness.run_timings(instance, run.run_id)
+        timings = all_timings[run.run_id] = harness.run_timings(instance, run.run_id)
         if record and record.start_time and record.create_timestamp:
             totals["run_start"] += record.start_time - record.create_timestamp.timestamp()
         if timings["run_start"] and timings["run_end"]:
@@ -189,47 +190,44 @@ def _print_split(instance: object, runs: list, records: list, days: int) -> None
         median_run = sorted(run_walls)[len(run_walls) // 2] if run_walls else float("nan")
         print(f"  steps under way: at least one {100 * busy / span:.0f}% of the span, {mean:.2f} on average; "
               f"a run's wall: median {median_run:.1f} s")
-        _print_handovers(instance, runs)
+        _print_handovers(instance, all_timings)
         slowest = sorted(by_step.items(), key=lambda kv: -sum(kv[1]))[:6]
         print("  work per step, mean s: " + ", ".join(f"{k} {sum(v) / len(v):.1f}" for k, v in slowest))
 
 
-def _print_handovers(instance: object, runs: list) -> None:
+def _print_handovers(instance: object, timings_by_run: dict[str, dict]) -> None:
     """Where a run's wall goes outside its steps, as medians over the runs: from the end of the run whose slot it
     took to its own start (the daemon's run queue and the run worker's launch), from its start to its first step,
     and from its last step to its end. A backfill's wall is these plus the steps, wave after wave."""
     import dagster as dg
 
-    spans, launching = [], {}
-    for run in runs:
-        t = harness.run_timings(instance, run.run_id)
+    spans = []  # (dequeued or None, run start, first step, last step end, run end)
+    for run_id, t in timings_by_run.items():
         steps = [s for s in t["steps"].values() if s["end"]]
-        starting = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_STARTING).records
         if t["run_start"] and t["run_end"] and steps:
-            spans.append((t["run_start"], min(s["first_event"] for s in steps), max(s["end"] for s in steps),
-                          t["run_end"]))
-            if starting:
-                launching[t["run_start"]] = starting[0].event_log_entry.timestamp
+            starting = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_STARTING).records
+            spans.append((starting[0].event_log_entry.timestamp if starting else None, t["run_start"],
+                          min(s["first_event"] for s in steps), max(s["end"] for s in steps), t["run_end"]))
     if not spans:
         return
-    first_start = min(s[0] for s in spans)
+    first_start = min(s[1] for s in spans)
     # A run that started after some run had ended took that run's slot: the gap is the queue's (until the daemon
     # dequeues it: RUN_STARTING) and the launch's (the run worker's process start and code load, until RUN_START).
     handover, queue = [], []
-    for start, *_ in spans:
+    for dequeued, start, *_ in spans:
         freed = [e for *_, e in spans if e <= start]
         if start > first_start + 1e-3 and freed:
             handover.append(start - max(freed))
-            if start in launching:
-                queue.append(launching[start] - max(freed))
+            if dequeued is not None:
+                queue.append(dequeued - max(freed))
 
     def median(xs: list[float]) -> str:
         return f"{sorted(xs)[len(xs) // 2]:.1f} s" if xs else "n/a"
 
     print(f"  outside the steps, medians: a freed slot to the next run's start {median(handover)} "
           f"({len(handover)} runs; dequeued after {median(queue)}), "
-          f"run start to first step {median([b - a for a, b, _, _ in spans])}, "
-          f"last step to run end {median([d - c for _, _, c, d in spans])}")
+          f"run start to first step {median([b - a for _, a, b, _, _ in spans])}, "
+          f"last step to run end {median([d - c for _, _, _, c, d in spans])}")
 
 
 def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:

@@ -266,6 +266,9 @@ def _string_columns(schema: pa.Schema) -> list[str]:
 
 
 def _as_text(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """An id column as text, whatever type a file gave it: ids are matched as text. Arrow casts most types; binary
+    that is not UTF-8, or a nested type, it cannot, and those values are compared by their Python text instead, so
+    a file with an odd type is still erased, not skipped."""
     try:
         return values.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
