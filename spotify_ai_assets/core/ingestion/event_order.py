@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -32,13 +32,19 @@ SOURCES = ("export", "recently_played")  # dictionary of the `source` column, by
 _ROW_BITS = 27
 _ROW_MASK = (1 << _ROW_BITS) - 1
 _TIME_BITS = 64 - _ROW_BITS
+# Rows of a user range, ordered as one unit: small enough that the write starts soon after the reads end, large
+# enough that per-range passes cost nothing.
+RANGE_ROWS = 1 << 20
 
 
 @dataclass
 class OrderedEvents:
-    """Deduplicated events of one set of parts, in lake order, ready to be cut into batches."""
+    """The day's good events, ready to be ordered and cut into batches by `batches`.
 
-    order: np.ndarray  # row numbers (into the concatenated columns) of the kept rows, in output order
+    The day is ordered in ranges of users (about RANGE_ROWS rows each): the worker threads order the next ranges
+    while the rows of the ranges before them are cut into row groups and written, so the ordering overlaps the
+    write instead of preceding it. Two rows with one event key have one user, so each range deduplicates alone."""
+
     event_id: pa.Array
     values: dict[str, pa.Array]  # per dictionary column, the distinct values (global codes index these)
     codes: dict[str, np.ndarray]  # per dictionary column, int32 global code per row (-1 null)
@@ -47,14 +53,39 @@ class OrderedEvents:
     skipped: pa.Array
     priority: np.ndarray
     rows_in: int
+    workers: int
+    track_rank: np.ndarray
+    plan: _TimePlan
+    cuts: list[int]  # user-rank bounds of the ranges
+    kept: list[np.ndarray] = field(default_factory=list)  # each range's kept rows, in output order, as streamed
 
     @property
-    def rows(self) -> int:
-        return len(self.order)
+    def order(self) -> np.ndarray:
+        """Row numbers (into the concatenated columns) of the kept rows, in output order (after `batches`)."""
+        return np.concatenate(self.kept) if self.kept else np.zeros(0, dtype=np.int64)
 
-    def batch(self, start: int, stop: int, schema: pa.Schema) -> pa.RecordBatch:
-        """Rows [start, stop) of the output, strings as dictionaries holding only the values these rows use."""
-        idx = self.order[start:stop]
+    def order_range(self, lo: int, hi: int) -> np.ndarray:
+        """The kept rows of the users ranked [lo, hi), in output order (the last range also holds rows without a
+        user, which validation does not let through, but none may be lost)."""
+        order, sorted_user = _user_time_order(self.codes["user_id"], self.played_at_us, self.plan, lo, hi,
+                                              last=hi == self.cuts[-1])
+        sorted_played = self.played_at_us[order]
+        # Runs of rows with the same (user, played_at): only these need the rest of the order, and only in them can
+        # two rows share the event key.
+        same = (sorted_user[1:] == sorted_user[:-1]) & (sorted_played[1:] == sorted_played[:-1])
+        del sorted_user, sorted_played
+        if not same.any():
+            return order
+        order = _break_ties(order, same, self.codes["track_id"], self.track_rank, self.priority, self.event_id)
+        keep = np.ones(len(order), dtype=bool)
+        keep[1:] = ~same
+        tied = np.flatnonzero(same) + 1
+        track = self.codes["track_id"]
+        keep[tied] = track[order[tied]] != track[order[tied - 1]]
+        return order[keep]
+
+    def batch(self, idx: np.ndarray, schema: pa.Schema) -> pa.RecordBatch:
+        """The rows `idx`, strings as dictionaries holding only the values these rows use."""
         take = pa.array(idx)
         arrays: dict[str, pa.Array] = {
             "event_id": self.event_id.take(take).cast(pa.string()),
@@ -116,87 +147,108 @@ def _concat_strings(arrays: list[pa.Array]) -> pa.Array:
 
 
 def order_events(parts: list[Part], workers: int = 1) -> OrderedEvents:
-    """Deduplicate and order the rows of `parts` (the list is emptied: its arrays move into the result)."""
+    """Deduplicate and order the rows of `parts` (the list is emptied: its arrays move into the result).
+
+    What every user range needs (the unified dictionaries, user ranks, time positions) is computed here; the ranges
+    themselves are ordered while `batches` streams the result (see `OrderedEvents`)."""
     n = sum(p.num_rows for p in parts)
-    values: dict[str, pa.Array] = {}
-    codes: dict[str, np.ndarray] = {}
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        for name, (vals, cods) in zip(DICTIONARY_COLUMNS, pool.map(lambda c: _unify(parts, c), DICTIONARY_COLUMNS),
-                                      strict=True):
-            values[name], codes[name] = vals, cods
-    event_id = _concat_strings([p.event_id for p in parts])
-    played = np.concatenate([p.played_at_us for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-    ms_played = pa.concat_arrays([p.ms_played for p in parts]) if parts else pa.array([], pa.int64())
-    skipped = pa.concat_arrays([p.skipped for p in parts]) if parts else pa.array([], pa.bool_())
-    priority = (np.concatenate([np.full(p.num_rows, p.priority, dtype=np.int8) for p in parts]) if parts
-                else np.zeros(0, dtype=np.int8))
-    parts.clear()
-
-    user_rank_of, user_order = _ranks(values["user_id"])
-    # Users appear in the dictionary in sorted order, so a row group's users are one contiguous run of it.
-    values["user_id"] = values["user_id"].take(pa.array(user_order))
-    codes["user_id"] = np.append(user_rank_of.astype(np.int32), np.int32(-1))[codes["user_id"]]
-
-    order, sorted_user = _user_time_order(codes["user_id"], played, workers)
-    sorted_played = played[order]
-    # Runs of rows with the same (user, played_at): only these need the rest of the order, and only in them can
-    # two rows share the event key.
-    same = (sorted_user[1:] == sorted_user[:-1]) & (sorted_played[1:] == sorted_played[:-1])
-    del sorted_user, sorted_played
-    keep = np.ones(n, dtype=bool)
-    if same.any():
-        order = _break_ties(order, same, codes["track_id"], values["track_id"], priority, event_id)
-        keep[1:] = ~same
-        tied = np.flatnonzero(same) + 1
-        track = codes["track_id"]
-        keep[tied] = track[order[tied]] != track[order[tied - 1]]
-    return OrderedEvents(order[keep], event_id, values, codes, played, ms_played, skipped, priority, n)
+        # Independent passes, the longest first (the users' dictionaries, then the times), so the cores stay busy.
+        unified = {name: pool.submit(_unify, parts, name) for name in DICTIONARY_COLUMNS}
+        timed = pool.submit(_played_and_plan, [p.played_at_us for p in parts])
+        event_id = pool.submit(_concat_strings, [p.event_id for p in parts])
+        ms_played = pa.concat_arrays([p.ms_played for p in parts]) if parts else pa.array([], pa.int64())
+        skipped = pa.concat_arrays([p.skipped for p in parts]) if parts else pa.array([], pa.bool_())
+        priority = (np.concatenate([np.full(p.num_rows, p.priority, dtype=np.int8) for p in parts]) if parts
+                    else np.zeros(0, dtype=np.int8))
+        values: dict[str, pa.Array] = {}
+        codes: dict[str, np.ndarray] = {}
+        for name, future in unified.items():
+            values[name], codes[name] = future.result()
+        track_ranked = pool.submit(_ranks, values["track_id"])
+        user_rank_of, user_order = _ranks(values["user_id"])
+        # Users appear in the dictionary in sorted order, so a row group's users are one contiguous run of it.
+        values["user_id"] = values["user_id"].take(pa.array(user_order))
+        codes["user_id"] = np.append(user_rank_of.astype(np.int32), np.int32(-1))[codes["user_id"]]
+        played, plan = timed.result()
+        track_rank = track_ranked.result()[0]
+        parts.clear()
+        return OrderedEvents(event_id.result(), values, codes, played, ms_played, skipped, priority, n,
+                             workers=max(1, workers), track_rank=track_rank, plan=plan,
+                             cuts=_user_cuts(codes["user_id"], plan, workers))
 
 
-def _user_time_order(user_rank: np.ndarray, played: np.ndarray, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row numbers sorted by (user rank, played_at), ties in row order; and the user rank of each, in that order."""
-    n = len(user_rank)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    t = played - played.min()
-    if n > _ROW_MASK or int(t.max()) >= 1 << _TIME_BITS:
-        order = np.lexsort((np.arange(n), played, user_rank))
-        return order, user_rank[order]
-    rows = np.arange(n, dtype=np.uint64)
-    by_time: np.ndarray | None = None
-    if np.all(t[1:] >= t[:-1]):
-        time_pos = rows
-    else:
-        key = (t.astype(np.uint64) << np.uint64(_ROW_BITS)) | rows
+def _played_and_plan(played_parts: list[np.ndarray]) -> tuple[np.ndarray, _TimePlan]:
+    played = np.concatenate(played_parts) if played_parts else np.zeros(0, dtype=np.int64)
+    return played, _TimePlan.of(played)
+
+
+@dataclass
+class _TimePlan:
+    """Each row's position in time order (ties in row order), as the low bits of the packed user sort key; or None
+    when the day does not fit the packed key, and the (rare) day is ordered by one lexsort."""
+
+    time_pos: np.ndarray | None
+    by_time: np.ndarray | None  # row number at each time position; None when the rows already come in time order
+
+    @classmethod
+    def of(cls, played: np.ndarray) -> _TimePlan:
+        # In place where it can be: a fresh 100 MB array (a 12M-row day) costs more in page faults than the pass.
+        n = len(played)
+        if n == 0:
+            return cls(np.zeros(0, dtype=np.uint64), None)
+        t = played - played.min()
+        if n > _ROW_MASK or int(t.max()) >= 1 << _TIME_BITS:
+            return cls(None, None)
+        rows = np.arange(n, dtype=np.uint64)
+        if np.all(t[1:] >= t[:-1]):
+            return cls(rows, None)
+        key = t.view(np.uint64)
+        key <<= np.uint64(_ROW_BITS)
+        key |= rows
         # Stable (timsort): each export file is a run already in time order, and merging runs is cheap.
         key.sort(kind="stable")
-        by_time = (key & np.uint64(_ROW_MASK)).astype(np.int64)
-        del key
+        key &= np.uint64(_ROW_MASK)
+        by_time = key.view(np.int64)
         time_pos = np.empty(n, dtype=np.uint64)
         time_pos[by_time] = rows
-    del t
-    key = (user_rank.astype(np.uint64) << np.uint64(_ROW_BITS)) | time_pos
-    del time_pos
-    key = _sort_by_user_ranges(key, user_rank, workers)
+        return cls(time_pos, by_time)
+
+
+def _user_cuts(user_rank: np.ndarray, plan: _TimePlan, workers: int) -> list[int]:
+    """User-rank bounds of the ranges ordered one by one: about RANGE_ROWS rows each, at least one per worker."""
+    n = len(user_rank)
+    users = int(user_rank.max()) + 1 if n else 0
+    if users <= 0 or plan.time_pos is None:
+        return [0, max(users, 0)]
+    ranges = max(workers, -(-n // RANGE_ROWS))
+    ranked = user_rank if user_rank.min() >= 0 else user_rank[user_rank >= 0]
+    counts = np.cumsum(np.bincount(ranked, minlength=users))
+    inner = np.searchsorted(counts, [len(ranked) * k // ranges for k in range(1, ranges)]).tolist()
+    return sorted({0, *inner, users})
+
+
+def _user_time_order(user_rank: np.ndarray, played: np.ndarray, plan: _TimePlan, lo: int, hi: int,
+                     last: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of the users ranked [lo, hi) (and of rows without a user if `last`), sorted by (user rank,
+    played_at), ties in row order; and the user rank of each, in that order."""
+    if plan.time_pos is None:
+        order = np.lexsort((np.arange(len(user_rank)), played, user_rank))
+        return order, user_rank[order]
+    member = (user_rank >= lo) & (user_rank < hi)
+    if last:
+        member |= user_rank < 0  # no user (-1): cast to uint64 it is the largest rank, last as SQL sorts NULLs
+    rows = np.flatnonzero(member)
+    del member
+    key = (user_rank[rows].astype(np.uint64) << np.uint64(_ROW_BITS)) | plan.time_pos[rows]
+    del rows
+    key.sort()
     position = (key & np.uint64(_ROW_MASK)).astype(np.int64)
-    order = by_time[position] if by_time is not None else position
+    order = plan.by_time[position] if plan.by_time is not None else position
     return order, (key >> np.uint64(_ROW_BITS)).astype(np.int64)
 
 
-def _sort_by_user_ranges(key: np.ndarray, user_rank: np.ndarray, workers: int) -> np.ndarray:
-    """Sort `key` (user rank in its high bits); with several workers, each sorts one range of users."""
-    if workers < 2 or len(key) < 1_000_000:
-        key.sort()
-        return key
-    counts = np.cumsum(np.bincount(user_rank, minlength=int(user_rank.max()) + 1))
-    cuts = [0, *np.searchsorted(counts, [len(key) * k // workers for k in range(1, workers)]).tolist(), len(counts)]
-    pieces = [key[(user_rank >= lo) & (user_rank < hi)] for lo, hi in itertools.pairwise(cuts)]
-    with ThreadPoolExecutor(workers) as pool:  # numpy releases the GIL while sorting
-        list(pool.map(np.ndarray.sort, pieces))
-    return np.concatenate(pieces)
-
-
-def _break_ties(order: np.ndarray, same: np.ndarray, track_code: np.ndarray, track_values: pa.Array,
+def _break_ties(order: np.ndarray, same: np.ndarray, track_code: np.ndarray, track_rank: np.ndarray,
                 priority: np.ndarray, event_id: pa.Array) -> np.ndarray:
     """Within runs of equal (user, played_at) (`same[i]`: row i+1 continues row i's run), order rows by
     (track_id, priority, event_id)."""
@@ -209,7 +261,6 @@ def _break_ties(order: np.ndarray, same: np.ndarray, track_code: np.ndarray, tra
     starts[1:] = ~same
     run_id = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))[positions]
     rows = order[positions]
-    track_rank, _ = _ranks(track_values)
     tie = pa.table({
         "run": run_id,
         "track": np.append(track_rank, -1)[track_code[rows]],
@@ -226,5 +277,26 @@ def _break_ties(order: np.ndarray, same: np.ndarray, track_code: np.ndarray, tra
 
 
 def batches(ordered: OrderedEvents, schema: pa.Schema, rows_per_batch: int) -> Iterator[pa.RecordBatch]:
-    for start in range(0, ordered.rows, rows_per_batch):
-        yield ordered.batch(start, min(start + rows_per_batch, ordered.rows), schema)
+    """The ordered rows in batches of `rows_per_batch` (the last may be short), whatever the ranges' sizes; each
+    range is ordered on a worker thread, the next ones while this one's batches are built and written."""
+    cuts = ordered.cuts
+    ordered.kept = []
+    pool = ThreadPoolExecutor(ordered.workers)
+    try:
+        # The futures a worker has not started are cancelled if the consumer stops early (a failed write).
+        ranges = [pool.submit(ordered.order_range, lo, hi) for lo, hi in itertools.pairwise(cuts)]
+        pending: list[np.ndarray] = []
+        held = 0
+        for future in ranges:
+            kept = future.result()
+            ordered.kept.append(kept)
+            pending.append(kept)
+            held += len(kept)
+            while held >= rows_per_batch:
+                rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
+                yield ordered.batch(rows[:rows_per_batch], schema)
+                pending, held = [rows[rows_per_batch:]], held - rows_per_batch
+        if held:
+            yield ordered.batch(np.concatenate(pending), schema)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
