@@ -84,8 +84,11 @@ def test_a_row_group_whose_column_is_all_null_has_an_empty_dictionary() -> None:
     assert batch.to_pylist()[0]["source"] == "recently_played"
 
 
-def test_a_row_without_user_is_kept_last_as_sql_sorts_nulls() -> None:
+@pytest.mark.parametrize("path", ["packed", "lexsort"])
+def test_a_row_without_user_is_kept_last_as_sql_sorts_nulls(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     # Validation quarantines such rows; should one get through, ordering by user ranges must not drop it.
+    if path == "lexsort":
+        monkeypatch.setattr(event_order, "_ROW_MASK", 0)
     rows = [{"event_id": f"e{i}", "user_id": user, "track_id": "t", "artist_id": "a",
              "played_at": 1_768_348_800_000_000 + i, "ms_played": 1, "skipped": False, "country": "DE",
              "device": "d"} for i, user in enumerate(["b", None, "a", "c", None])]
@@ -95,3 +98,15 @@ def test_a_row_without_user_is_kept_last_as_sql_sorts_nulls() -> None:
     ordered = event_order.order_events([part_from_table(table, priority=0)], workers=2)
     got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 2)), OUT)
     assert got["event_id"].to_pylist() == ["e2", "e0", "e3", "e1", "e4"]
+
+
+def test_a_row_without_track_sorts_after_its_tie_as_sql_sorts_nulls() -> None:
+    rows = [{"event_id": f"e{i}", "user_id": "u", "track_id": track, "artist_id": "a",
+             "played_at": 1_768_348_800_000_000, "ms_played": 1, "skipped": False, "country": "DE",
+             "device": "d"} for i, track in enumerate([None, "t"])]
+    table = pa.Table.from_pylist(rows, schema=pa.schema(
+        [f if f.name != "played_at" else pa.field("played_at", pa.int64()) for f in SCHEMA]))
+    table = table.set_column(4, "played_at", table["played_at"].cast(pa.timestamp("us", tz="UTC")))
+    ordered = event_order.order_events([part_from_table(table, priority=0)])
+    got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 10)), OUT)
+    assert got["event_id"].to_pylist() == ["e1", "e0"]

@@ -233,8 +233,10 @@ def _user_time_order(user_rank: np.ndarray, played: np.ndarray, plan: _TimePlan,
     """Row numbers of the users ranked [lo, hi) (and of rows without a user if `last`), sorted by (user rank,
     played_at), ties in row order; and the user rank of each, in that order."""
     if plan.time_pos is None:
-        order = np.lexsort((np.arange(len(user_rank)), played, user_rank))
-        return order, user_rank[order]
+        # No user (-1) sorts last, as SQL sorts NULLs and as the packed key does.
+        rank = np.where(user_rank < 0, np.iinfo(np.int64).max, user_rank.astype(np.int64))
+        order = np.lexsort((np.arange(len(rank)), played, rank))
+        return order, rank[order]
     member = (user_rank >= lo) & (user_rank < hi)
     if last:
         member |= user_rank < 0  # no user (-1): cast to uint64 it is the largest rank, last as SQL sorts NULLs
@@ -263,7 +265,7 @@ def _break_ties(order: np.ndarray, same: np.ndarray, track_code: np.ndarray, tra
     rows = order[positions]
     tie = pa.table({
         "run": run_id,
-        "track": np.append(track_rank, -1)[track_code[rows]],
+        "track": np.append(track_rank, len(track_rank))[track_code[rows]],  # no track (-1): last, as SQL
         "priority": priority[rows],
         "event_id": event_id.take(pa.array(rows)),
     })
