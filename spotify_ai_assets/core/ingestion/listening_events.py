@@ -9,7 +9,8 @@ How a day is ingested (figures for the 12.3M-event bench day in the README):
   validated, so a file with wrong types is quarantined without changing how any other file is read;
 - good records are kept with their strings dictionary-encoded per file; `event_order` unifies the dictionaries,
   orders the day by (user, time) with integer sorts and drops duplicates as neighbours;
-- the events stream to the sink in row groups whose dictionaries are written as they are.
+- the events stream to the sink in row groups whose dictionaries are written as they are, while the worker threads
+  order the next ranges of users (ordering overlaps the write).
 Records in = landed + quarantined + duplicates, always (an unreadable file counts as one record).
 """
 
