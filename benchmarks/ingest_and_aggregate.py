@@ -643,9 +643,8 @@ def machine_facts() -> list[tuple[str, str]]:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return [*harness.machine_facts(), ("duckdb", duckdb.__version__), ("pandas", pandas.__version__),
             ("polars", polars.__version__), ("pyarrow", pyarrow.__version__), ("numpy", numpy.__version__),
-            ("numpy THP", "NUMPY_MADVISE_HUGEPAGE=" + os.environ.get("NUMPY_MADVISE_HUGEPAGE", "unset") + " here; "
-             "spotify_ai_assets sets 0 unless set in each phase that imports it before NumPy (the pandas and "
-             "Polars peers too; the naive floor uses no NumPy)"),
+            ("numpy THP", "NUMPY_MADVISE_HUGEPAGE=" + os.environ.get("NUMPY_MADVISE_HUGEPAGE", "unset (NumPy's "
+             "default: huge pages asked for on Linux)") + "; every phase inherits it"),
             ("load avg", f"{load} (1, 5, 15 min) at the end: other work on this machine")]
 
 
