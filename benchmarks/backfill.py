@@ -230,6 +230,45 @@ def _print_handovers(instance: object, timings_by_run: dict[str, dict]) -> None:
           f"last step to run end {median([d - c for _, _, _, c, d in spans])}")
 
 
+def _print_timeline(instance: object, runs: list, records: list) -> None:
+    """Each run's life in seconds from the first run's creation: queued, dequeued (RUN_STARTING), started, ended, and
+    every step as name[launched>started-ended] (launched: the executor asked for it; started: STEP_START), in start
+    order. Shows what waits on what: a step's launch after its inputs' ends, a run's start after a slot freed."""
+    import dagster as dg
+
+    t0 = min(r.create_timestamp.timestamp() for r in records if r)
+    rows = []
+    waits: dict[str, list[float]] = defaultdict(list)
+    for run, record in zip(runs, records, strict=True):
+        t = harness.run_timings(instance, run.run_id)
+        starting = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_STARTING).records
+        dequeued = starting[0].event_log_entry.timestamp - t0 if starting else float("nan")
+        # Celery: the executor's "Submitting celery task" engine event is when the step was handed over, and
+        # "Executing steps ... in celery worker" is when a worker had taken it and built the step's plan.
+        submitted: dict[str, float] = {}
+        taken: dict[str, float] = {}
+        for rec in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records:
+            event = rec.event_log_entry.dagster_event
+            if event and event.step_key and (event.message or "").startswith("Submitting celery task"):
+                submitted.setdefault(event.step_key, rec.event_log_entry.timestamp)
+            if event and event.step_key and (event.message or "").startswith("Executing steps"):
+                taken.setdefault(event.step_key, rec.event_log_entry.timestamp)
+        steps = sorted(((submitted.get(k, s["first_event"]) - t0, taken.get(k, s["first_event"]) - t0,
+                         s["first_event"] - t0 + s["start_s"] + s["resources_s"],
+                         (s["end"] or s["first_event"]) - t0, k.split(".")[-1]) for k, s in t["steps"].items()))
+        for _, b, c, _, name in steps:
+            waits[name].append(c - b)
+        rows.append((t["run_start"] - t0 if t["run_start"] else float("nan"), run.tags.get("dagster/partition"),
+                     record.create_timestamp.timestamp() - t0, dequeued, t["run_end"] - t0 if t["run_end"] else 0,
+                     steps))
+    print("  timeline (s from the first run queued): day queued/dequeued/started-ended: steps "
+          "launched>taken>ready-end (taken: a Celery worker built the step's plan; else as launched)")
+    for start, day, queued, dequeued, end, steps in sorted(rows):
+        print(f"  {day} {queued:.1f}/{dequeued:.1f}/{start:.1f}-{end:.1f}: " + ", ".join(
+            f"{name}[{a:.1f}>{b:.1f}>{c:.1f}-{d:.1f}]" for a, b, c, d, name in steps))
+    print("  taken to ready, median s: " + ", ".join(f"{k} {sorted(v)[len(v) // 2]:.2f}" for k, v in waits.items()))
+
+
 def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
     import dagster as dg
     import psycopg2
@@ -309,6 +348,8 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
               f"wall {wall:.0f} s from submit to last run's end ({end - start:.0f} s first run start to last end, "
               f"{wall / len(days):.1f} s a day); runs {dict(statuses)}; {steps} steps a run")
         _print_split(instance, runs, records, len(days))
+        if args.timeline:
+            _print_timeline(instance, runs, records)
         print(f"  {'process kind':<16}{'count':>6}{'peak RSS MiB':>14}")
         for kind, (count, peak) in sorted(sampler.by_kind().items(), key=lambda kv: -kv[1][1]):
             print(f"  {kind:<16}{count:>6}{peak:>14.0f}")
@@ -377,6 +418,7 @@ def main() -> int:
     parser.add_argument("--redis-db", type=int, default=14, help="Redis database used as the Celery broker")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the workdir (landing files are reused)")
+    parser.add_argument("--timeline", action="store_true", help="print each run's steps on a time line")
     args = parser.parse_args()
     first = dt.date.fromisoformat(args.first_day)
     days = [(first + dt.timedelta(days=i)).isoformat() for i in range(args.days)]
