@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -290,7 +289,7 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
            "DAGSTER_PG_DB": db, "DAGSTER_PG_USERNAME": args.pg_user, "DAGSTER_PG_PASSWORD": "",
            "SPOTIFY_AI_HOME": str(work / "home"), "SPOTIFY_AI_LANDING": str(args.workdir / "landing"),
            "SPOTIFY_AI_SANDBOX_SCALE": SCALE, "SPOTIFY_AI_SANDBOX_SEED": str(SEED), "SPOTIFY_AI_EXECUTOR": mode,
-           "SPOTIFY_AI_CELERY_BROKER": broker,
+           "SPOTIFY_AI_CELERY_BROKER": broker, "SPOTIFY_AI_CELERY_BACKEND": broker,
            # `dagster-celery worker start` runs `celery` from PATH: this interpreter's, activated or not.
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     for key in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD"):
@@ -310,11 +309,11 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
             subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", name, limit], env=env,
                            cwd=REPO_ROOT, check=True, capture_output=True)
         if mode == "celery":
-            celery_yaml = work / "celery.yaml"
-            celery_yaml.write_text(json.dumps({"execution": {"config": {"broker": broker, "backend": broker}}}))
+            # The workers start as deployed (README, deploy/celery.yaml: broker and backend from the environment).
             for n in range(args.workers):
                 procs.append(_start([str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                                     "-y", str(celery_yaml), "-q", "dagster,cpu_heavy", "-n", f"w{n}",
+                                     "-y", str(REPO_ROOT / "deploy" / "celery.yaml"), "-q", "dagster,cpu_heavy",
+                                     "-n", f"w{n}",
                                      "--", "--concurrency=1"], env, work / f"worker{n}.log"))
         procs.append(_start([str(BIN / "dagster-daemon"), "run", "-w", str(ws)], env, work / "daemon.log"))
         instance = dg.DagsterInstance.from_config(str(home))

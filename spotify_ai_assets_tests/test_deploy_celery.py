@@ -18,6 +18,7 @@ import pytest
 
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.definitions import build_defs
+from spotify_ai_assets.lib.executors import CELERY_WORKER_SETTINGS
 from spotify_ai_assets_tests.conftest import require_service
 from spotify_ai_assets_tests.deploy_fixtures import (
     REPO,
@@ -52,6 +53,25 @@ def _execute(env: dict[str, str], module: str, job: str, tags: dict[str, str] | 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
+def _assert_workers_take_a_step_only_when_free(url: str, backend: str, names: set[str]) -> None:
+    """Each worker, asked over the broker, runs with the executor's worker settings (acknowledge a task when it ends,
+    reserve one task per process), not dagster-celery's defaults."""
+    from celery import Celery
+
+    app = Celery(broker=url, backend=backend)
+    try:
+        conf: dict[str, dict] = {}
+        for _ in range(60):  # a worker answers once it is up; every wait is bounded
+            conf = app.control.inspect(timeout=2).conf() or {}
+            if {worker.split("@")[0] for worker in conf} >= names:
+                break
+        assert {worker.split("@")[0] for worker in conf} >= names, f"workers that answered: {sorted(conf)}"
+        for worker, settings in conf.items():
+            assert {key: settings.get(key) for key in CELERY_WORKER_SETTINGS} == CELERY_WORKER_SETTINGS, worker
+    finally:
+        app.close()
+
+
 @pytest.fixture(params=["redis", "rabbitmq"])
 def broker(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """(broker, backend) URLs of a broker namespace of this test's own, so a concurrent test session's workers never
@@ -78,17 +98,18 @@ def test_jobs_run_on_celery_workers_by_queue_and_match_an_in_process_run(pg_envi
     url, backend = broker
     redis = url.startswith("redis")
     home = dagster_home(tmp_path / "dagster_home")
-    celery_yaml = tmp_path / "celery.yaml"
-    celery_yaml.write_text(json.dumps({"execution": {"config": {"broker": url, "backend": backend}}}))
     landing = str(tmp_path / "landing")
     env = {**pg_environ, "DAGSTER_HOME": str(home), "SPOTIFY_AI_HOME": str(tmp_path / "celery_home"),
            "SPOTIFY_AI_LANDING": landing, "SPOTIFY_AI_SANDBOX_SCALE": "tiny", "SPOTIFY_AI_EXECUTOR": "celery",
-           "SPOTIFY_AI_CELERY_BROKER": url}
+           "SPOTIFY_AI_CELERY_BROKER": url, "SPOTIFY_AI_CELERY_BACKEND": backend}
     migrate(env)
-    base = [cli("dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(celery_yaml)]
+    # The workers start as the README starts them, with deploy/celery.yaml.
+    worker_yaml = str(REPO / "deploy" / "celery.yaml")
+    base = [cli("dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", worker_yaml]
     workers = [start([*base, "-q", "dagster", "-n", "light", "--", "--concurrency=2"], env, tmp_path / "light.log"),
                start([*base, "-q", "cpu_heavy", "-n", "heavy", "--", "--concurrency=1"], env, tmp_path / "heavy.log")]
     try:
+        _assert_workers_take_a_step_only_when_free(url, backend, {"light", "heavy"})
         if redis:  # the full daily job once; the RabbitMQ run shows the broker choice on the small job
             _execute(env, "spotify_ai_assets.definitions", "daily_refresh_job", {"dagster/partition": DAY})
         _execute(env, "spotify_ai_assets_tests.deploy_location", "deploy_heavy_job")

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.lib.executors import CPU_HEAVY_POOLS, CPU_HEAVY_QUEUE, QUEUE_TAG
+from spotify_ai_assets.lib.executors import CELERY_WORKER_SETTINGS, CPU_HEAVY_POOLS, CPU_HEAVY_QUEUE, QUEUE_TAG
 from spotify_ai_assets.settings import Settings, SettingsError
+from spotify_ai_assets_tests.deploy_fixtures import REPO
 
 
 @pytest.mark.parametrize(("name", "executor"), [("in_process", "in_process"), ("multiprocess", "multiprocess"),
@@ -45,6 +46,18 @@ def test_celery_broker_and_backend_come_from_the_environment(sandbox_environ) ->
         Settings.from_environ({**sandbox_environ, "SPOTIFY_AI_CELERY_BROKER": "127.0.0.1:6379"})
     with pytest.raises(SettingsError, match="SPOTIFY_AI_EXECUTOR"):
         Settings.from_environ({**sandbox_environ, "SPOTIFY_AI_EXECUTOR": "k8s"})
+
+
+def test_the_deployed_celery_workers_get_the_executors_worker_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/celery.yaml, what the README starts workers with, resolves (broker and backend from the environment)
+    to the settings the executor declares, as `dagster-celery worker start` reads it."""
+    from dagster_celery.cli import get_validated_config
+
+    monkeypatch.setenv("SPOTIFY_AI_CELERY_BROKER", "redis://10.0.0.5:6379/3")
+    monkeypatch.setenv("SPOTIFY_AI_CELERY_BACKEND", "redis://10.0.0.5:6379/4")
+    config = get_validated_config(str(REPO / "deploy" / "celery.yaml"))
+    assert (config["broker"], config["backend"]) == ("redis://10.0.0.5:6379/3", "redis://10.0.0.5:6379/4")
+    assert config["config_source"] == CELERY_WORKER_SETTINGS
 
 
 def test_cpu_heavy_steps_go_to_their_own_queue_and_light_ones_to_the_default(sandbox_environ) -> None:

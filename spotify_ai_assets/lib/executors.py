@@ -43,6 +43,13 @@ FORKSERVER_PRELOAD = ("__main__", PRELOAD)
 # another; a backfill still runs several days side by side, one run each. A step that fails still fails alone: the
 # in-process executor goes on with the steps that do not depend on it.
 IN_PROCESS_JOBS = frozenset({"daily_refresh_job"})
+# Celery settings a step's task needs where it executes, in the worker: a worker takes a step only when one of its
+# processes is free. Without `task_acks_late` a worker acknowledges a task as it starts it and, its prefetch window
+# free again, reserves the next one while the first still works, so a step waits behind a long one on a busy worker
+# while another worker idles (seen in the 4-day backfill's worker logs, issue 19). `dagster-celery worker start`
+# applies only what its `-y` file's `config_source` says (the executor's own config reaches the run worker alone),
+# so deploy/celery.yaml carries these same settings; a test keeps the two equal.
+CELERY_WORKER_SETTINGS: dict[str, Any] = {"worker_prefetch_multiplier": 1, "task_acks_late": True}
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
@@ -70,8 +77,7 @@ def _chosen_executor(executor: str, settings: Settings) -> dg.ExecutorDefinition
 
     return celery_executor.configured(
         {"broker": settings.celery_broker, "backend": settings.celery_backend,
-         # One task at a time per worker process: a heavy step must not hold light ones back in a prefetch.
-         "config_source": {"worker_prefetch_multiplier": 1, "task_acks_late": True}},
+         "config_source": dict(CELERY_WORKER_SETTINGS)},
         name="celery_executor",
     )
 
