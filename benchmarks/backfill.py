@@ -277,7 +277,7 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
     work = args.workdir / mode
     home = work / "dagster_home"
     home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text(PROD_INSTANCE.read_text())
+    (home / "dagster.yaml").write_text(args.instance_yaml.read_text())
     db = f"spotify_ai_bench_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(host=args.pg_host, port=args.pg_port, user=args.pg_user, dbname="postgres")
     admin.autocommit = True
@@ -312,7 +312,7 @@ def run_mode(mode: str, args: argparse.Namespace, days: list[str]) -> bool:
             # The workers start as deployed (README, deploy/celery.yaml: broker and backend from the environment).
             for n in range(args.workers):
                 procs.append(_start([str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                                     "-y", str(REPO_ROOT / "deploy" / "celery.yaml"), "-q", "dagster,cpu_heavy",
+                                     "-y", str(args.celery_yaml), "-q", "dagster,cpu_heavy",
                                      "-n", f"w{n}",
                                      "--", "--concurrency=1"], env, work / f"worker{n}.log"))
         procs.append(_start([str(BIN / "dagster-daemon"), "run", "-w", str(ws)], env, work / "daemon.log"))
@@ -410,6 +410,10 @@ def main() -> int:
     parser.add_argument("--pool", action="append", default=[], metavar="NAME=LIMIT",
                         help="a pool's slots for this benchmark's instance (default: the instance's default_limit)")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--instance-yaml", type=Path, default=PROD_INSTANCE,
+                        help="the instance's dagster.yaml (to compare run queue settings; default: production's)")
+    parser.add_argument("--celery-yaml", type=Path, default=REPO_ROOT / "deploy" / "celery.yaml",
+                        help="the Celery workers' -y file (to compare worker settings; default: as deployed)")
     parser.add_argument("--first-day", default=FIRST_DAY.isoformat())
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import dagster as dg
 import yaml
-from dagster._core.run_coordinator import QueuedRunCoordinator
-from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from spotify_ai_assets.core.kernel.lake import Lake
@@ -43,7 +41,9 @@ def test_daily_job_runs_and_asset_events_are_stored_in_postgres(pg_environ, sand
         assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
         # The run queue from the file: max concurrent runs and the per-tag limits.
-        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
+        # The daemon looks at the queue every second: with Dagster's 5 s a backfill's runs went one behind the other.
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
         concurrency = instance.get_concurrency_config()
         assert concurrency.run_queue_config.max_concurrent_runs == 8
         assert concurrency.pool_config.default_pool_limit == 1
@@ -100,13 +100,12 @@ def test_the_daemon_ticks_a_schedule_and_a_sensor_against_postgres(pg_environ, t
     finally:
         stop(daemon)
     ticks = {}
-    for state in instance.all_instigator_state():
-        ticks[state.instigator_type] = instance.get_ticks(state.instigator_origin_id, state.selector_id)
-    assert any(t.status == TickStatus.SUCCESS and runs["deploy_probe_schedule"].run_id in t.run_ids
-               for t in ticks[InstigatorType.SCHEDULE])
-    sensor_ticks = ticks[InstigatorType.SENSOR]
-    assert any(t.status == TickStatus.SUCCESS and runs["deploy_probe_sensor"].run_id in t.run_ids
-               for t in sensor_ticks)
+    for state in instance.all_instigator_state():  # compared by value: the enums live in Dagster's private modules
+        ticks[state.instigator_type.value] = instance.get_ticks(state.instigator_origin_id, state.selector_id)
+    assert any(t.status.value == "SUCCESS" and runs["deploy_probe_schedule"].run_id in t.run_ids
+               for t in ticks["SCHEDULE"])
+    assert any(t.status.value == "SUCCESS" and runs["deploy_probe_sensor"].run_id in t.run_ids
+               for t in ticks["SENSOR"])
     # Later sensor ticks repeat the run key: exactly one sensor run.
     assert len(instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "deploy_probe_sensor"}))) == 1
     triggers = sorted(r.asset_materialization.metadata["trigger"].value
