@@ -25,6 +25,7 @@ from spotify_ai_assets_tests.conftest import require_service
 
 REPO = Path(__file__).resolve().parents[1]
 PROD_INSTANCE = REPO / "deploy" / "dagster.prod.yaml"
+CELERY_WORKER_CONFIG = REPO / "deploy" / "celery.yaml"  # what the README starts Celery workers with
 T = TypeVar("T")
 
 

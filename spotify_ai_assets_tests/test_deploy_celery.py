@@ -21,6 +21,7 @@ from spotify_ai_assets.definitions import build_defs
 from spotify_ai_assets.lib.executors import CELERY_WORKER_SETTINGS
 from spotify_ai_assets_tests.conftest import require_service
 from spotify_ai_assets_tests.deploy_fixtures import (
+    CELERY_WORKER_CONFIG,
     REPO,
     assert_same_lake,
     cli,
@@ -104,8 +105,7 @@ def test_jobs_run_on_celery_workers_by_queue_and_match_an_in_process_run(pg_envi
            "SPOTIFY_AI_CELERY_BROKER": url, "SPOTIFY_AI_CELERY_BACKEND": backend}
     migrate(env)
     # The workers start as the README starts them, with deploy/celery.yaml.
-    worker_yaml = str(REPO / "deploy" / "celery.yaml")
-    base = [cli("dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", worker_yaml]
+    base = [cli("dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(CELERY_WORKER_CONFIG)]
     workers = [start([*base, "-q", "dagster", "-n", "light", "--", "--concurrency=2"], env, tmp_path / "light.log"),
                start([*base, "-q", "cpu_heavy", "-n", "heavy", "--", "--concurrency=1"], env, tmp_path / "heavy.log")]
     try:

@@ -13,7 +13,7 @@ import pytest
 from spotify_ai_assets.definitions import build_defs
 from spotify_ai_assets.lib.executors import CELERY_WORKER_SETTINGS, CPU_HEAVY_POOLS, CPU_HEAVY_QUEUE, QUEUE_TAG
 from spotify_ai_assets.settings import Settings, SettingsError
-from spotify_ai_assets_tests.deploy_fixtures import REPO
+from spotify_ai_assets_tests.deploy_fixtures import CELERY_WORKER_CONFIG
 
 
 @pytest.mark.parametrize(("name", "executor"), [("in_process", "in_process"), ("multiprocess", "multiprocess"),
@@ -55,7 +55,7 @@ def test_the_deployed_celery_workers_get_the_executors_worker_settings(monkeypat
 
     monkeypatch.setenv("SPOTIFY_AI_CELERY_BROKER", "redis://10.0.0.5:6379/3")
     monkeypatch.setenv("SPOTIFY_AI_CELERY_BACKEND", "redis://10.0.0.5:6379/4")
-    config = get_validated_config(str(REPO / "deploy" / "celery.yaml"))
+    config = get_validated_config(str(CELERY_WORKER_CONFIG))
     assert (config["broker"], config["backend"]) == ("redis://10.0.0.5:6379/3", "redis://10.0.0.5:6379/4")
     assert config["config_source"] == CELERY_WORKER_SETTINGS
 
