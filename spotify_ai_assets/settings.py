@@ -67,6 +67,8 @@ class Settings:
     executor: str = "auto"
     celery_broker: str = DEFAULT_CELERY_BROKER
     celery_backend: str = DEFAULT_CELERY_BROKER
+    # How often a Celery run's worker looks at its steps' results (lib/executors.py celery_poll says why 0.2 s).
+    celery_poll_s: float = 0.2
     # Observability (issue 8): Sentry is on when SENTRY_DSN is set (the DSN itself is resolved as an EnvVar).
     sentry_enabled: bool = False
     # Paging is on when PAGERDUTY_ROUTING_KEY is set (resolved as an EnvVar); PAGERDUTY_EVENTS_URL for a proxy.
@@ -112,6 +114,9 @@ class Settings:
         if heartbeat <= 0 or dead_after < 3 * heartbeat:
             raise SettingsError(f"SPOTIFY_AI_RUN_DEAD_AFTER_S={dead_after:g} must be at least 3 heartbeats "
                                 f"(SPOTIFY_AI_RUN_HEARTBEAT_S={heartbeat:g}, > 0): a live run may miss a beat")
+        celery_poll = _number(environ, "SPOTIFY_AI_CELERY_POLL_S", _default("celery_poll_s"))
+        if not 0 < celery_poll <= 5:
+            raise SettingsError(f"SPOTIFY_AI_CELERY_POLL_S={celery_poll:g} must be above 0 and at most 5 seconds")
         schema = {"local": "spotify_ai_local", "prod": "spotify_ai"}.get(env, f"spotify_ai_branch_{branch}")
         return cls(
             env=env,
@@ -142,6 +147,7 @@ class Settings:
             executor=_choice(environ, "SPOTIFY_AI_EXECUTOR", _default("executor"), EXECUTORS),
             celery_broker=_celery_broker(environ),
             celery_backend=environ.get("SPOTIFY_AI_CELERY_BACKEND") or _celery_backend(_celery_broker(environ)),
+            celery_poll_s=celery_poll,
             sentry_enabled=bool(environ.get("SENTRY_DSN", "").strip()),
             paging_enabled=bool(environ.get("PAGERDUTY_ROUTING_KEY", "").strip()),
             pagerduty_url=environ.get("PAGERDUTY_EVENTS_URL") or PAGERDUTY_EVENTS_URL,

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from spotify_ai_assets.definitions import build_defs
-from spotify_ai_assets.lib.executors import CELERY_WORKER_SETTINGS, CPU_HEAVY_POOLS, CPU_HEAVY_QUEUE, QUEUE_TAG
+from spotify_ai_assets.lib.executors import (
+    CELERY_WORKER_SETTINGS,
+    CPU_HEAVY_POOLS,
+    CPU_HEAVY_QUEUE,
+    QUEUE_TAG,
+    celery_poll,
+)
 from spotify_ai_assets.settings import Settings, SettingsError
 from spotify_ai_assets_tests.deploy_fixtures import CELERY_WORKER_CONFIG
 
@@ -48,6 +54,24 @@ def test_celery_broker_and_backend_come_from_the_environment(sandbox_environ) ->
         Settings.from_environ({**sandbox_environ, "SPOTIFY_AI_EXECUTOR": "k8s"})
 
 
+def test_a_celery_run_looks_at_its_steps_as_often_as_configured(sandbox_environ) -> None:
+    """dagster-celery's execution loop looks at its tasks once a second unless told otherwise; the run worker tells
+    it `SPOTIFY_AI_CELERY_POLL_S` (0.2 s by default) for the run and restores it after. Fails if a dagster-celery
+    release drops the constant the loop reads."""
+    from dagster_celery import core_execution_loop
+
+    assert Settings.from_environ(sandbox_environ).celery_poll_s == 0.2
+    assert Settings.from_environ({**sandbox_environ, "SPOTIFY_AI_CELERY_POLL_S": "0.5"}).celery_poll_s == 0.5
+    for bad in ("0", "-1", "30", "often"):
+        with pytest.raises(SettingsError, match="SPOTIFY_AI_CELERY_POLL_S"):
+            Settings.from_environ({**sandbox_environ, "SPOTIFY_AI_CELERY_POLL_S": bad})
+    before = core_execution_loop.TICK_SECONDS
+    assert before == 1  # dagster-celery's own: if this changes, so may the reason for the setting
+    with celery_poll(0.2):
+        assert core_execution_loop.TICK_SECONDS == 0.2
+    assert before == core_execution_loop.TICK_SECONDS
+
+
 def test_the_deployed_celery_workers_get_the_executors_worker_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """deploy/celery.yaml, what the README starts workers with, resolves (broker and backend from the environment)
     to the settings the executor declares, as `dagster-celery worker start` reads it."""
@@ -79,8 +103,13 @@ def _what_a_step_process_starts_with() -> dict[str, object]:
     """Run in a process forked from the fork server: what it finds loaded before it does anything."""
     from spotify_ai_assets.lib.resources.sandbox_world import world_for
 
+    built = world_for.cache_info().currsize
+    # The ids a world makes on first use (cached properties): made in the fork server, they are in the step's copy.
+    settings = Settings.from_environ()
+    world = vars(world_for(settings.sandbox_seed, settings.sandbox_scale)) if built else {}
+    ids = sorted(name for name in ("artist_ids", "album_ids", "track_ids", "user_ids", "playlist_ids") if name in world)
     return {"instance storage": "dagster_postgres" in sys.modules, "spec validator": "openapi_core" in sys.modules,
-            "definitions": "spotify_ai_assets.defs" in sys.modules, "world built": world_for.cache_info().currsize}
+            "definitions": "spotify_ai_assets.defs" in sys.modules, "world built": built, "world ids": ids}
 
 
 _PROBE = """
@@ -104,4 +133,5 @@ def test_step_processes_fork_with_the_instance_storage_the_emulator_and_the_worl
     found = json.loads(out.stdout.strip().splitlines()[-1])
     # The probe's own module loads none of it, so what the step finds came from the fork server's preload.
     assert found["parent"] == {"instance storage": False, "spec validator": False}
-    assert found["step"] == {"instance storage": True, "spec validator": True, "definitions": True, "world built": 1}
+    assert found["step"] == {"instance storage": True, "spec validator": True, "definitions": True, "world built": 1,
+                             "world ids": ["album_ids", "artist_ids", "playlist_ids", "track_ids", "user_ids"]}

@@ -131,6 +131,23 @@ def test_ids_are_unique_22_char_base62_and_isrcs_unique(scale: str, world: World
     assert len(set(isrcs)) == len(isrcs)
 
 
+def test_ids_are_the_hash_in_base62_least_significant_digit_first() -> None:
+    """The ids a world has always had (saved lakes, tokens and watchlists name them): the 136-bit BLAKE2b hash of
+    (namespace, seed, index) in base62, one digit at a time, as `spotify_id` made them before it took two at a time."""
+    import hashlib
+
+    from spotify_ai_assets.sandbox.ids import BASE62, spotify_id
+
+    def one_digit_at_a_time(namespace: str, seed: int, index: int) -> str:
+        number = int.from_bytes(hashlib.blake2b(f"{namespace}:{seed}:{index}".encode(), digest_size=17).digest(),
+                                "big")
+        return "".join(BASE62[(number // 62**k) % 62] for k in range(22))
+
+    for namespace, seed in itertools.product(("artist", "album", "track", "user", "playlist"), (0, 7, 12345)):
+        for index in [*range(50), *range(50, 2_000_000, 9_973)]:
+            assert spotify_id(namespace, seed, index) == one_digit_at_a_time(namespace, seed, index)
+
+
 def test_isrcs_are_unique_at_bench_scale(bench: World) -> None:
     isrcs = [bench.track_isrc(i) for i in range(len(bench.track_ids))]
     duplicated = [code for code, n in Counter(isrcs).items() if n > 1]

@@ -55,7 +55,8 @@ CELERY_WORKER_SETTINGS: dict[str, Any] = {"worker_prefetch_multiplier": 1, "task
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     """The code location's executor: what a job with no executor of its own, and an asset-graph run, use."""
     return with_heartbeat(_chosen_executor(settings.executor, settings), settings.run_heartbeat_s,
-                          gx_worker=settings.executor == "in_process")
+                          gx_worker=settings.executor == "in_process",
+                          celery_poll_s=settings.celery_poll_s if settings.executor == "celery" else None)
 
 
 def job_executor(settings: Settings, job_name: str) -> dg.ExecutorDefinition | None:
@@ -91,10 +92,12 @@ class _HeartbeatExecutor(dg.Executor):
     Great Expectations suite worker (core/quality/worker.py) as it starts: it imports GX on another core while the
     first steps work, instead of the first suite importing it on the run's critical path (issue 19)."""
 
-    def __init__(self, inner: dg.Executor, interval_s: float, gx_worker: bool = False):
+    def __init__(self, inner: dg.Executor, interval_s: float, gx_worker: bool = False,
+                 celery_poll_s: float | None = None):
         self._inner = inner
         self._interval_s = interval_s
         self._gx_worker = gx_worker
+        self._celery_poll_s = celery_poll_s
 
     def __getattr__(self, name: str) -> Any:
         # Executor-specific attributes the orchestration reads from the plan context's executor (Celery's app_args,
@@ -126,22 +129,45 @@ class _HeartbeatExecutor(dg.Executor):
         thread = threading.Thread(target=beat, name="spotify_ai-run-heartbeat", daemon=True)
         thread.start()
         try:
-            with suite_worker() if self._gx_worker else contextlib.nullcontext():
+            with (suite_worker() if self._gx_worker else contextlib.nullcontext(),
+                  celery_poll(self._celery_poll_s) if self._celery_poll_s else contextlib.nullcontext()):
                 yield from self._inner.execute(plan_context, execution_plan)
         finally:
             stop.set()
 
 
-def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float, gx_worker: bool = False
-                   ) -> dg.ExecutorDefinition:
+@contextlib.contextmanager
+def celery_poll(seconds: float) -> Iterator[None]:
+    """While the block runs, dagster-celery's execution loop looks at its tasks' results every `seconds`
+    (`SPOTIFY_AI_CELERY_POLL_S`, default 0.2), and then submits the steps they unblock.
+
+    dagster-celery looks once a second (its module constant `TICK_SECONDS`, for which it offers no setting), and a
+    daily run is a chain of about seven such hand-overs (recently_played, listening_events, the aggregates, trends,
+    names, reports): each waited half a second on average for the next look (the backfill's --timeline, issue 19). A
+    look is one result-backend read per step under way, so five a second cost the broker nothing measurable.
+    The loop reads its module's `TICK_SECONDS` at each turn; the run worker executes one run, and the old value comes
+    back when it ends. Should a dagster-celery release drop the constant, this raises instead of silently polling
+    once a second (test_deploy_executors.py)."""
+    from dagster_celery import core_execution_loop
+
+    before = core_execution_loop.TICK_SECONDS
+    core_execution_loop.TICK_SECONDS = seconds
+    try:
+        yield
+    finally:
+        core_execution_loop.TICK_SECONDS = before
+
+
+def with_heartbeat(inner: dg.ExecutorDefinition, interval_s: float, gx_worker: bool = False,
+                   celery_poll_s: float | None = None) -> dg.ExecutorDefinition:
     """`inner` with the same name, config and requirements, whose run worker keeps a heartbeat (and, with
     `gx_worker`, runs the quality suites in a GX worker started with the run: for executors whose steps run in the
-    run worker)."""
+    run worker; with `celery_poll_s`, looks at its Celery tasks that often)."""
     create = inner.executor_creation_fn
     assert create is not None
 
     def creation(init_context: Any) -> dg.Executor:
-        return _HeartbeatExecutor(create(init_context), interval_s, gx_worker)
+        return _HeartbeatExecutor(create(init_context), interval_s, gx_worker, celery_poll_s)
 
     return dg.ExecutorDefinition(name=inner.name, config_schema=inner.config_schema, executor_creation_fn=creation,
                                  description=inner.description, requirements=inner.get_requirements)

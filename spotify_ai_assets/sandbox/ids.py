@@ -7,17 +7,21 @@ import re
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SPOTIFY_ID_RE = re.compile(r"^[0-9A-Za-z]{22}$")
+# Two base62 digits at a time, least significant first: half the big-integer divisions of one digit at a time (a
+# world makes 50,000-80,000 ids, in every process that serves or reads it).
+_PAIRS = [BASE62[r % 62] + BASE62[r // 62] for r in range(62 * 62)]
 
 
 def spotify_id(namespace: str, seed: int, index: int) -> str:
-    """A 22-character base62 id, stable for (namespace, seed, index), like Spotify's own ids."""
+    """A 22-character base62 id, stable for (namespace, seed, index), like Spotify's own ids: the 136-bit hash's
+    base62 digits, least significant first."""
     digest = hashlib.blake2b(f"{namespace}:{seed}:{index}".encode(), digest_size=17).digest()
     number = int.from_bytes(digest, "big")
-    chars = []
-    for _ in range(22):
-        number, rem = divmod(number, 62)
-        chars.append(BASE62[rem])
-    return "".join(chars)
+    pairs = []
+    for _ in range(11):
+        number, rem = divmod(number, 3844)
+        pairs.append(_PAIRS[rem])
+    return "".join(pairs)
 
 
 def isrc(seed: int, index: int) -> str:
