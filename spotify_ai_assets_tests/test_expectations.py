@@ -166,6 +166,36 @@ def test_examples_never_show_a_user_id() -> None:
     assert not users & set(str(dupes.examples).split("'"))
 
 
+def test_results_in_gx_basic_format_are_the_summary_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """runner.RESULT_FORMAT asks GX for BASIC results (no unexpected-row index lists, which nothing reads): every
+    outcome, failures and their examples included, is what SUMMARY gives, on a day broken in every way the suite
+    checks (value formats, sets, bounds, nulls, duplicates, the skip rate)."""
+    from spotify_ai_assets.core.quality import runner
+
+    events = _events()
+    n = events.num_rows
+    damage = {"track_id": "not-a-spotify-id", "country": "zz", "device": "toaster", "source": "scraped"}
+    for column, value in damage.items():
+        values = events[column].to_pylist()
+        values[: n // 3] = [value] * (n // 3)
+        events = events.set_column(events.schema.get_field_index(column), column, pa.array(values))
+    ms = events["ms_played"].to_pylist()
+    ms[5] = None
+    ms[6] = -1
+    events = events.set_column(events.schema.get_field_index("ms_played"), "ms_played", pa.array(ms, pa.int64()))
+    events = events.set_column(events.schema.get_field_index("skipped"), "skipped", pa.array([True] * n))
+    broken = pa.concat_tables([events, events.slice(0, 4)])
+    basic = run_suite(LISTENING_EVENTS, broken, DAY)
+    assert runner.RESULT_FORMAT["result_format"] == "BASIC"
+    monkeypatch.setattr(runner, "RESULT_FORMAT", {"result_format": "SUMMARY",
+                                                  "partial_unexpected_count": runner.EXAMPLES})
+    summary = run_suite(LISTENING_EVENTS, broken, DAY)
+    assert basic == summary
+    assert {r.column for r in basic.failed} >= {"track_id", "country", "device", "source", "ms_played", "skipped",
+                                                 "user_id+track_id+played_at"}
+    assert all(r.examples for r in basic.failed if r.type != "ExpectColumnMeanToBeBetween")
+
+
 def test_expectations_about_some_rows_match_gx_row_conditions() -> None:
     """`only_where` expectations run on the rows selected with Arrow (runner.py): the same counts, percentages and
     observed values as GX's own `row_condition` over the whole frame."""
