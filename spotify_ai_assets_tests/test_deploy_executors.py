@@ -102,12 +102,13 @@ def test_cpu_heavy_steps_go_to_their_own_queue_and_light_ones_to_the_default(san
 def _what_a_step_process_starts_with() -> dict[str, object]:
     """Run in a process forked from the fork server: what it finds loaded before it does anything."""
     from spotify_ai_assets.lib.resources.sandbox_world import world_for
+    from spotify_ai_assets.sandbox.world import ID_LISTS
 
     built = world_for.cache_info().currsize
     # The ids a world makes on first use (cached properties): made in the fork server, they are in the step's copy.
     settings = Settings.from_environ()
     world = vars(world_for(settings.sandbox_seed, settings.sandbox_scale)) if built else {}
-    ids = sorted(name for name in ("artist_ids", "album_ids", "track_ids", "user_ids", "playlist_ids") if name in world)
+    ids = sorted(name for name in ID_LISTS if name in world)
     return {"instance storage": "dagster_postgres" in sys.modules, "spec validator": "openapi_core" in sys.modules,
             "definitions": "spotify_ai_assets.defs" in sys.modules, "world built": built, "world ids": ids}
 

@@ -33,13 +33,14 @@ try:
         # (0.3 s) once here, not in every such step.
         from spotify_ai_assets.emulator.spec import import_validation_modules
         from spotify_ai_assets.lib.resources.sandbox_world import world_for
+        from spotify_ai_assets.sandbox.world import ID_LISTS
 
         import_validation_modules()
         world = world_for(settings.sandbox_seed, settings.sandbox_scale)
         # Its ids, made on first use: the user ids alone (50,000 hashes at scale medium, 0.3-0.6 s) were made again
         # in each API step, which the emulator, the watchlist and the recently-played reads all need.
-        for ids in (world.artist_ids, world.album_ids, world.track_ids, world.user_ids, world.playlist_ids):
-            assert ids
+        for name in ID_LISTS:
+            getattr(world, name)
 except SettingsError:
     pass  # reported by each step's own load of the definitions
 

@@ -31,6 +31,8 @@ DIURNAL = DIURNAL / DIURNAL.sum()
 EPOCH = dt.date(2026, 1, 1)
 ADJECTIVES = ("Midnight", "Golden", "Electric", "Silent", "Velvet", "Neon", "Broken", "Wild", "Paper", "Crystal")
 NOUNS = ("Echoes", "Rivers", "Signals", "Hearts", "Cities", "Dreams", "Lights", "Shadows", "Waves", "Roads")
+# The id lists a World makes on first use (cached properties), named for whoever makes them ahead (the fork server).
+ID_LISTS = ("artist_ids", "album_ids", "track_ids", "user_ids", "playlist_ids")
 
 
 @dataclass(frozen=True)
