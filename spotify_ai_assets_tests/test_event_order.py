@@ -110,3 +110,24 @@ def test_a_row_without_track_sorts_after_its_tie_as_sql_sorts_nulls() -> None:
     ordered = event_order.order_events([part_from_table(table, priority=0)])
     got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 10)), OUT)
     assert got["event_id"].to_pylist() == ["e1", "e0"]
+
+
+def test_the_days_users_share_one_dictionary_whatever_each_parts_string_type() -> None:
+    # User ids stay plain strings in the parts (nearly unique within a file) and are encoded once for the day: a
+    # user in several parts, of string and large_string columns, gets one code; a null user stays null.
+    def part(users: list[str | None], user_type: pa.DataType, priority: int) -> object:
+        n = len(users)
+        table = pa.table({"event_id": [f"e{priority}{i}" for i in range(n)], "user_id": pa.array(users, user_type),
+                          "track_id": ["t"] * n, "artist_id": ["a"] * n,
+                          "played_at": pa.array([1_768_348_800_000_000 + i for i in range(n)],
+                                                pa.timestamp("us", tz="UTC")),
+                          "ms_played": list(range(n)), "skipped": [False] * n, "country": ["DE"] * n,
+                          "device": ["d"] * n})
+        return part_from_table(table, priority=priority)
+
+    first, second = ["b", "a", None, "c"], ["c", "b", "d"]
+    ordered = event_order.order_events([part(first, pa.string(), 0), part(second, pa.large_string(), 1)], workers=2)
+    values = ordered.values["user_id"].to_pylist()
+    assert values == ["a", "b", "c", "d"]  # one entry per user, in byte order (their ranks)
+    codes = ordered.codes["user_id"].tolist()
+    assert [values[c] if c >= 0 else None for c in codes] == first + second

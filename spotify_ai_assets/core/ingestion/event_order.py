@@ -2,8 +2,10 @@
 
 The partition is ordered by (user_id, played_at, track_id, priority, event_id) and keeps the first row of each
 (user_id, track_id, played_at): the same result as `SELECT DISTINCT ON (key) ... ORDER BY` those columns, but:
-- strings are compared once per distinct value: each part's dictionaries are unified and the distinct users and
-  tracks sorted (a few hundred thousand strings), so every row gets an integer rank;
+- strings are compared once per distinct value: the day's users are encoded in one pass (a user id is nearly unique
+  within a file, so there is nothing to gain from encoding each file first), each part's other dictionaries are
+  unified, and the distinct users and tracks sorted (a few hundred thousand strings), so every row gets an integer
+  rank;
 - rows are ordered by two sorts of packed 64-bit integers (time then user), never by moving the rows: first by
   (time, row) unless the rows already come in time order (hourly exports usually do), then by (user rank, position
   in time order). Only rows that tie on (user, time) are sorted further, by track, priority and event_id;
@@ -24,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spotify_ai_assets.core.ingestion.export_reader import Part
-from spotify_ai_assets.core.ingestion.export_rules import DICTIONARY_COLUMNS
+from spotify_ai_assets.core.ingestion.export_rules import DICTIONARY_COLUMNS, PART_DICTIONARY_COLUMNS
 
 SOURCES = ("export", "recently_played")  # dictionary of the `source` column, by priority
 # Packed sort keys: 27 bits of row position (134M rows a day) under 37 bits of time offset in microseconds
@@ -132,6 +134,19 @@ def _unify(parts: list[Part], name: str) -> tuple[pa.Array, np.ndarray]:
     return encoded.dictionary, codes
 
 
+def _encode_users(parts: list[Part]) -> tuple[pa.Array, np.ndarray]:
+    """The distinct user ids of all parts, and every row's code into them (-1 null): one hash pass over the day's
+    rows (a chunked array shares one dictionary across its chunks)."""
+    if not parts:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int32)
+    chunks = [p.user_id for p in parts]
+    target = pa.large_string() if sum(c.nbytes for c in chunks) >= 2**31 - 1 else pa.string()
+    encoded = pc.dictionary_encode(pa.chunked_array([c.cast(target) for c in chunks], target))
+    values = encoded.chunk(encoded.num_chunks - 1).dictionary  # every chunk holds the whole dictionary
+    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in encoded.chunks])
+    return values.cast(pa.string()), codes.astype(np.int32, copy=False)
+
+
 def _ranks(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Rank of each value in byte order (as SQL compares strings), and the values' sorted order."""
     order = pc.sort_indices(values).to_numpy(zero_copy_only=False)
@@ -154,7 +169,8 @@ def order_events(parts: list[Part], workers: int = 1) -> OrderedEvents:
     n = sum(p.num_rows for p in parts)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         # Independent passes, the longest first (the users' dictionaries, then the times), so the cores stay busy.
-        unified = {name: pool.submit(_unify, parts, name) for name in DICTIONARY_COLUMNS}
+        unified = {"user_id": pool.submit(_encode_users, parts)}
+        unified |= {name: pool.submit(_unify, parts, name) for name in PART_DICTIONARY_COLUMNS}
         timed = pool.submit(_played_and_plan, [p.played_at_us for p in parts])
         event_id = pool.submit(_concat_strings, [p.event_id for p in parts])
         ms_played = pa.concat_arrays([p.ms_played for p in parts]) if parts else pa.array([], pa.int64())

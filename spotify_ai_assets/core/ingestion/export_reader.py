@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spotify_ai_assets.core.ingestion.export_rules import (
-    DICTIONARY_COLUMNS,
     EXPORT_COLUMNS,
     MAX_RECORD_BYTES,
+    PART_DICTIONARY_COLUMNS,
     PASSED,
     RULES,
     TEXT_COLUMNS,
@@ -72,10 +72,12 @@ class Screened:
 
 @dataclass
 class Part:
-    """Good records of one batch of one file (or recently-played plays): strings dictionary-encoded per part."""
+    """Good records of one batch of one file (or recently-played plays): the PART_DICTIONARY_COLUMNS dictionary-encoded
+    per part, event_id and user_id plain strings."""
 
     num_rows: int
     event_id: pa.Array
+    user_id: pa.Array
     values: dict[str, pa.Array]
     codes: dict[str, np.ndarray]
     played_at_us: np.ndarray
@@ -320,11 +322,9 @@ def _typed_batch(batch: pa.RecordBatch, first_line: int, s: Screened, day: dt.da
 
     values: dict[str, pa.Array] = {}
     codes: dict[str, np.ndarray] = {}
-    for name in DICTIONARY_COLUMNS:
+    for name in PART_DICTIONARY_COLUMNS:
         values[name], codes[name] = _encode(column(name))
-    event_id = column("event_id")
-    if not (pa.types.is_string(event_id.type) or pa.types.is_large_string(event_id.type)):
-        event_id = event_id.cast(pa.string())  # null, dictionary or view: plain strings
+    event_id, user_id = _plain_strings(column("event_id")), _plain_strings(column("user_id"))
 
     played = column("played_at")
     start, end = _day_bounds(day)
@@ -351,7 +351,8 @@ def _typed_batch(batch: pa.RecordBatch, first_line: int, s: Screened, day: dt.da
     skipped = column("skipped")
     skipped_null = np.ones(n, dtype=bool) if pa.types.is_null(skipped.type) else _nulls(skipped)
 
-    cols = TypedColumns(n, values, codes, event_id, played_us, played_null, ms_np, ms_null, skipped_null, day)
+    cols = TypedColumns(n, values, codes, {"event_id": event_id, "user_id": user_id}, played_us, played_null, ms_np,
+                        ms_null, skipped_null, day)
     verdict = typed_verdicts(cols)
     good = verdict == PASSED
     if not good.all():
@@ -369,8 +370,8 @@ def _typed_batch(batch: pa.RecordBatch, first_line: int, s: Screened, day: dt.da
                                              pa.array(verdict[bad_rows]), raw["raw"].combine_chunks()))
         keep = np.flatnonzero(good)
         take = pa.array(keep)
-        event_id = event_id.take(take)
-        for name in DICTIONARY_COLUMNS:
+        event_id, user_id = event_id.take(take), user_id.take(take)
+        for name in PART_DICTIONARY_COLUMNS:
             codes[name] = codes[name][keep]
         played_us, ms_np = played_us[keep], ms_np[keep]
         skipped = skipped.take(take)
@@ -379,8 +380,15 @@ def _typed_batch(batch: pa.RecordBatch, first_line: int, s: Screened, day: dt.da
         return
     # Values only quarantined rows used stay in the part's dictionary: each output row group's dictionary holds
     # only the values its rows use, so they never reach the lake.
-    result.parts.append(Part(n, event_id, values, codes, played_us, pa.array(ms_np, pa.int64()),
+    result.parts.append(Part(n, event_id, user_id, values, codes, played_us, pa.array(ms_np, pa.int64()),
                              skipped.cast(pa.bool_()), priority=0))
+
+
+def _plain_strings(arr: pa.Array) -> pa.Array:
+    """A text column as plain strings (a null, dictionary or view column cast)."""
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        return arr
+    return arr.cast(pa.string())
 
 
 def _nulls(arr: pa.Array) -> np.ndarray:
@@ -408,10 +416,11 @@ def part_from_table(table: pa.Table, priority: int) -> Part:
     """A part from plain columns: event_id and the text columns as strings, played_at as a UTC timestamp."""
     values: dict[str, pa.Array] = {}
     codes: dict[str, np.ndarray] = {}
-    for name in DICTIONARY_COLUMNS:
+    for name in PART_DICTIONARY_COLUMNS:
         values[name], codes[name] = _encode(table[name].combine_chunks())
     played = table["played_at"].combine_chunks().cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    return Part(table.num_rows, table["event_id"].combine_chunks().cast(pa.string()), values, codes,
+    return Part(table.num_rows, _plain_strings(table["event_id"].combine_chunks()),
+                _plain_strings(table["user_id"].combine_chunks()), values, codes,
                 played.to_numpy(zero_copy_only=False), table["ms_played"].combine_chunks().cast(pa.int64()),
                 table["skipped"].combine_chunks().cast(pa.bool_()), priority)
 
