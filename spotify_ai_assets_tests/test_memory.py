@@ -1,5 +1,7 @@
 """`numpy_small_pages`: NumPy's huge-page advice is off inside the block (nested and threaded blocks included), back
-as it was after it, and untouched where the operator set NUMPY_MADVISE_HUGEPAGE."""
+as it was after it, and untouched where the operator set NUMPY_MADVISE_HUGEPAGE. `arrow_jemalloc`: pyarrow allocates
+from jemalloc inside the block, from its default pool again after, and as the operator said where
+ARROW_DEFAULT_MEMORY_POOL is set."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from spotify_ai_assets.core.kernel.memory import numpy_small_pages
+from spotify_ai_assets.core.kernel.memory import arrow_jemalloc, numpy_small_pages
 
 THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
@@ -25,8 +29,9 @@ def _advice() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _numpy_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def _library_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
 
 
 def test_the_advice_is_off_inside_and_restored_after_nested_blocks() -> None:
@@ -87,3 +92,25 @@ def test_an_array_made_inside_gets_no_huge_pages() -> None:
     outside = np.ones(64 << 20, dtype=np.uint8)
     if _anon_huge_kib(outside) == 0:  # the kernel had no free 2 MiB page to give: the check above proved nothing
         pytest.skip("no huge pages available to NumPy's advised arrays right now")
+
+
+def test_arrow_allocates_from_jemalloc_inside_and_from_its_default_after() -> None:
+    before = pa.default_memory_pool().backend_name
+    jemalloc = pa.jemalloc_memory_pool()
+    with arrow_jemalloc():
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+        with arrow_jemalloc():
+            pass
+        assert pa.default_memory_pool().backend_name == "jemalloc"  # the outer block still holds it
+        held = jemalloc.bytes_allocated()
+        made_inside = pc.multiply(pa.array(np.arange(1 << 20, dtype=np.int64)), 3)  # Arrow makes a new buffer
+        assert jemalloc.bytes_allocated() >= held + 8 * (1 << 20)
+    assert pa.default_memory_pool().backend_name == before
+    del made_inside  # freed by the pool that made it, after the block
+
+
+def test_an_operators_arrow_pool_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+    before = pa.default_memory_pool().backend_name
+    with arrow_jemalloc():
+        assert pa.default_memory_pool().backend_name == before

@@ -1,4 +1,4 @@
-"""How large, short-lived NumPy arrays get their memory from the kernel.
+"""How the ingestion's large, short-lived arrays get their memory: NumPy's pages and Arrow's allocator.
 
 NumPy asks Linux for transparent huge pages (`madvise(MADV_HUGEPAGE)`) for every array of 4 MiB or more. Where the
 kernel's THP defrag policy is `madvise` (the default of Debian and Ubuntu), each fault in such an array may first
@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 _lock = threading.Lock()
 _holders = 0  # blocks open now (threads may nest them): the first turns the advice off, the last restores it
@@ -54,3 +55,49 @@ def numpy_small_pages() -> Iterator[None]:
             _holders -= 1
             if _holders == 0:
                 switch(_restore_to)
+
+
+# ---- Arrow's allocator -----------------------------------------------------------------------------------------------
+# pyarrow's wheels allocate with mimalloc by default. A day's ingestion makes and frees a few GiB of Arrow buffers
+# (decoded files, taken batches, dictionaries): on the benchmarks' VM jemalloc, also in the wheels, served it with
+# about half the kernel time (system time 2.1-2.2 s against 4.0-4.9 s, wall 7.6-7.7 s against 8.3-9.0 s, three
+# interleaved pairs on the 12.3M-event bench day), as ARROW_DEFAULT_MEMORY_POOL=jemalloc does for a whole process.
+_pool_lock = threading.Lock()
+_pool_holders = 0
+_pool_restore: Any = None
+
+
+def _jemalloc() -> Any:
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") is not None:
+        return None  # the operator chose the process's allocator
+    import pyarrow as pa
+
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        return None
+
+
+@contextmanager
+def arrow_jemalloc() -> Iterator[None]:
+    """Within the block, pyarrow allocates from its jemalloc pool (buffers made inside are freed by it whenever they
+    are freed); the default pool is restored when the last open block ends."""
+    global _pool_holders, _pool_restore
+    pool = _jemalloc()
+    if pool is None:
+        yield
+        return
+    import pyarrow as pa
+
+    with _pool_lock:
+        if _pool_holders == 0:
+            _pool_restore = pa.default_memory_pool()
+            pa.set_memory_pool(pool)
+        _pool_holders += 1
+    try:
+        yield
+    finally:
+        with _pool_lock:
+            _pool_holders -= 1
+            if _pool_holders == 0:
+                pa.set_memory_pool(_pool_restore)
