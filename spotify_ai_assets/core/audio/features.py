@@ -640,6 +640,35 @@ def analyze_signal(y: np.ndarray, sr: int = SR, channels: np.ndarray | None = No
     """The signal-derived features (everything but the file columns) of a mono float32 signal at `sr`; the LUFS
     loudness is measured on `channels` (samples, channels) at `channels_sr` (default `sr`) when given, else on
     `y`."""
+    _compile_once()
+    return _analyze_signal(y, sr, channels, channels_sr)
+
+
+_compiled = False
+
+
+def _compile_once() -> None:
+    """Compile (or load) the numba kernels on a synthetic clip under the cross-process compile lock, once per process
+    (see core/audio/compile_lock.py: concurrent compiles can leave gufunc caches that crash their next reader)."""
+    global _compiled
+    if _compiled:
+        return
+    _compiled = True  # first: the warm-up below analyzes a clip itself, and a failure must not repeat per file
+    from spotify_ai_assets.core.audio.compile_lock import one_compiler_at_a_time
+
+    with one_compiler_at_a_time():
+        _analyze_signal(_warm_up_clip(), SR, None, None)
+
+
+def _warm_up_clip() -> np.ndarray:
+    """6 s of a chord over clicks at 120 bpm: onsets, beats, a key and loudness, so every kernel runs."""
+    t = np.arange(int(6 * SR)) / SR
+    y = 0.1 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63))
+    clicks = (np.arange(len(t)) % (SR // 2)) < SR // 100
+    return (y + 0.5 * clicks * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32)
+
+
+def _analyze_signal(y: np.ndarray, sr: int, channels: np.ndarray | None, channels_sr: int | None) -> dict:
     import librosa
 
     from spotify_ai_assets.core.audio.key import estimate_key
