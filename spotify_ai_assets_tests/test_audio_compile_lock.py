@@ -82,3 +82,14 @@ def test_the_first_analysis_of_a_process_takes_the_lock_once(monkeypatch: pytest
     second = features.analyze_signal(clip)
     assert taken == [True]
     assert first == second and first["tempo_bpm"] is not None and np.isfinite(first["loudness_lufs"])
+
+
+def test_a_failed_warm_up_does_not_fail_the_first_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> np.ndarray:
+        raise RuntimeError("warm-up clip unavailable")
+
+    clip = features._warm_up_clip()
+    monkeypatch.setattr(features, "_compiled", False)
+    monkeypatch.setattr(features, "_warm_up_clip", broken)
+    row = features.analyze_signal(clip)
+    assert row["tempo_bpm"] is not None

@@ -62,6 +62,7 @@ persistent folder; this package never sets it).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import struct
@@ -656,7 +657,8 @@ def _compile_once() -> None:
     _compiled = True  # first: the warm-up below analyzes a clip itself, and a failure must not repeat per file
     from spotify_ai_assets.core.audio.compile_lock import one_compiler_at_a_time
 
-    with one_compiler_at_a_time():
+    # A warm-up only: should it fail, the real analysis compiles what it needs and reports its own errors.
+    with one_compiler_at_a_time(), contextlib.suppress(Exception):
         _analyze_signal(_warm_up_clip(), SR, None, None)
 
 
