@@ -21,9 +21,34 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_lock = threading.Lock()
-_holders = 0  # blocks open now (threads may nest them): the first turns the advice off, the last restores it
-_restore_to = True
+
+class _SharedSetting:
+    """A process-wide setting held by blocks that threads may open and nest: the first block to open applies it, the
+    last to end restores what was there before."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._before: Any = None
+
+    @contextmanager
+    def held(self, apply: Callable[[], Any], restore: Callable[[Any], object]) -> Iterator[None]:
+        """`apply()` sets the setting and returns what it was; `restore(that)` puts it back."""
+        with self._lock:
+            if self._holders == 0:
+                self._before = apply()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    restore(self._before)
+
+
+_HUGEPAGE_ADVICE = _SharedSetting()
+_ARROW_POOL = _SharedSetting()
 
 
 def _switch() -> Callable[[bool], bool] | None:
@@ -39,22 +64,12 @@ def _switch() -> Callable[[bool], bool] | None:
 @contextmanager
 def numpy_small_pages() -> Iterator[None]:
     """Within the block, new NumPy arrays are not advised to use transparent huge pages."""
-    global _holders, _restore_to
     switch = _switch()
     if switch is None:
         yield
         return
-    with _lock:
-        if _holders == 0:
-            _restore_to = switch(False)
-        _holders += 1
-    try:
+    with _HUGEPAGE_ADVICE.held(lambda: switch(False), switch):
         yield
-    finally:
-        with _lock:
-            _holders -= 1
-            if _holders == 0:
-                switch(_restore_to)
 
 
 # ---- Arrow's allocator -----------------------------------------------------------------------------------------------
@@ -62,10 +77,6 @@ def numpy_small_pages() -> Iterator[None]:
 # (decoded files, taken batches, dictionaries): on the benchmarks' VM jemalloc, also in the wheels, served it with
 # about half the kernel time (system time 2.1-2.2 s against 4.0-4.9 s, wall 7.6-7.7 s against 8.3-9.0 s, three
 # interleaved pairs on the 12.3M-event bench day), as ARROW_DEFAULT_MEMORY_POOL=jemalloc does for a whole process.
-_pool_lock = threading.Lock()
-_pool_holders = 0
-_pool_restore: Any = None
-
 
 def _jemalloc() -> Any:
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") is not None:
@@ -82,22 +93,16 @@ def _jemalloc() -> Any:
 def arrow_jemalloc() -> Iterator[None]:
     """Within the block, pyarrow allocates from its jemalloc pool (buffers made inside are freed by it whenever they
     are freed); the default pool is restored when the last open block ends."""
-    global _pool_holders, _pool_restore
     pool = _jemalloc()
     if pool is None:
         yield
         return
     import pyarrow as pa
 
-    with _pool_lock:
-        if _pool_holders == 0:
-            _pool_restore = pa.default_memory_pool()
-            pa.set_memory_pool(pool)
-        _pool_holders += 1
-    try:
+    def use_jemalloc() -> Any:
+        before = pa.default_memory_pool()
+        pa.set_memory_pool(pool)
+        return before
+
+    with _ARROW_POOL.held(use_jemalloc, pa.set_memory_pool):
         yield
-    finally:
-        with _pool_lock:
-            _pool_holders -= 1
-            if _pool_holders == 0:
-                pa.set_memory_pool(_pool_restore)
