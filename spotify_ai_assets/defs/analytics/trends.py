@@ -81,7 +81,8 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
                     "core/analytics/trends.py for the method). Each entity's group from the day's catalog snapshot "
                     f"({GROUPS_NOTE[spec.entity]}) sets its expected movement: a whole genre rising (a seasonal "
                     "genre) is expected, not a breakout of each of its entities. Without the day's snapshot, or for "
-                    "entities outside the catalog, only the platform's movement is expected (metadata `groups` says "
+                    "entities outside the catalog, the movement of the entities that moved with them over the window "
+                    "(clusters learned from the listeners) or the platform's is expected (metadata `groups` says "
                     "which). Only flagged entities are stored." + spec.note,
     )
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -125,7 +126,8 @@ def _groups(store: Lake, spec: TrendSpec, key: str) -> tuple[pa.Table | None, st
     elif spec.entity == "artist" and not missing:
         groups = trends.artist_groups(store.scan(ARTISTS_CATALOG, [key]))
     else:
-        return None, f"none: no {' / '.join(missing)} partition for {key}, scored against the platform only"
+        return None, (f"none: no {' / '.join(missing)} partition for {key}, scored against the platform and the "
+                      "learned clusters")
     n_groups = len(set(groups["group_id"].to_pylist()))
     gap = f" (no {' / '.join(missing)} partition: track genres as crawled)" if missing else ""
     return groups, f"{groups.num_rows} {spec.entity}s of the catalog in {n_groups} groups{gap}"

@@ -1,0 +1,86 @@
+"""Groups learned from entities' daily listeners (core/analytics/co_movement.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from spotify_ai_assets.core.analytics import co_movement
+
+EPOCH = dt.date(2026, 1, 1)
+DAYS = 40
+
+
+def _world(n: int = 300, days: int = DAYS, r: float = 10.0, seed: int = 3) -> tuple[pa.Table, np.ndarray]:
+    """Daily listeners of `n` entities (20 to 400 a day, negative-binomial noise at `r`) in three sets: flat, a set
+    rising 2x over the last three weeks, and a set with a weekly wave of its own; the table and each entity's set."""
+    rng = np.random.default_rng(seed)
+    kind = np.arange(n) % 3
+    t = np.arange(days)
+    mu = np.geomspace(20, 400, n)[:, None] * np.ones(days)[None, :]
+    mu[kind == 1] *= (1 + np.clip((t - (days - 21)) / 21, 0, 1))[None, :]
+    mu[kind == 2] *= (1 + 0.35 * np.sin(2 * np.pi * t / 7))[None, :]
+    counts = rng.poisson(mu * rng.gamma(r, 1 / r, mu.shape))
+    e, d = np.nonzero(counts)
+    dates = pa.array([EPOCH + dt.timedelta(days=int(k)) for k in range(days)], pa.date32())
+    table = pa.table({"date": dates.take(pa.array(d)), "entity_id": pa.array([f"e{i:03d}" for i in e]),
+                      "plays": pa.array(counts[e, d], pa.int64())})
+    return table, kind
+
+
+def _purity(clusters: pa.Table, kind: np.ndarray) -> float:
+    """The share of entities whose cluster's majority set is their own set."""
+    label = clusters["cluster_id"].to_pylist()
+    own = np.array([kind[int(e[1:])] for e in clusters["entity_id"].to_pylist()])
+    hits = 0
+    for c in set(label):
+        members = own[[x == c for x in label]]
+        hits += np.bincount(members).max()
+    return hits / len(label)
+
+
+def test_entities_that_move_together_share_clusters() -> None:
+    daily, kind = _world()
+    day = EPOCH + dt.timedelta(days=DAYS - 1)
+    clusters = co_movement.learned_clusters(daily, day, 28)
+    assert clusters.num_rows == 300  # every entity has >= MIN_MEAN listeners a day
+    assert len(set(clusters["cluster_id"].to_pylist())) == 300 // co_movement.MIN_PER_CLUSTER
+    assert all(c.startswith(co_movement.CLUSTER_PREFIX) for c in clusters["cluster_id"].to_pylist())
+    assert _purity(clusters, kind) >= 0.9
+    # The same data gives the same clusters (a fixed seed): a day is scored the same on every run.
+    assert co_movement.learned_clusters(daily, day, 28).equals(clusters)
+
+
+def test_noise_alone_learns_clusters_that_do_not_follow_one_entity() -> None:
+    # A world without co-movement still gets clusters, but a cluster's median is many entities': one entity's own
+    # rise does not move it (trends.py uses the median movement of a cluster's members).
+    daily, _ = _world(r=10.0)
+    day = EPOCH + dt.timedelta(days=DAYS - 1)
+    sizes = np.unique(co_movement.learned_clusters(daily, day, 28)["cluster_id"].to_numpy(zero_copy_only=False),
+                      return_counts=True)[1]
+    assert sizes.min() >= 10
+
+
+@pytest.mark.parametrize(("n", "days", "why"), [(60, DAYS, "too few entities for two clusters"),
+                                                (300, 10, "too few days in the window")])
+def test_too_little_data_learns_nothing(n: int, days: int, why: str) -> None:
+    daily, _ = _world(n=n, days=days)
+    clusters = co_movement.learned_clusters(daily, EPOCH + dt.timedelta(days=days - 1), 28)
+    assert clusters.num_rows == 0, why
+    assert clusters.schema == co_movement.clusters_schema()
+
+
+def test_small_and_new_entities_take_no_part() -> None:
+    daily, _ = _world()
+    rows = daily.to_pylist()
+    day = EPOCH + dt.timedelta(days=DAYS - 1)
+    # A quiet entity (2 a day) and a release first listened to a week ago (500 a day since).
+    rows += [{"date": EPOCH + dt.timedelta(days=k), "entity_id": "quiet", "plays": 2} for k in range(DAYS)]
+    rows += [{"date": EPOCH + dt.timedelta(days=k), "entity_id": "release", "plays": 500}
+             for k in range(DAYS - 7, DAYS)]
+    ids = co_movement.learned_clusters(pa.Table.from_pylist(rows, schema=daily.schema), day, 28)["entity_id"]
+    assert "quiet" not in ids.to_pylist() and "release" not in ids.to_pylist()
+    assert len(ids) == 300
