@@ -12,8 +12,10 @@ which of them move together, so the groups are learned:
   +-40% at r = 10; a genre's rise lasts weeks). Only entities with at least `MIN_MEAN` listeners a day over the
   window, and listened to on its first day (a release's zeros before its launch are no movement), take part: below
   that the trajectory is mostly noise.
-- **Clusters.** k-means (scikit-learn; k = `CLUSTERS`, fewer when there are fewer than `MIN_PER_CLUSTER` entities a
-  cluster, none below two clusters; fixed seed, so a day is scored the same on every run) over the trajectories.
+- **Clusters.** k-means (k-means++ seeding, then Lloyd's iterations, the best of `RESTARTS` by inertia; k =
+  `CLUSTERS`, fewer when there are fewer than `MIN_PER_CLUSTER` entities a cluster, none below two clusters; a fixed
+  seed, so a day is scored the same on every run) over the trajectories. It is a few lines of NumPy here rather
+  than scikit-learn's, whose import alone (2.5 s) would cost the daily job more than the clustering.
   A genre's members share a shape (a ramp, a weekly wave) and fall together; an entity breaking out alone has no
   such company, so its cluster's median movement (which `score_day` uses) does not follow it.
 - **Use.** `score_day` expects each cluster's day movement for its members as it does a known group's; a known
@@ -40,6 +42,8 @@ MIN_MEAN = 10.0
 SMOOTH_DAYS = 3
 MIN_DAYS = 14  # fewer days in the window (the first weeks of the data) learn nothing
 SEED = 0
+RESTARTS = 4
+MAX_ITERATIONS = 100
 CLUSTER_PREFIX = "learned:"
 
 # The window score_day reads ($2 days before the scored day $1, and the day), one row per (entity, day listened).
@@ -81,19 +85,46 @@ def trajectories(daily: Relation, day: dt.date, window_days: int) -> tuple[list[
     return [ids[i] for i in take], smooth
 
 
+def kmeans(x: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
+    """The cluster (0..k-1) of each row of `x` ([n, features], n >= k): the best of `RESTARTS` k-means runs by
+    inertia, each seeded by k-means++ (Arthur and Vassilvitskii 2007) and iterated until no centre moves."""
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    norms = (x * x).sum(axis=1)
+    best, best_inertia = np.zeros(n, dtype=np.int64), np.inf
+    for _ in range(RESTARTS):
+        centres = np.empty((k, x.shape[1]))
+        centres[0] = x[rng.integers(n)]
+        d2 = ((x - centres[0]) ** 2).sum(axis=1)
+        for j in range(1, k):  # each next centre drawn with probability proportional to its squared distance
+            total = d2.sum()
+            centres[j] = x[rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)]
+            d2 = np.minimum(d2, ((x - centres[j]) ** 2).sum(axis=1))
+        for _ in range(MAX_ITERATIONS):
+            dist = norms[:, None] - 2 * x @ centres.T + (centres * centres).sum(axis=1)[None, :]
+            labels = dist.argmin(axis=1)
+            sums = np.zeros_like(centres)
+            np.add.at(sums, labels, x)
+            counts = np.bincount(labels, minlength=k)
+            moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)  # empty: stays
+            if np.allclose(moved, centres):
+                break
+            centres = moved
+        inertia = float(dist[np.arange(n), labels].sum())
+        if inertia < best_inertia:
+            best, best_inertia = labels, inertia
+    return best
+
+
 def learned_clusters(daily: Relation, day: dt.date, window_days: int) -> pa.Table:
     """entity_id -> cluster_id (`learned:<n>`) of the entities that move together in `daily`'s window ending on
     `day` (see the module); empty when too few entities or days take part."""
     import pyarrow as pa
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
 
     ids, x = trajectories(daily, day, window_days)
     k = min(CLUSTERS, len(ids) // MIN_PER_CLUSTER)
     if k < 2:
         return clusters_schema().empty_table()
-    # One thread: the data is small (thousands x a month), and a Dagster step shares its cores with others.
-    with threadpool_limits(1):
-        labels = KMeans(n_clusters=k, n_init=4, random_state=SEED).fit_predict(x)
+    labels = kmeans(x, k)
     return pa.table({"entity_id": pa.array(ids, pa.string()),
                      "cluster_id": pa.array([f"{CLUSTER_PREFIX}{c}" for c in labels], pa.string())})
