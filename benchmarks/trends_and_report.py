@@ -145,13 +145,17 @@ def _mad(x: Any, axis: int | None = None) -> Any:
 
 def pandas_scores(daily: Any, day: dt.date) -> Any:
     """Every entity's score and trend for `day` from (date, entity_id, plays) rows: TRENDS_SQL in pandas + numpy
-    (a dense entity x day matrix of the window; no groups, as the track_trends asset runs it)."""
+    (a dense entity x day matrix of the window; no catalog groups, as the track_trends asset runs without the day's
+    catalog snapshot). The learned clusters are core/analytics/co_movement.py's (what is compared here is the
+    scoring); their factors, as the rest, are computed in pandas + numpy."""
     import warnings
 
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from spotify_ai_assets.core.analytics import trends as T
+    from spotify_ai_assets.core.analytics.co_movement import learned_clusters
 
     warnings.simplefilter("ignore", RuntimeWarning)  # medians of empty rows and days are NaN, as NULL in SQL
     start = day - dt.timedelta(days=T.BASELINE_DAYS)
@@ -174,10 +178,22 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
         lr = np.where(live & (e_raw >= T.FACTOR_MIN_EXPECTED), np.log((y + 0.5) / (e_raw + 0.5)), np.nan)
         n = (~np.isnan(lr)).sum(0)
         m = np.nan_to_num(np.nanmedian(lr, axis=0) * n / (n + T.PLATFORM_PRIOR))
-        ftotal = total * np.exp(m)
+        # Each learned cluster's factor, leaning on the platform's; an entity without a cluster takes the platform's.
+        learned = learned_clusters(pa.Table.from_pandas(daily[["date", "entity_id", "plays"]], preserve_index=False),
+                                   day, T.BASELINE_DAYS)
+        cluster = pd.Series(learned["cluster_id"].to_pylist(), index=learned["entity_id"].to_pylist(),
+                            dtype=object).reindex(ents)
+        codes = pd.factorize(cluster)[0]
+        pm = np.tile(m, (len(ents), 1))
+        for c in range(codes.max() + 1):
+            members = lr[codes == c]
+            nc = (~np.isnan(members)).sum(0)
+            pm[codes == c] = (nc * np.nan_to_num(np.nanmedian(members, axis=0)) + T.GROUP_PRIOR * m) / (
+                nc + T.GROUP_PRIOR)
+        ftotal = total[None, :] * np.exp(pm)
         b_plays, b_days = (y * base).sum(1), base.sum(1)
-        share = b_plays / (ftotal[None, :] * base).sum(1)
-        e = share[:, None] * ftotal[None, :]
+        share = b_plays / (ftotal * base).sum(1)
+        e = share[:, None] * ftotal
         r = np.where(base, y - e, np.nan)
         num, e2 = np.nansum(np.where(base, r * r - y, np.nan), 1), np.nansum(np.where(base, e * e, np.nan), 1)
         spread = 1.4826 * _mad(r, axis=1)
@@ -194,7 +210,7 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
         alpha = (w * np.maximum(np.where(t2 > 0, tn / t2, 0.0), 0) + a0 * prior) / (w + prior)
         # no baseline day (first listeners in the last few days): no score, as NULL in SQL
         unc = np.where(b_days > 0, 1 / (b_plays + 1) + alpha / np.maximum(b_days, 1), np.nan)
-        cols = {"expected": (e * is_today).sum(1), "a1": alpha + unc,
+        cols = {"expected": (e * is_today).sum(1), "a1": alpha + unc, "clustered": codes >= 0,
                 "history_days": [(day - dates[f]).days for f in first]}
         e0, rows = np.nan_to_num(e), np.arange(len(ents))
         for k in T.WINDOWS:  # the window sums, each without its highest (u) or lowest (d) day against expected
@@ -209,7 +225,7 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
     today = daily[daily["date"] == day].set_index("entity_id")["plays"]
     scored = scored.join(today.rename("plays"), how="outer")
     scored["plays"] = scored["plays"].fillna(0)
-    scored = scored.fillna({"expected": 0.0, "history_days": 0})
+    scored = scored.fillna({"expected": 0.0, "history_days": 0, "clustered": False})
     ok = scored["a1"].notna()
     z_day = np.where(ok, _deviance_z(scored["plays"], scored["expected"], scored["a1"].fillna(1)), 0.0)
     null = (scored["history_days"] >= T.MIN_HISTORY_DAYS) & (scored["expected"] >= 1)
@@ -217,7 +233,10 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
     if enough:
         z_day = z_day / max(1.0, 1.4826 * _mad(z_day[null]))
     plays, exp = scored["plays"], scored["expected"]
-    zw, rw = T.Z_WINDOW_UNGROUPED, T.MIN_RATIO_WINDOW_UNGROUPED  # no groups here: every entity is ungrouped
+    # No catalog groups here: an entity without a learned cluster is ungrouped.
+    clustered = scored["clustered"].astype(bool).to_numpy()
+    zw = np.where(clustered, T.Z_WINDOW, T.Z_WINDOW_UNGROUPED)
+    rw = np.where(clustered, T.MIN_RATIO_WINDOW, T.MIN_RATIO_WINDOW_UNGROUPED)
     rise_win = np.full(len(scored), np.nan)
     fall_win = np.full(len(scored), np.nan)
     for k in T.WINDOWS:
