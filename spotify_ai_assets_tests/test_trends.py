@@ -364,11 +364,14 @@ def test_the_track_trends_asset_reads_genres_from_the_catalog_and_runs_without_i
             dates[k].isoformat())
     resources = {"lake": LakeResource(root=str(tmp_path / "lake"))}
 
+    learned: list[str] = []
+
     def run() -> tuple[list[str], str]:
         result = dg.materialize([track_trends], partition_key=scored.isoformat(), resources=resources)
         assert result.success
         stored = lake.read("track_trends", scored.isoformat())
         md = result.asset_materializations_for_node("track_trends")[0].metadata
+        learned.append(md["learned_clusters"].value)
         return stored.filter(pa.compute.equal(stored["trend"], "rising"))["entity_id"].to_pylist(), md["groups"].value
 
     # No catalog snapshot for the day: scored without groups (said so). The clusters learned from the listeners
@@ -378,6 +381,11 @@ def test_the_track_trends_asset_reads_genres_from_the_catalog_and_runs_without_i
     assert note == "none: no spotify_tracks / spotify_artists partition for 2026-02-24, scored against the platform " \
                    "and the learned clusters"
     assert len(rising) <= 3 and {int(e[1:]) % 5 for e in rising} <= {0}, rising
+    # The metadata says how many tracks the clusters hold (those of at least 10 listeners a day).
+    import re
+
+    held = re.fullmatch(r"(\d+) tracks in (\d+) clusters of tracks that moved together over the window", learned[-1])
+    assert held and 50 <= int(held[1]) <= 300 and 2 <= int(held[2]) <= 6, learned[-1]
     # With the day's snapshot (genres on the artists only, as for tracks crawled before their artist had one).
     lake.write("spotify_artists", pa.Table.from_pylist(
         [{"snapshot_date": scored, "artist_id": f"a{a:02d}", "name": f"A{a}", "genres": [f"g{a % 5}", "other"]}

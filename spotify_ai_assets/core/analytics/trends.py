@@ -317,18 +317,23 @@ def history_shortfall(history_days: int) -> str | None:
             f"until then (backfill at least {MIN_HISTORY_DAYS - history_days} more earlier days)")
 
 
-def score_day(daily: Relation, day: dt.date, groups: Relation | None = None, learn_groups: bool = True) -> pa.Table:
+def score_day(daily: Relation, day: dt.date, groups: Relation | None = None, learn_groups: bool = True,
+              clusters: pa.Table | None = None) -> pa.Table:
     """Every entity seen on `day` or in its baseline window, with its score and trend (or null). `groups`, when
     known, has one row per entity_id with its group_id (a genre): a whole group's movement is then expected. With
     `learn_groups` the entities that move together are also learned from `daily` itself (core/analytics/
-    co_movement.py), so a group's movement is expected when no group is known too."""
+    co_movement.py), so a group's movement is expected when no group is known too; `clusters`, when given, are
+    those already learned (`learned_clusters(daily, day, BASELINE_DAYS)`, which the caller also reports)."""
     import pyarrow as pa
 
     from spotify_ai_assets.core.analytics.co_movement import clusters_schema, learned_clusters
 
     if groups is None:
         groups = pa.table({"entity_id": pa.array([], pa.string()), "group_id": pa.array([], pa.string())})
-    clusters = learned_clusters(daily, day, BASELINE_DAYS) if learn_groups else clusters_schema().empty_table()
+    if not learn_groups:
+        clusters = clusters_schema().empty_table()
+    elif clusters is None:
+        clusters = learned_clusters(daily, day, BASELINE_DAYS)
     return sql_to_arrow(TRENDS_SQL, {"daily": daily, "groups": groups, "clusters": clusters},
                         [day]).cast(trends_schema())
 

@@ -5,6 +5,7 @@ import dagster as dg
 import pyarrow as pa
 
 from spotify_ai_assets.core.analytics import contracts, trends
+from spotify_ai_assets.core.analytics.co_movement import learned_clusters
 from spotify_ai_assets.core.kernel.lake import Lake
 from spotify_ai_assets.core.kernel.query import sql_to_arrow
 from spotify_ai_assets.lib.partitions import daily_partitions, partition_day
@@ -94,7 +95,8 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
             raise dg.Failure(f"{spec.upstream} has no partition for {day}: materialize it first")
         daily = sql_to_arrow(spec.daily_sql, {"s": store.scan(spec.upstream, present)})
         groups, groups_note = _groups(store, spec, day.isoformat())
-        scores = trends.score_day(daily, day, groups)
+        clusters = learned_clusters(daily, day, trends.BASELINE_DAYS)
+        scores = trends.score_day(daily, day, groups, clusters=clusters)
         if spec.explains_releases:
             tracks = [k for k in window if store.exists(TRACK_STATS, k)]
             if day.isoformat() not in tracks:
@@ -107,7 +109,8 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
             context.log.info(f"{spec.name} {day}: {shortfall}")
         return publish(
             store, spec.name, flagged, day, contract, history_days_available=len(present) - 1,
-            groups=groups_note, flagged=dg.MetadataValue.json({t: len(ids) for t, ids in top.items()}),
+            groups=groups_note, learned_clusters=_clusters_note(clusters, spec.entity),
+            flagged=dg.MetadataValue.json({t: len(ids) for t, ids in top.items()}),
             top=dg.MetadataValue.md(shortfall or _markdown(scores, top)),
             **({"history": shortfall} if shortfall else {}),
         )
@@ -131,6 +134,14 @@ def _groups(store: Lake, spec: TrendSpec, key: str) -> tuple[pa.Table | None, st
     n_groups = len(set(groups["group_id"].to_pylist()))
     gap = f" (no {' / '.join(missing)} partition: track genres as crawled)" if missing else ""
     return groups, f"{groups.num_rows} {spec.entity}s of the catalog in {n_groups} groups{gap}"
+
+
+def _clusters_note(clusters: pa.Table, entity: str) -> str:
+    """What the metadata says of the clusters learned from the window's listeners (core/analytics/co_movement.py)."""
+    if clusters.num_rows == 0:
+        return f"none: too few {entity}s or days in the window to learn which move together"
+    k = len(set(clusters["cluster_id"].to_pylist()))
+    return f"{clusters.num_rows} {entity}s in {k} clusters of {entity}s that moved together over the window"
 
 
 def _markdown(scores: pa.Table, top: dict[str, list[str]]) -> str:
