@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -382,8 +383,6 @@ def test_the_track_trends_asset_reads_genres_from_the_catalog_and_runs_without_i
                    "and the learned clusters"
     assert len(rising) <= 3 and {int(e[1:]) % 5 for e in rising} <= {0}, rising
     # The metadata says how many tracks the clusters hold (those of at least 10 listeners a day).
-    import re
-
     held = re.fullmatch(r"(\d+) tracks in (\d+) clusters of tracks that moved together over the window", learned[-1])
     assert held and 50 <= int(held[1]) <= 300 and 2 <= int(held[2]) <= 6, learned[-1]
     # With the day's snapshot (genres on the artists only, as for tracks crawled before their artist had one).
