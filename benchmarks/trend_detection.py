@@ -30,7 +30,12 @@ names a planted track on or after its start. Methods:
 - `mad`: a robust peer, z of log(1 + listeners) against the trailing 28-day median and MAD (x1.4826), rising when
   z >= 5, listeners >= 6 and >= 2x the median (ranked by z);
 - `new`: spotify_ai_assets.core.analytics.trends.score_day as the track_trends asset runs it (no genre known);
-- `new+genre`: the same with each track's genre passed as its group (`groups`).
+- `new+genre`: the same with each track's genre passed as its group (`groups`), as with the day's catalog snapshot;
+- `new+artist`: the catalog without genres (the Web API marks artists' `genres` deprecated): no groups.
+
+On a world with artists (world b) the two catalog methods also know each track's artist, as track_trends does from
+the catalog, and apply `explain_spillover` (a track rising less far than another of its artist is `lifted`, not
+`rising`); world a has no artists, so `new+artist` is `new` there.
 
 World b (`--world b`, benchmarks/trend_world_b.py) is a second world built from the issue's specification alone,
 written blind to `make_world` here and to the detector's thresholds, for held-out evaluation: a power-law audience,
@@ -83,6 +88,7 @@ class EvalWorld:
     planted: list[Planted]
     r: float
     seed: int
+    artist: np.ndarray | None = None  # [track]: each track's artist, where the world has artists (world b)
 
 
 def _boost(shape: str, k: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -230,21 +236,28 @@ def top_mad(world: EvalWorld, t: int) -> list[int]:
     return [int(i) for i in idx[order][:TOP]]
 
 
-def top_new(world: EvalWorld, t: int, with_genre: bool = False) -> list[int]:
+def top_new(world: EvalWorld, t: int, catalog: str | None = None) -> list[int]:
+    """`score_day` as track_trends runs it. `catalog`: None, no catalog snapshot (no groups, no artists); "genre",
+    each track's genre as its group; "artist", a catalog without genres (no groups). With a catalog, a world with
+    artists (world b) also has its tracks' artists, for `explain_spillover`."""
+    import pyarrow as pa
+
     from spotify_ai_assets.core.analytics import trends
 
     groups = None
-    if with_genre:
-        import pyarrow as pa
-
+    if catalog == "genre":
         groups = pa.table({"entity_id": _ids(N_TRACKS), "group_id": [f"g{g}" for g in world.genre]})
     scores = trends.score_day(daily_table(world, t), START + dt.timedelta(days=t), groups)
+    if catalog is not None and world.artist is not None:
+        artists = pa.table({"entity_id": _ids(N_TRACKS), "artist_id": [f"a{a}" for a in world.artist]})
+        scores = trends.explain_spillover(scores, artists)
     return [int(e[3:]) for e in trends.flagged(scores, "rising", top=TOP)]
 
 
 METHODS: dict[str, Callable[[EvalWorld, int], list[int]]] = {
     "poisson": top_poisson, "mad": top_mad, "new": top_new,
-    "new+genre": lambda w, t: top_new(w, t, with_genre=True),
+    "new+genre": lambda w, t: top_new(w, t, catalog="genre"),
+    "new+artist": lambda w, t: top_new(w, t, catalog="artist"),
 }
 
 

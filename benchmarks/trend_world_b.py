@@ -229,4 +229,5 @@ def make_world_b(r: float, seed: int) -> td.EvalWorld:
     rng = np.random.default_rng([seed, 0xB0B, 1])
     lam = rng.gamma(shape=r, scale=s.mu / r)  # mean mu, variance mu^2 / r: the per-track-day random effect
     listeners = rng.poisson(lam).astype(np.int64)
-    return td.EvalWorld(listeners=listeners, genre=s.genre.copy(), planted=list(s.planted), r=r, seed=seed)
+    return td.EvalWorld(listeners=listeners, genre=s.genre.copy(), planted=list(s.planted), r=r, seed=seed,
+                        artist=s.artist.copy())

@@ -54,7 +54,7 @@ def test_every_materialization_of_a_run_gets_one_audit_record_with_no_daemon(tmp
     assert trends["run_id"] == result.run_id and trends["trace_id"] == "trace-42"
     assert trends["started_by"] == "schedule:daily_refresh_schedule" and trends["partition"] == DAY.isoformat()
     assert trends["rows"] == lake.row_count("track_trends", DAY.isoformat())
-    assert trends["code_version"] == "track_trends-v4" and trends["package_version"]
+    assert trends["code_version"] == "track_trends-v5" and trends["package_version"]
     stored = Path(lake.path("track_trends", DAY.isoformat())).read_bytes()
     assert trends["content_sha256"] == hashlib.sha256(stored).hexdigest()
     report = rows["platform_daily_report"]

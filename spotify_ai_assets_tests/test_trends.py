@@ -314,7 +314,7 @@ def test_a_whole_platform_or_a_whole_known_group_rising_is_not_a_breakout() -> N
     assert {int(e[1:]) % 5 for e in learned} <= {0}
 
 
-def test_catalog_groups_are_the_primary_artists_first_genre_else_the_artist() -> None:
+def test_catalog_groups_are_the_primary_artists_first_genre() -> None:
     from spotify_ai_assets.core.ingestion.catalog import ARTISTS_SCHEMA, TRACKS_SCHEMA
 
     day = dt.date(2026, 2, 10)
@@ -328,13 +328,17 @@ def test_catalog_groups_are_the_primary_artists_first_genre_else_the_artist() ->
                          ("t4", "outside", "jazz"), ("t5", "pop1", None), ("t6", "outside", None))],
         schema=TRACKS_SCHEMA)
     groups = dict(zip(*trends.track_groups(tracks, artists).to_pydict().values(), strict=True))
-    # The artist snapshot's first genre wins (t5 was crawled without it); an artist without a genre is its own group;
-    # a track whose artist is not in the artist snapshot keeps the genre it was crawled with.
-    assert groups == {"t1": "genre:pop", "t2": "artist:bare", "t3": "artist:nulls", "t4": "genre:jazz",
-                      "t5": "genre:pop", "t6": "artist:outside"}
+    # The artist snapshot's first genre wins (t5 was crawled without it); a track whose artist is not in the artist
+    # snapshot keeps the genre it was crawled with; a track without any genre has no group (its learned cluster's
+    # factor): an artist is no group, its few tracks would override the cluster that sees its genre move.
+    assert groups == {"t1": "genre:pop", "t4": "genre:jazz", "t5": "genre:pop"}
     # Without the artist snapshot, the tracks' own genre column (their artist's first genre when crawled).
     alone = dict(zip(*trends.track_groups(tracks).to_pydict().values(), strict=True))
-    assert alone == {**groups, "t5": "artist:pop1"}
+    assert alone == {"t1": "genre:pop", "t4": "genre:jazz"}
+    # Every track's primary artist, for telling a breakout from the rise it lends the artist's other tracks.
+    assert trends.track_artists(tracks).to_pylist() == [
+        {"entity_id": t, "artist_id": a} for t, a in (("t1", "pop1"), ("t2", "bare"), ("t3", "nulls"),
+                                                       ("t4", "outside"), ("t5", "pop1"), ("t6", "outside"))]
     # Artists: the first genre, and no row (no group) without one.
     assert trends.artist_groups(artists).to_pylist() == [{"entity_id": "pop1", "group_id": "genre:pop"},
                                                          {"entity_id": "rock1", "group_id": "genre:rock"}]
@@ -394,3 +398,67 @@ def test_the_track_trends_asset_reads_genres_from_the_catalog_and_runs_without_i
           "name": f"T{i}", "genre": None} for i in range(300)], schema=TRACKS_SCHEMA), scored.isoformat())
     rising, note = run()
     assert (rising, note) == ([], "300 tracks of the catalog in 5 groups")
+
+
+def test_a_track_rising_less_than_another_of_its_artist_is_lifted_not_alerted() -> None:
+    scores = pa.Table.from_pylist([
+        {"date": EPOCH, "entity_id": e, "plays": 100, "expected": 10.0, "z": 5.0, "ratio": ratio,
+         "history_days": 28, "trend": trend}
+        for e, ratio, trend in (("hit", 5.0, "rising"), ("b_side", 1.8, "rising"), ("old", 0.4, "falling"),
+                                ("quiet", 3.0, None), ("duo1", 3.0, "rising"), ("duo2", 3.0, "rising"),
+                                ("solo", 1.5, "rising"), ("unknown", 1.6, "rising"))], schema=trends.trends_schema())
+    artists = pa.table({"entity_id": ["hit", "b_side", "old", "quiet", "duo1", "duo2", "solo"],
+                        "artist_id": ["a", "a", "a", "a", "b", "b", "c"]})
+    out = {r["entity_id"]: r["trend"] for r in trends.explain_spillover(scores, artists).to_pylist()}
+    # b_side rose less than hit, the artist's strongest riser: one alert for the artist. A track that is not rising
+    # ("quiet", at 3x) lifts nothing; equal rises both stay; a track without a known artist is left alone.
+    assert out == {"hit": "rising", "b_side": "lifted", "old": "falling", "quiet": None, "duo1": "rising",
+                   "duo2": "rising", "solo": "rising", "unknown": "rising"}
+
+
+def _breakout_with_spillover() -> tuple[np.ndarray, list[dt.date]]:
+    """t150 (~45 listeners a day) breaks out six-fold on day 50; t250 and t280 (~250 and ~420 a day), by the same
+    artist, rise 1.8-fold with it: the breakout lifts the artist's catalogue."""
+    boost = np.ones((300, 60))
+    boost[150, 50:] = 6
+    boost[[250, 280], 50:] = 1.8
+    return _overdispersed(r=25.0, boost=boost)
+
+
+def _artist_of(i: int) -> str:
+    return "a-star" if i in (150, 250, 280) else f"a{i:03d}"
+
+
+def test_the_track_trends_asset_reports_an_artists_lifted_tracks_with_its_breakout(tmp_path) -> None:
+    import dagster as dg
+
+    from spotify_ai_assets.core.ingestion.catalog import TRACKS_SCHEMA
+    from spotify_ai_assets.core.kernel.lake import Lake
+    from spotify_ai_assets.defs.analytics.trends import track_trends
+    from spotify_ai_assets.lib.resources.lake import LakeResource
+
+    counts, dates = _breakout_with_spillover()
+    scored = dates[54]
+    # Scored alone, the lifted tracks pass the rising rule on day 54 too: three alerts for one event.
+    alone = trends.score_day(_table(counts, dates), scored)
+    assert trends.flagged(alone, "rising") == ["t150", "t250", "t280"]
+    lake = Lake(str(tmp_path / "lake"))
+    for k in range(54 - trends.BASELINE_DAYS, 55):
+        e = np.nonzero(counts[:, k])[0]
+        lake.write("daily_track_country_stats", pa.table({
+            "date": pa.array([dates[k]] * len(e), pa.date32()), "track_id": [f"t{i:03d}" for i in e],
+            "artist_id": [_artist_of(i) for i in e], "country": ["SE"] * len(e),
+            "plays": pa.array(counts[e, k], pa.int64()), "listeners": pa.array(counts[e, k], pa.int64())}),
+            dates[k].isoformat())
+    # The day's catalog knows each track's artist, and (as the Web API's deprecated genres often are) no genre.
+    lake.write("spotify_tracks", pa.Table.from_pylist(
+        [{"snapshot_date": scored, "track_id": f"t{i:03d}", "album_id": "al", "artist_id": _artist_of(i),
+          "name": f"T{i}", "genre": None} for i in range(300)], schema=TRACKS_SCHEMA), scored.isoformat())
+    result = dg.materialize([track_trends], partition_key=scored.isoformat(),
+                            resources={"lake": LakeResource(root=str(tmp_path / "lake"))})
+    assert result.success
+    stored = {r["entity_id"]: r["trend"] for r in lake.read("track_trends", scored.isoformat()).to_pylist()}
+    assert stored == {"t150": "rising", "t250": "lifted", "t280": "lifted"}
+    md = result.asset_materializations_for_node("track_trends")[0].metadata
+    assert md["flagged"].value == {"rising": 1, "lifted": 2, "falling": 0, "emerging": 0}
+    assert md["groups"].value.startswith("none: no track of the catalog has a genre"), md["groups"].value

@@ -28,7 +28,7 @@ CONDITION = dg.AutomationCondition.eager().replace(
     dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(TRACKS_CATALOG, ARTISTS_CATALOG)))
 
 
-GROUPS_NOTE = {"track": "the primary artist's first genre, else the artist", "artist": "the first genre"}
+GROUPS_NOTE = {"track": "the primary artist's first genre", "artist": "the first genre"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class TrendSpec:
     catalog: tuple[str, ...] = (ARTISTS_CATALOG,)
     # An artist's rise is checked against its fresh tracks (a new release), so it reads the per-track stats too.
     explains_releases: bool = False
+    # A track's rise is checked against its artist's other tracks' (a breakout's spillover), from the tracks catalog.
+    explains_spillover: bool = False
     note: str = ""
 
     @property
@@ -63,7 +65,10 @@ class TrendSpec:
 # listener once.
 TRACKS = TrendSpec("track", TRACK_STATS,
                    "SELECT date, track_id AS entity_id, sum(listeners) AS plays FROM s GROUP BY ALL",
-                   ("rising", "falling", "emerging"), catalog=(TRACKS_CATALOG, ARTISTS_CATALOG))
+                   ("rising", "lifted", "falling", "emerging"), catalog=(TRACKS_CATALOG, ARTISTS_CATALOG),
+                   explains_spillover=True,
+                   note=" A track rising far less than another track of its artist (the breakout lifting the "
+                        "artist's catalogue) is labelled `lifted`.")
 ARTISTS = TrendSpec("artist", "daily_artist_stats", "SELECT date, artist_id AS entity_id, listeners AS plays FROM s",
                     ("rising", "release", "falling", "emerging"), explains_releases=True,
                     note=" An artist rising on tracks first played in the last three weeks is labelled `release`.")
@@ -74,7 +79,7 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=spec.name, group_name=GROUP, owners=OWNERS, kinds={"duckdb", "parquet"}, partitions_def=daily_partitions,
-        deps=spec.deps, code_version=f"{spec.name}-v4",
+        deps=spec.deps, code_version=f"{spec.name}-v5",
         check_specs=contract_check_specs(spec.name, contract, daily_partitions, quarantine=False),
         automation_condition=CONDITION,
         description=f"Rising, falling and emerging {spec.entity}s of the day: daily unique listeners against the "
@@ -102,6 +107,9 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
             if day.isoformat() not in tracks:
                 raise dg.Failure(f"{TRACK_STATS} has no partition for {day}: materialize it first")
             scores = trends.explain_releases(scores, store.scan(TRACK_STATS, tracks), day)
+        if spec.explains_spillover and store.exists(TRACKS_CATALOG, day.isoformat()):
+            scores = trends.explain_spillover(scores, trends.track_artists(store.scan(TRACKS_CATALOG,
+                                                                                       [day.isoformat()])))
         flagged = scores.filter(pa.compute.is_valid(scores["trend"]))
         top = {t: trends.flagged(scores, t, top=10) for t in spec.labels}
         shortfall = trends.history_shortfall(len(present) - 1)
@@ -131,6 +139,9 @@ def _groups(store: Lake, spec: TrendSpec, key: str) -> tuple[pa.Table | None, st
     else:
         return None, (f"none: no {' / '.join(missing)} partition for {key}, scored against the platform and the "
                       "learned clusters")
+    if groups.num_rows == 0:
+        return None, (f"none: no {spec.entity} of the catalog has a genre, scored against the platform and the learned "
+                      "clusters")
     n_groups = len(set(groups["group_id"].to_pylist()))
     gap = f" (no {' / '.join(missing)} partition: track genres as crawled)" if missing else ""
     return groups, f"{groups.num_rows} {spec.entity}s of the catalog in {n_groups} groups{gap}"
