@@ -33,9 +33,9 @@ names a planted track on or after its start. Methods:
 - `new+genre`: the same with each track's genre passed as its group (`groups`), as with the day's catalog snapshot;
 - `new+artist`: the catalog without genres (the Web API marks artists' `genres` deprecated): no groups.
 
-On a world with artists (world b) the two catalog methods also know each track's artist, as track_trends does from
-the catalog, and apply `explain_spillover` (a track rising less far than another of its artist is `lifted`, not
-`rising`); world a has no artists, so `new+artist` is `new` there.
+On a world with artists (world b) the two catalog methods also pass each track's artist to `score_day` (`artists`),
+as track_trends does from the catalog: a track rising less far than another of its artist is `lifted`, not
+`rising`. World a has no artists, so `new+artist` is `new` there.
 
 World b (`--world b`, benchmarks/trend_world_b.py) is a second world built from the issue's specification alone,
 written blind to `make_world` here and to the detector's thresholds, for held-out evaluation: a power-law audience,
@@ -239,7 +239,7 @@ def top_mad(world: EvalWorld, t: int) -> list[int]:
 def top_new(world: EvalWorld, t: int, catalog: str | None = None) -> list[int]:
     """`score_day` as track_trends runs it. `catalog`: None, no catalog snapshot (no groups, no artists); "genre",
     each track's genre as its group; "artist", a catalog without genres (no groups). With a catalog, a world with
-    artists (world b) also has its tracks' artists, for `explain_spillover`."""
+    artists (world b) also has its tracks' artists (`score_day`'s `artists`)."""
     import pyarrow as pa
 
     from spotify_ai_assets.core.analytics import trends
@@ -247,10 +247,10 @@ def top_new(world: EvalWorld, t: int, catalog: str | None = None) -> list[int]:
     groups = None
     if catalog == "genre":
         groups = pa.table({"entity_id": _ids(N_TRACKS), "group_id": [f"g{g}" for g in world.genre]})
-    scores = trends.score_day(daily_table(world, t), START + dt.timedelta(days=t), groups)
+    artists = None
     if catalog is not None and world.artist is not None:
         artists = pa.table({"entity_id": _ids(N_TRACKS), "artist_id": [f"a{a}" for a in world.artist]})
-        scores = trends.explain_spillover(scores, artists)
+    scores = trends.score_day(daily_table(world, t), START + dt.timedelta(days=t), groups, artists=artists)
     return [int(e[3:]) for e in trends.flagged(scores, "rising", top=TOP)]
 
 

@@ -442,6 +442,10 @@ def test_the_track_trends_asset_reports_an_artists_lifted_tracks_with_its_breako
     # Scored alone, the lifted tracks pass the rising rule on day 54 too: three alerts for one event.
     alone = trends.score_day(_table(counts, dates), scored)
     assert trends.flagged(alone, "rising") == ["t150", "t250", "t280"]
+    artists = pa.table({"entity_id": [f"t{i:03d}" for i in range(300)],
+                        "artist_id": [_artist_of(i) for i in range(300)]})
+    known = trends.score_day(_table(counts, dates), scored, artists=artists)
+    assert (trends.flagged(known, "rising"), trends.flagged(known, "lifted")) == (["t150"], ["t250", "t280"])
     lake = Lake(str(tmp_path / "lake"))
     for k in range(54 - trends.BASELINE_DAYS, 55):
         e = np.nonzero(counts[:, k])[0]

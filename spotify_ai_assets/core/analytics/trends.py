@@ -71,7 +71,7 @@ were false; benchmarks/trend_detection.py). So:
 - **Too little history**: while the data itself holds fewer than `MIN_HISTORY_DAYS` days before the scored day (the
   first days of a deployment or a backfill), nothing is labelled: every entity would be "new", and the most played
   would be called emerging. Scores are still computed; `history_shortfall` says why nothing is flagged.
-- **Lifted** (tracks, with the catalog: `explain_spillover`): a rising track is labelled `lifted` when another rising
+- **Lifted** (tracks, when `artists` are passed: `explain_spillover`): a rising track is labelled `lifted` when another rising
   track of its primary artist rose further on the day (a higher ratio to expected). A breakout lifts the artist's
   other tracks a little (listeners who find the hit play the rest), and the noisiest of them then pass the rising
   rule too: with genres known, half to four fifths of the false alarms on world b at r = 25 (seeds 0-2). One
@@ -330,12 +330,14 @@ def history_shortfall(history_days: int) -> str | None:
 
 
 def score_day(daily: Relation, day: dt.date, groups: Relation | None = None, learn_groups: bool = True,
-              clusters: pa.Table | None = None) -> pa.Table:
+              clusters: pa.Table | None = None, artists: Relation | None = None) -> pa.Table:
     """Every entity seen on `day` or in its baseline window, with its score and trend (or null). `groups`, when
     known, has one row per entity_id with its group_id (a genre): a whole group's movement is then expected. With
     `learn_groups` the entities that move together are also learned from `daily` itself (core/analytics/
     co_movement.py), so a group's movement is expected when no group is known too; `clusters`, when given, are
-    those already learned (`learned_clusters(daily, day, BASELINE_DAYS)`, which the caller also reports)."""
+    those already learned (`learned_clusters(daily, day, BASELINE_DAYS)`, which the caller also reports). `artists`
+    (tracks only), when known, maps entity_id to its primary artist_id: a track rising less far than another of its
+    artist is then `lifted` (`explain_spillover`)."""
     import pyarrow as pa
 
     from spotify_ai_assets.core.analytics.co_movement import clusters_schema, learned_clusters
@@ -346,8 +348,9 @@ def score_day(daily: Relation, day: dt.date, groups: Relation | None = None, lea
         clusters = clusters_schema().empty_table()
     elif clusters is None:
         clusters = learned_clusters(daily, day, BASELINE_DAYS)
-    return sql_to_arrow(TRENDS_SQL, {"daily": daily, "groups": groups, "clusters": clusters},
-                        [day]).cast(trends_schema())
+    scores = sql_to_arrow(TRENDS_SQL, {"daily": daily, "groups": groups, "clusters": clusters},
+                          [day]).cast(trends_schema())
+    return scores if artists is None else explain_spillover(scores, artists)
 
 
 # Groups from a catalog snapshot (spotify_artists / spotify_tracks, core/ingestion/catalog.py). A track's group is

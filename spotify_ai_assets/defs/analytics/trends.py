@@ -101,15 +101,15 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
         daily = sql_to_arrow(spec.daily_sql, {"s": store.scan(spec.upstream, present)})
         groups, groups_note = _groups(store, spec, day.isoformat())
         clusters = learned_clusters(daily, day, trends.BASELINE_DAYS)
-        scores = trends.score_day(daily, day, groups, clusters=clusters)
+        # A track's artist from the day's catalog: a breakout's lift on the artist's other tracks is `lifted`.
+        artists = (trends.track_artists(store.scan(TRACKS_CATALOG, [day.isoformat()]))
+                   if spec.explains_spillover and store.exists(TRACKS_CATALOG, day.isoformat()) else None)
+        scores = trends.score_day(daily, day, groups, clusters=clusters, artists=artists)
         if spec.explains_releases:
             tracks = [k for k in window if store.exists(TRACK_STATS, k)]
             if day.isoformat() not in tracks:
                 raise dg.Failure(f"{TRACK_STATS} has no partition for {day}: materialize it first")
             scores = trends.explain_releases(scores, store.scan(TRACK_STATS, tracks), day)
-        if spec.explains_spillover and store.exists(TRACKS_CATALOG, day.isoformat()):
-            scores = trends.explain_spillover(scores, trends.track_artists(store.scan(TRACKS_CATALOG,
-                                                                                       [day.isoformat()])))
         flagged = scores.filter(pa.compute.is_valid(scores["trend"]))
         top = {t: trends.flagged(scores, t, top=10) for t in spec.labels}
         shortfall = trends.history_shortfall(len(present) - 1)
