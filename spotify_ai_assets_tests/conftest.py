@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,22 @@ from spotify_ai_assets.sandbox.world import World
 DAY = dt.date(2026, 1, 14)
 CLOCK = dt.datetime(2026, 1, 14, 23, 59, 59, tzinfo=dt.UTC)
 POSTGRES_DSN = os.environ.get("SPOTIFY_AI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+_OWN_NUMBA_CACHE = "SPOTIFY_AI_TEST_NUMBA_CACHE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A persistent numba cache (librosa's JIT functions compile once per machine, not per run), one per pytest-xdist
+    worker, unless the environment names its own. With one cache shared by the workers, a worker died in librosa's
+    peak_pick loading gufunc cache files another had just written (numba issue 10128; core/audio/compile_lock.py
+    serialises our own warm-up, not every compile of a new signature). numba reads the variable when it is first
+    imported, which no test has done yet; the workers inherit the controller's environment, hence the marker."""
+    if os.environ.get("NUMBA_CACHE_DIR") and not os.environ.get(_OWN_NUMBA_CACHE):
+        return
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"spotify_ai_numba_cache_{worker}")
+    os.environ[_OWN_NUMBA_CACHE] = "1"
 
 
 def require_service(host: str, port: int, name: str) -> None:

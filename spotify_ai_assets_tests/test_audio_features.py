@@ -8,7 +8,6 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +31,6 @@ SR = 22050
 # (format, sample rate, stereo) per clip: every container, a 44.1 kHz file and stereo files.
 VARIANTS = [("wav", SR, False), ("flac", SR, False), ("ogg", SR, False), ("wav", 44100, True),
             ("flac", 44100, False), ("ogg", SR, True), ("mp3", 44100, False), ("flac", SR, True)]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def numba_cache() -> None:
-    # Tests only: a persistent numba cache, so librosa's JIT functions compile once per machine, not per run.
-    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "spotify_ai_numba_cache"))
 
 
 @pytest.fixture(scope="module")

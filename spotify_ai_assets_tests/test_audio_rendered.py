@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +30,6 @@ def _need(binary: str, what: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{binary} is not installed under CI=true ({what}); .ci/run installs it")
     pytest.skip(f"{binary} is not installed ({what})")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def numba_cache() -> None:
-    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "spotify_ai_numba_cache"))
 
 
 @pytest.fixture(scope="module")
