@@ -184,6 +184,8 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
         cluster = pd.Series(learned["cluster_id"].to_pylist(), index=learned["entity_id"].to_pylist(),
                             dtype=object).reindex(ents)
         codes = pd.factorize(cluster)[0]
+        member = pd.Series(learned["member"].to_pylist(), index=learned["entity_id"].to_pylist(),
+                           dtype=object).reindex(ents).fillna(False).astype(bool).to_numpy()
         pm = np.tile(m, (len(ents), 1))
         for c in range(codes.max() + 1):
             members = lr[codes == c]
@@ -210,7 +212,7 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
         alpha = (w * np.maximum(np.where(t2 > 0, tn / t2, 0.0), 0) + a0 * prior) / (w + prior)
         # no baseline day (first listeners in the last few days): no score, as NULL in SQL
         unc = np.where(b_days > 0, 1 / (b_plays + 1) + alpha / np.maximum(b_days, 1), np.nan)
-        cols = {"expected": (e * is_today).sum(1), "a1": alpha + unc, "clustered": codes >= 0,
+        cols = {"expected": (e * is_today).sum(1), "a1": alpha + unc, "member": member,
                 "history_days": [(day - dates[f]).days for f in first]}
         e0, rows = np.nan_to_num(e), np.arange(len(ents))
         for k in T.WINDOWS:  # the window sums, each without its highest (u) or lowest (d) day against expected
@@ -225,7 +227,7 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
     today = daily[daily["date"] == day].set_index("entity_id")["plays"]
     scored = scored.join(today.rename("plays"), how="outer")
     scored["plays"] = scored["plays"].fillna(0)
-    scored = scored.fillna({"expected": 0.0, "history_days": 0, "clustered": False})
+    scored = scored.fillna({"expected": 0.0, "history_days": 0, "member": False})
     ok = scored["a1"].notna()
     z_day = np.where(ok, _deviance_z(scored["plays"], scored["expected"], scored["a1"].fillna(1)), 0.0)
     null = (scored["history_days"] >= T.MIN_HISTORY_DAYS) & (scored["expected"] >= 1)
@@ -233,10 +235,11 @@ def pandas_scores(daily: Any, day: dt.date) -> Any:
     if enough:
         z_day = z_day / max(1.0, 1.4826 * _mad(z_day[null]))
     plays, exp = scored["plays"], scored["expected"]
-    # No catalog groups here: an entity without a learned cluster is ungrouped.
-    clustered = scored["clustered"].astype(bool).to_numpy()
-    zw = np.where(clustered, T.Z_WINDOW, T.Z_WINDOW_UNGROUPED)
-    rw = np.where(clustered, T.MIN_RATIO_WINDOW, T.MIN_RATIO_WINDOW_UNGROUPED)
+    # No catalog groups here: an entity is grouped when it took part in a learned cluster's k-means (a smaller entity
+    # joined to a cluster takes its factor, not the grouped window rule).
+    grouped = scored["member"].astype(bool).to_numpy()
+    zw = np.where(grouped, T.Z_WINDOW, T.Z_WINDOW_UNGROUPED)
+    rw = np.where(grouped, T.MIN_RATIO_WINDOW, T.MIN_RATIO_WINDOW_UNGROUPED)
     rise_win = np.full(len(scored), np.nan)
     fall_win = np.full(len(scored), np.nan)
     for k in T.WINDOWS:

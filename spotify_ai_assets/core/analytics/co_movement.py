@@ -18,6 +18,12 @@ which of them move together, so the groups are learned:
   than scikit-learn's, whose import alone (2.5 s) would cost the daily job more than the clustering.
   A genre's members share a shape (a ramp, a weekly wave) and fall together; an entity breaking out alone has no
   such company, so its cluster's median movement (which `score_day` uses) does not follow it.
+- **Smaller entities** (`ASSIGN_MIN_MEAN` to `MIN_MEAN` listeners a day) are too noisy to shape the clusters, yet a
+  seasonal genre's small tracks were most of the false alarms left without genres (benchmarks/trend_detection.py,
+  world b). Each joins the nearest centre of the members' unsmoothed log ratios when its own log ratios are at
+  least e^`ASSIGN_LLR` times likelier around that centre than flat (Gaussian, a day's variance 1 / its mean plus the
+  members' dispersion around their centres): it then takes the cluster's factor, but `score_day` keeps the stricter
+  window rule of an ungrouped entity for it (`member` is false). The two values are the first tried, not tuned.
 - **Use.** `score_day` expects each cluster's day movement for its members as it does a known group's; a known
   group (a genre) leans on its members' cluster, a small one (an artist's few tracks) mostly on the cluster. Measured
   on benchmarks/trend_detection.py without genres (the README, Trends; seeds 0-2, worst seed): false alarms halved
@@ -40,6 +46,10 @@ if TYPE_CHECKING:
 CLUSTERS = 10
 MIN_PER_CLUSTER = 50
 MIN_MEAN = 10.0
+# Smaller entities join the nearest cluster on evidence (assign_small); the values are the first tried, not tuned.
+ASSIGN_MIN_MEAN = 3.0
+ASSIGN_LLR = 3.0
+ASSIGN_FIRST_DAYS = 3  # a small entity's first day in the window is often a quiet one, not its release
 SMOOTH_DAYS = 3
 MIN_DAYS = 14  # fewer days in the window (the first weeks of the data) learn nothing
 SEED = 0
@@ -57,12 +67,13 @@ WHERE date BETWEEN $1::DATE - $2::INTEGER AND $1::DATE AND entity_id IS NOT NULL
 def clusters_schema() -> pa.Schema:
     import pyarrow as pa
 
-    return pa.schema([("entity_id", pa.string()), ("cluster_id", pa.string())])
+    return pa.schema([("entity_id", pa.string()), ("cluster_id", pa.string()), ("member", pa.bool_())])
 
 
-def trajectories(daily: Relation, day: dt.date, window_days: int) -> tuple[list[str], np.ndarray]:
-    """The entities that take part (see the module) and their smoothed, centred log-ratio trajectories
-    ([entity, window day]); no rows when the window holds fewer than `MIN_DAYS` days with listeners."""
+def _log_ratios(daily: Relation, day: dt.date, window_days: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Every entity of the window with its listeners and its centred log ratios to its plain share of the platform
+    ([entity, window day], from the data's first day in the window); no rows when the window holds fewer than
+    `MIN_DAYS` days with listeners."""
     import pyarrow.compute as pc
 
     rows = sql_to_arrow(_WINDOW_SQL, {"daily": daily}, [day, window_days])
@@ -74,17 +85,54 @@ def trajectories(daily: Relation, day: dt.date, window_days: int) -> tuple[list[
     total = y.sum(axis=0)
     listened = total > 0
     if int(listened.sum()) < MIN_DAYS:
-        return [], np.zeros((0, 0))
+        return [], np.zeros((0, 0)), np.zeros((0, 0))
     first = int(np.argmax(listened))  # from the data's first day in the window
     y, total = y[:, first:], total[first:]
-    take = np.flatnonzero((y.mean(axis=1) >= MIN_MEAN) & (y[:, 0] > 0))
-    y = y[take]
     share = y.sum(axis=1) / total.sum()
     lr = np.log((y + 0.5) / (share[:, None] * total[None, :] + 0.5))
-    lr -= lr.mean(axis=1, keepdims=True)
+    return ids, y, lr - lr.mean(axis=1, keepdims=True)
+
+
+def _members(y: np.ndarray) -> np.ndarray:
+    """The rows that take part in the k-means: at least `MIN_MEAN` listeners a day, listened to on the first day."""
+    return np.flatnonzero((y.mean(axis=1) >= MIN_MEAN) & (y[:, 0] > 0))
+
+
+def _smooth(lr: np.ndarray) -> np.ndarray:
     ends = np.cumsum(np.pad(lr, ((0, 0), (1, 0))), axis=1)
-    smooth = (ends[:, SMOOTH_DAYS:] - ends[:, :-SMOOTH_DAYS]) / SMOOTH_DAYS
-    return [ids[i] for i in take], smooth
+    return (ends[:, SMOOTH_DAYS:] - ends[:, :-SMOOTH_DAYS]) / SMOOTH_DAYS
+
+
+def trajectories(daily: Relation, day: dt.date, window_days: int) -> tuple[list[str], np.ndarray]:
+    """The entities that take part in the k-means (see the module) and their smoothed, centred log-ratio
+    trajectories ([entity, window day]); no rows when the window holds fewer than `MIN_DAYS` days with listeners."""
+    ids, y, lr = _log_ratios(daily, day, window_days)
+    if not ids:
+        return [], np.zeros((0, 0))
+    take = _members(y)
+    return [ids[i] for i in take], _smooth(lr[take])
+
+
+def assign_small(y: np.ndarray, lr: np.ndarray, members: np.ndarray, labels: np.ndarray,
+                 k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of smaller entities (`ASSIGN_MIN_MEAN` to `MIN_MEAN` listeners a day, listened to in the window's
+    first `ASSIGN_FIRST_DAYS` days) that join a cluster, and the cluster each joins: the nearest centre of the members'
+    unsmoothed log ratios, when the entity's log ratios are at least e^`ASSIGN_LLR` times likelier around that centre
+    than flat (Gaussian, each day's variance 1 / mean + the members' dispersion around their centres)."""
+    centres = np.stack([lr[members][labels == c].mean(axis=0) for c in range(k)])
+    resid = lr[members] - centres[labels]
+    dispersion = max(float(np.median(resid.var(axis=1) - 1 / y[members].mean(axis=1))), 0.0)
+    mean = y.mean(axis=1)
+    small = np.flatnonzero((mean >= ASSIGN_MIN_MEAN) & (mean < MIN_MEAN)
+                           & (y[:, :ASSIGN_FIRST_DAYS].sum(axis=1) > 0))
+    if len(small) == 0:
+        return small, small
+    x = lr[small]
+    gain = (x * x).sum(axis=1)[:, None] - ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    llr = gain / (2 * (1 / mean[small] + dispersion))[:, None]
+    best = llr.argmax(axis=1)
+    joins = llr[np.arange(len(small)), best] >= ASSIGN_LLR
+    return small[joins], best[joins]
 
 
 def kmeans(x: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
@@ -120,13 +168,18 @@ def kmeans(x: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
 
 def learned_clusters(daily: Relation, day: dt.date, window_days: int) -> pa.Table:
     """entity_id -> cluster_id (`learned:<n>`) of the entities that move together in `daily`'s window ending on
-    `day` (see the module); empty when too few entities or days take part."""
+    `day`, and whether each took part in the k-means (`member`) or, smaller, was assigned to its cluster (see the
+    module); empty when too few entities or days take part."""
     import pyarrow as pa
 
-    ids, x = trajectories(daily, day, window_days)
-    k = min(CLUSTERS, len(ids) // MIN_PER_CLUSTER)
+    ids, y, lr = _log_ratios(daily, day, window_days)
+    members = _members(y) if ids else np.zeros(0, dtype=np.int64)
+    k = min(CLUSTERS, len(members) // MIN_PER_CLUSTER)
     if k < 2:
         return clusters_schema().empty_table()
-    labels = kmeans(x, k)
-    return pa.table({"entity_id": pa.array(ids, pa.string()),
-                     "cluster_id": pa.array([f"{CLUSTER_PREFIX}{c}" for c in labels], pa.string())})
+    labels = kmeans(_smooth(lr[members]), k)
+    small, joined = assign_small(y, lr, members, labels, k)
+    rows, clusters = np.concatenate([members, small]), np.concatenate([labels, joined])
+    return pa.table({"entity_id": pa.array([ids[i] for i in rows], pa.string()),
+                     "cluster_id": pa.array([f"{CLUSTER_PREFIX}{c}" for c in clusters], pa.string()),
+                     "member": pa.array(np.arange(len(rows)) < len(members), pa.bool_())})

@@ -71,12 +71,12 @@ were false; benchmarks/trend_detection.py). So:
 - **Too little history**: while the data itself holds fewer than `MIN_HISTORY_DAYS` days before the scored day (the
   first days of a deployment or a backfill), nothing is labelled: every entity would be "new", and the most played
   would be called emerging. Scores are still computed; `history_shortfall` says why nothing is flagged.
-- **Lifted** (tracks, when `artists` are passed: `explain_spillover`): a rising track is labelled `lifted` when another rising
-  track of its primary artist rose further on the day (a higher ratio to expected). A breakout lifts the artist's
-  other tracks a little (listeners who find the hit play the rest), and the noisiest of them then pass the rising
-  rule too: with genres known, half to four fifths of the false alarms on world b at r = 25 (seeds 0-2). One
-  alert per artist and day names its strongest rise; the others stay in the table as `lifted`, and the artist's own
-  rise is `artist_trends`'. Two tracks rising equally both stay `rising`.
+- **Lifted** (tracks, when `artists` are passed: `explain_spillover`): a rising track is labelled `lifted` when
+  another rising track of its primary artist rose further on the day (a higher ratio to expected). A breakout lifts
+  the artist's other tracks a little (listeners who find the hit play the rest), and the noisiest of them then pass
+  the rising rule too: with genres known, half to four fifths of the false alarms on world b at r = 25 (seeds 0-2).
+  One alert per artist and day names its strongest rise; the others stay in the table as `lifted`, and the artist's
+  own rise is `artist_trends`'. Two tracks rising equally both stay `rising`.
 - **Release** (artists only): a rising artist whose established tracks are not rising is rising on its new releases.
   Established tracks are all but the fresh ones: first played within the last `FRESH_DAYS` days (absent on the
   first day of the data window) by at least `MIN_PLAYS` listeners on that first day, as a release is; an old
@@ -177,7 +177,7 @@ WITH win AS (
 days AS (SELECT date, sum(plays) AS total FROM win GROUP BY date),
 ents AS (
   SELECT w.entity_id, min(w.date) AS first_seen, coalesce(any_value(g.group_id), '') AS group_id,
-         coalesce(any_value(c.cluster_id), '') AS cluster_id
+         coalesce(any_value(c.cluster_id), '') AS cluster_id, coalesce(any_value(c.member), FALSE) AS member
   FROM win w LEFT JOIN groups g ON g.entity_id = w.entity_id LEFT JOIN clusters c ON c.entity_id = w.entity_id
   WHERE w.date < $1::DATE GROUP BY w.entity_id
 ),
@@ -265,9 +265,9 @@ scored AS (
          -- the baseline's own uncertainty (its listeners and its days) adds to the day's noise
          d.alpha + 1 / (d.b_plays + 1) + d.alpha / greatest(d.b_days, 1) AS a1,
          {_WINDOW_A},
-         -- grouped: a learned cluster, or a known group whose own factor outweighs its prior today (a genre; not an
-         -- artist of three tracks, whose factor is mostly the platform's and explains no genre's rise)
-         (coalesce(e.cluster_id, '') <> '' OR coalesce(gn.n, 0) >= {GROUP_PRIOR}) AS grouped
+         -- grouped: a member of a learned cluster (not a small entity assigned to one: its trajectory is too noisy
+         -- to vouch for it), or in a known group whose own factor outweighs its prior today (a genre, not three tracks)
+         (coalesce(e.member, FALSE) OR coalesce(gn.n, 0) >= {GROUP_PRIOR}) AS grouped
   FROM today t FULL OUTER JOIN ents e ON t.entity_id = e.entity_id LEFT JOIN disp d ON d.entity_id = e.entity_id
   LEFT JOIN (SELECT group_id, n FROM per_group WHERE date = $1::DATE) gn ON gn.group_id = e.group_id
 ),

@@ -152,7 +152,10 @@ def _clusters_note(clusters: pa.Table, entity: str) -> str:
     if clusters.num_rows == 0:
         return f"none: too few {entity}s or days in the window to learn which move together"
     k = len(set(clusters["cluster_id"].to_pylist()))
-    return f"{clusters.num_rows} {entity}s in {k} clusters of {entity}s that moved together over the window"
+    members = pa.compute.sum(clusters["member"]).as_py() or 0
+    joined = clusters.num_rows - members
+    return (f"{members} {entity}s in {k} clusters of {entity}s that moved together over the window"
+            + (f", and {joined} smaller {entity}s joined to the cluster they moved with" if joined else ""))
 
 
 def _markdown(scores: pa.Table, top: dict[str, list[str]]) -> str:
