@@ -50,8 +50,11 @@ def test_entities_that_move_together_share_clusters() -> None:
     assert len(set(clusters["cluster_id"].to_pylist())) == 300 // co_movement.MIN_PER_CLUSTER
     assert all(c.startswith(co_movement.CLUSTER_PREFIX) for c in clusters["cluster_id"].to_pylist())
     assert _purity(clusters, kind) >= 0.9
-    # The same data gives the same clusters (a fixed seed): a day is scored the same on every run.
+    # The same data gives the same clusters (a fixed seed), whatever the order of its rows (a scan of several files
+    # has none): a day is scored the same on every run.
     assert co_movement.learned_clusters(daily, day, 28).equals(clusters)
+    shuffled = daily.take(np.random.default_rng(0).permutation(daily.num_rows))
+    assert co_movement.learned_clusters(shuffled, day, 28).equals(clusters)
 
 
 def test_noise_alone_learns_clusters_that_do_not_follow_one_entity() -> None:
@@ -136,3 +139,15 @@ def test_smaller_entities_join_the_cluster_they_move_with_on_evidence() -> None:
     # and each joins a rising cluster; a flat small entity seldom does (1 here), most stay out or join a flat one.
     assert len(up) >= 10 and all(joined[e] in rising for e in up), joined
     assert len(flat_in_rising) <= 3, flat_in_rising
+
+
+def test_a_cluster_left_empty_by_the_k_means_does_not_stop_others_from_being_joined() -> None:
+    rng = np.random.default_rng(4)
+    shape = np.sin(np.arange(28) / 4)  # the members' movement, and a small entity's
+    lr = np.vstack([shape + rng.normal(0, 0.05, (60, 28)), -shape + rng.normal(0, 0.05, (60, 28)),
+                    shape + rng.normal(0, 0.3, (5, 28))])
+    y = np.vstack([np.full((120, 28), 50.0), np.full((5, 28), 5.0)])
+    members, labels = np.arange(120), np.repeat([0, 1], 60)
+    # k = 3 with no member in cluster 2 (k-means can leave a cluster empty): its centre is no centre at all.
+    rows, joined = co_movement.assign_small(y, lr, members, labels, 3)
+    assert rows.tolist() == [120, 121, 122, 123, 124] and joined.tolist() == [0] * 5

@@ -25,7 +25,7 @@ which of them move together, so the groups are learned:
   members' dispersion around their centres): it then takes the cluster's factor, but `score_day` keeps the stricter
   window rule of an ungrouped entity for it (`member` is false). The two values are the first tried, not tuned.
 - **Use.** `score_day` expects each cluster's day movement for its members as it does a known group's; a known
-  group (a genre) leans on its members' cluster, a small one (an artist's few tracks) mostly on the cluster. Measured
+  group (a genre) leans on its members' cluster, a small one (a genre of a few tracks) mostly on the cluster. Measured
   on benchmarks/trend_detection.py without genres (the README, Trends; seeds 0-2, worst seed): false alarms halved
   or better on world b at every dispersion and down on world a to r = 25, with about as many breakouts found; at
   r = 10 on world a, 13% of flags false against 11% without the clusters.
@@ -78,10 +78,15 @@ def _log_ratios(daily: Relation, day: dt.date, window_days: int) -> tuple[list[s
 
     rows = sql_to_arrow(_WINDOW_SQL, {"daily": daily}, [day, window_days])
     encoded = pc.dictionary_encode(rows["entity_id"]).combine_chunks()
+    # Entities in id order, not in the order the rows came (a scan of several files has none): the k-means++ seeding
+    # draws rows by position, so the same listeners must give the same rows for a day to score the same every run.
     ids = encoded.dictionary.to_pylist()
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(np.array(ids, dtype=object))] = np.arange(len(ids))
+    ids = sorted(ids)
     y = np.zeros((len(ids), window_days + 1))
     lag = rows["lag"].to_numpy()
-    y[encoded.indices.to_numpy(), window_days - lag] = rows["plays"].to_numpy()  # oldest day first
+    y[rank[encoded.indices.to_numpy()], window_days - lag] = rows["plays"].to_numpy()  # oldest day first
     total = y.sum(axis=0)
     listened = total > 0
     if int(listened.sum()) < MIN_DAYS:
@@ -119,7 +124,10 @@ def assign_small(y: np.ndarray, lr: np.ndarray, members: np.ndarray, labels: np.
     first `ASSIGN_FIRST_DAYS` days) that join a cluster, and the cluster each joins: the nearest centre of the members'
     unsmoothed log ratios, when the entity's log ratios are at least e^`ASSIGN_LLR` times likelier around that centre
     than flat (Gaussian, each day's variance 1 / mean + the members' dispersion around their centres)."""
-    centres = np.stack([lr[members][labels == c].mean(axis=0) for c in range(k)])
+    counts = np.bincount(labels, minlength=k)
+    sums = np.zeros((k, lr.shape[1]))
+    np.add.at(sums, labels, lr[members])
+    centres = sums / np.maximum(counts, 1)[:, None]  # a cluster k-means left empty joins nobody (below)
     resid = lr[members] - centres[labels]
     dispersion = max(float(np.median(resid.var(axis=1) - 1 / y[members].mean(axis=1))), 0.0)
     mean = y.mean(axis=1)
@@ -129,7 +137,7 @@ def assign_small(y: np.ndarray, lr: np.ndarray, members: np.ndarray, labels: np.
         return small, small
     x = lr[small]
     gain = (x * x).sum(axis=1)[:, None] - ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-    llr = gain / (2 * (1 / mean[small] + dispersion))[:, None]
+    llr = np.where(counts[None, :] > 0, gain / (2 * (1 / mean[small] + dispersion))[:, None], -np.inf)
     best = llr.argmax(axis=1)
     joins = llr[np.arange(len(small)), best] >= ASSIGN_LLR
     return small[joins], best[joins]

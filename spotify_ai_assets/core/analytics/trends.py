@@ -62,9 +62,10 @@ were false; benchmarks/trend_detection.py). So:
   `Z_WINDOW_UNGROUPED` and `MIN_RATIO_WINDOW_UNGROUPED` instead: a genre's seasonal rise (to 1.8x over three weeks
   on the benchmark) lifts each of its tracks about 1.5x against a week-old baseline, which only the genre's factor
   explains (with the grouped rule, 28-52% of the flags without genres were false on seeds 0-2, nearly all of them
-  that genre's tracks). An entity counts as grouped when it is in a learned cluster, or when its known group's own
-  factor outweighs its prior on the day (at least `GROUP_PRIOR` of the group's entities expected
-  `FACTOR_MIN_EXPECTED` listeners): a genre of three tracks explains no genre's rise. Several window lengths are
+  that genre's tracks). An entity counts as grouped when it took part in a learned cluster's k-means (not a smaller
+  entity joined to one), or when its known group's own factor outweighs its prior on the day (at least
+  `GROUP_PRIOR` of the group's entities expected `FACTOR_MIN_EXPECTED` listeners): a genre of three tracks explains
+  no genre's rise. Several window lengths are
   tried at one threshold: `Z_WINDOW` was chosen on the benchmark's false-alarm share, which already pays for the
   multiple tests. An entity is scored against a baseline once it was first played at least `MIN_HISTORY_DAYS` days
   before (sparse long-tail tracks included).
@@ -74,11 +75,12 @@ were false; benchmarks/trend_detection.py). So:
   first days of a deployment or a backfill), nothing is labelled: every entity would be "new", and the most played
   would be called emerging. Scores are still computed; `history_shortfall` says why nothing is flagged.
 - **Lifted** (tracks, when `artists` are passed: `explain_spillover`): a rising track is labelled `lifted` when
-  another rising track of its primary artist rose further on the day (a higher ratio to expected). A breakout lifts
+  another rising track of its primary artist rose further on the day (a higher ratio to expected) on at least as much
+  evidence (z; a small track's noisy day must not demote the artist's real breakout). A breakout lifts
   the artist's other tracks a little (listeners who find the hit play the rest), and the noisiest of them then pass
   the rising rule too: with genres known, half to four fifths of the false alarms on world b at r = 25 (seeds 0-2).
-  One alert per artist and day names its strongest rise; the others stay in the table as `lifted`, and the artist's
-  own rise is `artist_trends`'. Two tracks rising equally both stay `rising`.
+  One alert per artist and day names its strongest rise (two tracks rising equally far both stay `rising`); the
+  others stay in the table as `lifted`, and the artist's own rise is `artist_trends`'.
 - **Release** (artists only): a rising artist whose established tracks are not rising is rising on its new releases.
   Established tracks are all but the fresh ones: first played within the last `FRESH_DAYS` days (absent on the
   first day of the data window) by at least `MIN_PLAYS` listeners on that first day, as a release is; an old
@@ -356,10 +358,9 @@ def score_day(daily: Relation, day: dt.date, groups: Relation | None = None, lea
 
 
 # Groups from a catalog snapshot (spotify_artists / spotify_tracks, core/ingestion/catalog.py). A track's group is
-# its primary artist's first genre (the artist snapshot's, else the one the track was crawled with), or the artist
-# itself when the artist has no genre: its tracks still move together (a new album lifts them all). An artist's group
-# is its first genre; an artist without one has none (the platform's factor). The prefixes keep a genre named like an
-# artist id from merging with that artist's group.
+# its primary artist's first genre (the artist snapshot's, else the one the track was crawled with); a track without
+# one has none (its learned cluster's factor: see the module on why an artist is no group). An artist's group is its
+# first genre; an artist without one has none. The `genre:` prefix keeps group ids apart from any other kind.
 _TRACK_ARTIST = ("SELECT track_id, arg_max(artist_id, snapshot_date) AS artist_id, "
                  "nullif(arg_max(genre, snapshot_date), '') AS genre FROM tracks GROUP BY track_id")
 _ARTIST_GENRE = "SELECT artist_id, nullif(arg_max(genres, snapshot_date)[1], '') AS genre FROM artists GROUP BY ALL"
@@ -385,8 +386,8 @@ def _groups_schema() -> pa.Schema:
 
 def track_groups(tracks: Relation, artists: Relation | None = None) -> pa.Table:
     """entity_id (track_id) -> group_id for `score_day`, from a `spotify_tracks` snapshot and, when there is one,
-    the `spotify_artists` snapshot of the same day: `genre:<first genre of the primary artist>`, else
-    `artist:<artist_id>`."""
+    the `spotify_artists` snapshot of the same day: `genre:<first genre of the primary artist>`; tracks without a
+    genre are left out (no group)."""
     import pyarrow as pa
 
     if artists is None:
@@ -395,14 +396,14 @@ def track_groups(tracks: Relation, artists: Relation | None = None) -> pa.Table:
     return sql_to_arrow(TRACK_GROUPS_SQL, {"tracks": tracks, "artists": artists}).cast(_groups_schema())
 
 
-def track_artists(tracks: Relation) -> pa.Table:
-    """entity_id (track_id) -> artist_id (its primary artist) for `explain_spillover`, from a `spotify_tracks`
-    snapshot."""
+def track_artists(stats: Relation) -> pa.Table:
+    """entity_id (track_id) -> artist_id (its primary artist) for `score_day`'s `artists`, from daily per-track rows
+    that carry it (`daily_track_country_stats`: every track listened to, catalog or not, on any day)."""
     import pyarrow as pa
 
-    return sql_to_arrow(f"SELECT track_id AS entity_id, artist_id FROM ({_TRACK_ARTIST}) "
-                        "WHERE track_id IS NOT NULL AND artist_id IS NOT NULL ORDER BY entity_id",
-                        {"tracks": tracks}).cast(pa.schema([("entity_id", pa.string()), ("artist_id", pa.string())]))
+    return sql_to_arrow("SELECT track_id AS entity_id, min(artist_id) AS artist_id FROM stats "
+                        "WHERE track_id IS NOT NULL AND artist_id IS NOT NULL GROUP BY track_id ORDER BY entity_id",
+                        {"stats": stats}).cast(pa.schema([("entity_id", pa.string()), ("artist_id", pa.string())]))
 
 
 def artist_groups(artists: Relation) -> pa.Table:
@@ -443,18 +444,19 @@ def explain_releases(scores: pa.Table, tracks: Relation, day: dt.date) -> pa.Tab
 
 
 # `scores` are TRENDS_SQL's rows of tracks, `artists` one row per track (entity_id) with its primary artist_id. A
-# rising track is `lifted` when another rising track of its artist rose further today (ties both stay rising).
+# rising track is `lifted` when another rising track of its artist rose further today (a higher ratio; ties both stay
+# rising) on at least as much evidence (z): a noisy day of a small track must not demote the artist's real breakout.
 SPILLOVER_SQL = """
-WITH s AS (SELECT s.*, a.artist_id FROM scores s LEFT JOIN (SELECT DISTINCT ON (entity_id) * FROM artists) a
-           USING (entity_id)),
+-- one artist per track (the least id, should a caller pass several)
+WITH a AS (SELECT entity_id, min(artist_id) AS artist_id FROM artists GROUP BY entity_id),
+s AS (SELECT s.*, a.artist_id FROM scores s LEFT JOIN a USING (entity_id)),
 rising AS (
-  SELECT entity_id, max(ratio) OVER (PARTITION BY artist_id ROWS BETWEEN UNBOUNDED PRECEDING
-                                       AND UNBOUNDED FOLLOWING EXCLUDE CURRENT ROW) AS other_ratio
-  FROM s WHERE trend = 'rising' AND artist_id IS NOT NULL
+  SELECT a.entity_id, bool_or(b.ratio > a.ratio AND b.z >= a.z) AS lifted
+  FROM s a JOIN s b ON a.artist_id = b.artist_id AND a.entity_id <> b.entity_id AND b.trend = 'rising'
+  WHERE a.trend = 'rising' GROUP BY a.entity_id
 )
 SELECT s.* EXCLUDE (artist_id, trend),
-       CASE WHEN s.trend = 'rising' AND r.other_ratio > s.ratio THEN 'lifted' ELSE s.trend END
-         AS trend
+       CASE WHEN s.trend = 'rising' AND coalesce(r.lifted, FALSE) THEN 'lifted' ELSE s.trend END AS trend
 FROM s LEFT JOIN rising r USING (entity_id)
 """
 

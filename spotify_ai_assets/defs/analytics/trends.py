@@ -43,7 +43,7 @@ class TrendSpec:
     catalog: tuple[str, ...] = (ARTISTS_CATALOG,)
     # An artist's rise is checked against its fresh tracks (a new release), so it reads the per-track stats too.
     explains_releases: bool = False
-    # A track's rise is checked against its artist's other tracks' (a breakout's spillover), from the tracks catalog.
+    # A track's rise is checked against its artist's other tracks' (a breakout's spillover; artists from TRACK_STATS).
     explains_spillover: bool = False
     note: str = ""
 
@@ -101,9 +101,9 @@ def trend_asset(spec: TrendSpec) -> dg.AssetsDefinition:
         daily = sql_to_arrow(spec.daily_sql, {"s": store.scan(spec.upstream, present)})
         groups, groups_note = _groups(store, spec, day.isoformat())
         clusters = learned_clusters(daily, day, trends.BASELINE_DAYS)
-        # A track's artist from the day's catalog: a breakout's lift on the artist's other tracks is `lifted`.
-        artists = (trends.track_artists(store.scan(TRACKS_CATALOG, [day.isoformat()]))
-                   if spec.explains_spillover and store.exists(TRACKS_CATALOG, day.isoformat()) else None)
+        # Each track's artist, from the day's stats rows (every track listened to, catalog or not): a breakout's lift
+        # on the artist's other tracks is `lifted`.
+        artists = trends.track_artists(store.scan(TRACK_STATS, [day.isoformat()])) if spec.explains_spillover else None
         scores = trends.score_day(daily, day, groups, clusters=clusters, artists=artists)
         if spec.explains_releases:
             tracks = [k for k in window if store.exists(TRACK_STATS, k)]
