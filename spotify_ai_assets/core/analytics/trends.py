@@ -24,7 +24,8 @@ were false; benchmarks/trend_detection.py). So:
   cluster's factor. A seasonal genre whose genre nobody passed is then expected too (on benchmarks/trend_detection.py
   without genres, world b at r = 100: 17-21% of flags false instead of 29-38%). Smaller entities (3-10 listeners a
   day) join a cluster on evidence and take its factor, but not the grouped window rule (below): with them, world b
-  without genres keeps 5-12% of flags false at r = 1000 to 25 (seeds 0-5). `learn_groups=False` turns it off.
+  without genres keeps 5-13% of flags false at r = 1000 to 25 (worst of seeds 0-2 and of 3-5). `learn_groups=False`
+  turns it off.
 - **Groups in the pipeline.** The trend assets pass the scored day's catalog snapshot as `groups`: a track's group
   is its primary artist's first genre (`track_groups`), an artist's its first genre (`artist_groups`), none without a
   genre. A seasonal genre (Christmas music in December) then lifts its tracks' expectation instead of flagging each
