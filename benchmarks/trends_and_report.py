@@ -118,12 +118,26 @@ def pandas_track_trends(paths: list[str], day: dt.date) -> Any:
     """core/analytics/trends.py's method for tracks, written the way a pandas user would."""
     import pandas as pd
 
-    frames = [pd.read_parquet(p, columns=["date", "track_id", "listeners"]) for p in paths]
+    frames = [pd.read_parquet(p, columns=["date", "track_id", "artist_id", "listeners"]) for p in paths]
     stats = pd.concat(frames, ignore_index=True)
     stats["date"] = pd.to_datetime(stats["date"]).dt.date
     daily = stats.groupby(["date", "track_id"], sort=False)["listeners"].sum().rename("plays").reset_index()
     scored = pandas_scores(daily.rename(columns={"track_id": "entity_id"}), day)
+    # explain_spillover: each track's artist from the day's rows, as the track_trends asset takes it.
+    artist = stats[stats["date"] == day].groupby("track_id")["artist_id"].min()
+    _mark_lifted(scored, artist)
     return scored[scored["trend"].notna()]
+
+
+def _mark_lifted(scored: Any, artist: Any) -> None:
+    """A rising track is `lifted` when another rising track of its artist rose further (ratio, as stored: 3
+    decimals) on at least as much evidence (z, as stored), as trends.explain_spillover does."""
+    rising = scored[scored["trend"] == "rising"].assign(artist=lambda d: artist.reindex(d.index).to_numpy())
+    rising = rising[rising["artist"].notna()].assign(
+        ratio=lambda d: ((d["plays"] + 1) / (d["expected"] + 1)).round(3), zr=lambda d: d["z"].round(3))
+    lifted = [e for _, g in rising.groupby("artist") if len(g) > 1 for e, row in g.iterrows()
+              if ((g.index != e) & (g["ratio"] > row["ratio"]) & (g["zr"] >= row["zr"])).any()]
+    scored.loc[lifted, "trend"] = "lifted"
 
 
 def _deviance_z(y: Any, mu: Any, a: Any) -> Any:
