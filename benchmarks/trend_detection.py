@@ -34,8 +34,8 @@ names a planted track on or after its start. Methods:
 - `new+artist`: the catalog without genres (the Web API marks artists' `genres` deprecated): no groups.
 
 On a world with artists (world b) the two catalog methods also pass each track's artist to `score_day` (`artists`),
-as track_trends does from the catalog: a track rising less far than another of its artist is `lifted`, not
-`rising`. World a has no artists, so `new+artist` is `new` there.
+as track_trends does from the day's stats rows: a track rising less far than another of its artist, on no more
+evidence, is `lifted`, not `rising`. World a has no artists, so `new+artist` is `new` there.
 
 World b (`--world b`, benchmarks/trend_world_b.py) is a second world built from the issue's specification alone,
 written blind to `make_world` here and to the detector's thresholds, for held-out evaluation: a power-law audience,

@@ -81,9 +81,10 @@ def _log_ratios(daily: Relation, day: dt.date, window_days: int) -> tuple[list[s
     # Entities in id order, not in the order the rows came (a scan of several files has none): the k-means++ seeding
     # draws rows by position, so the same listeners must give the same rows for a day to score the same every run.
     ids = encoded.dictionary.to_pylist()
+    order = np.argsort(np.array(ids, dtype=object))
     rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(np.array(ids, dtype=object))] = np.arange(len(ids))
-    ids = sorted(ids)
+    rank[order] = np.arange(len(ids))
+    ids = [ids[i] for i in order]
     y = np.zeros((len(ids), window_days + 1))
     lag = rows["lag"].to_numpy()
     y[rank[encoded.indices.to_numpy()], window_days - lag] = rows["plays"].to_numpy()  # oldest day first
@@ -118,16 +119,21 @@ def trajectories(daily: Relation, day: dt.date, window_days: int) -> tuple[list[
     return [ids[i] for i in take], _smooth(lr[take])
 
 
+def _cluster_means(x: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's mean row of `x` (zeros for an empty one) and its size."""
+    counts = np.bincount(labels, minlength=k)
+    sums = np.zeros((k, x.shape[1]))
+    np.add.at(sums, labels, x)
+    return sums / np.maximum(counts, 1)[:, None], counts
+
+
 def assign_small(y: np.ndarray, lr: np.ndarray, members: np.ndarray, labels: np.ndarray,
                  k: int) -> tuple[np.ndarray, np.ndarray]:
     """The rows of smaller entities (`ASSIGN_MIN_MEAN` to `MIN_MEAN` listeners a day, listened to in the window's
     first `ASSIGN_FIRST_DAYS` days) that join a cluster, and the cluster each joins: the nearest centre of the members'
     unsmoothed log ratios, when the entity's log ratios are at least e^`ASSIGN_LLR` times likelier around that centre
     than flat (Gaussian, each day's variance 1 / mean + the members' dispersion around their centres)."""
-    counts = np.bincount(labels, minlength=k)
-    sums = np.zeros((k, lr.shape[1]))
-    np.add.at(sums, labels, lr[members])
-    centres = sums / np.maximum(counts, 1)[:, None]  # a cluster k-means left empty joins nobody (below)
+    centres, counts = _cluster_means(lr[members], labels, k)  # a cluster k-means left empty joins nobody (below)
     resid = lr[members] - centres[labels]
     dispersion = max(float(np.median(resid.var(axis=1) - 1 / y[members].mean(axis=1))), 0.0)
     mean = y.mean(axis=1)
@@ -161,10 +167,8 @@ def kmeans(x: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
         for _ in range(MAX_ITERATIONS):
             dist = norms[:, None] - 2 * x @ centres.T + (centres * centres).sum(axis=1)[None, :]
             labels = dist.argmin(axis=1)
-            sums = np.zeros_like(centres)
-            np.add.at(sums, labels, x)
-            counts = np.bincount(labels, minlength=k)
-            moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)  # empty: stays
+            means, counts = _cluster_means(x, labels, k)
+            moved = np.where(counts[:, None] > 0, means, centres)  # an empty cluster's centre stays
             if np.allclose(moved, centres):
                 break
             centres = moved

@@ -362,12 +362,13 @@ def score_day(daily: Relation, day: dt.date, groups: Relation | None = None, lea
 # its primary artist's first genre (the artist snapshot's, else the one the track was crawled with); a track without
 # one has none (its learned cluster's factor: see the module on why an artist is no group). An artist's group is its
 # first genre; an artist without one has none. The `genre:` prefix keeps group ids apart from any other kind.
-_TRACK_ARTIST = ("SELECT track_id, arg_max(artist_id, snapshot_date) AS artist_id, "
-                 "nullif(arg_max(genre, snapshot_date), '') AS genre FROM tracks GROUP BY track_id")
 _ARTIST_GENRE = "SELECT artist_id, nullif(arg_max(genres, snapshot_date)[1], '') AS genre FROM artists GROUP BY ALL"
 TRACK_GROUPS_SQL = f"""
 WITH a AS ({_ARTIST_GENRE}),
-t AS ({_TRACK_ARTIST})
+t AS (
+  SELECT track_id, arg_max(artist_id, snapshot_date) AS artist_id, nullif(arg_max(genre, snapshot_date), '') AS genre
+  FROM tracks GROUP BY track_id
+)
 SELECT t.track_id AS entity_id, 'genre:' || coalesce(a.genre, t.genre) AS group_id
 FROM t LEFT JOIN a USING (artist_id)
 WHERE t.track_id IS NOT NULL AND coalesce(a.genre, t.genre) IS NOT NULL

@@ -67,8 +67,8 @@ TRACKS = TrendSpec("track", TRACK_STATS,
                    "SELECT date, track_id AS entity_id, sum(listeners) AS plays FROM s GROUP BY ALL",
                    ("rising", "lifted", "falling", "emerging"), catalog=(TRACKS_CATALOG, ARTISTS_CATALOG),
                    explains_spillover=True,
-                   note=" A track rising far less than another track of its artist (the breakout lifting the "
-                        "artist's catalogue) is labelled `lifted`.")
+                   note=" A track rising less far than another rising track of its artist, on no more evidence (the "
+                        "breakout lifting the artist's catalogue), is labelled `lifted`.")
 ARTISTS = TrendSpec("artist", "daily_artist_stats", "SELECT date, artist_id AS entity_id, listeners AS plays FROM s",
                     ("rising", "release", "falling", "emerging"), explains_releases=True,
                     note=" An artist rising on tracks first played in the last three weeks is labelled `release`.")
