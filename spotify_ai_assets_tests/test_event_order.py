@@ -3,6 +3,8 @@ user, played_at, track, priority, event_id`, written here as a plain Python sort
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -112,9 +114,12 @@ def test_a_row_without_track_sorts_after_its_tie_as_sql_sorts_nulls() -> None:
     assert got["event_id"].to_pylist() == ["e1", "e0"]
 
 
-def test_the_days_users_share_one_dictionary_whatever_each_parts_string_type() -> None:
-    # User ids stay plain strings in the parts (nearly unique within a file) and are encoded once for the day: a
-    # user in several parts, of string and large_string columns, gets one code; a null user stays null.
+def test_users_of_string_and_large_string_parts_land_whole_and_in_byte_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    # User ids stay plain strings in the parts (nearly unique within a file) and are encoded once, in their range of
+    # users: a user in several parts, of string and large_string columns, comes out as itself; a null user stays
+    # null and sorts last.
+    monkeypatch.setattr(event_order, "RANGE_ROWS", 2)
+
     def part(users: list[str | None], user_type: pa.DataType, priority: int) -> object:
         n = len(users)
         table = pa.table({"event_id": [f"e{priority}{i}" for i in range(n)], "user_id": pa.array(users, user_type),
@@ -127,7 +132,44 @@ def test_the_days_users_share_one_dictionary_whatever_each_parts_string_type() -
 
     first, second = ["b", "a", None, "c"], ["c", "b", "d"]
     ordered = event_order.order_events([part(first, pa.string(), 0), part(second, pa.large_string(), 1)], workers=2)
-    values = ordered.values["user_id"].to_pylist()
-    assert values == ["a", "b", "c", "d"]  # one entry per user, in byte order (their ranks)
-    codes = ordered.codes["user_id"].tolist()
-    assert [values[c] if c >= 0 else None for c in codes] == first + second
+    assert ordered.ranges > 1
+    got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 3)), OUT)
+    assert got["user_id"].to_pylist() == ["a", "b", "b", "c", "c", "d", None]
+    assert got["event_id"].to_pylist() == ["e01", "e00", "e11", "e10", "e03", "e12", "e02"]
+
+
+def _ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
+    alphabet = ["a", "b", "z", "\u00e9", "\u3000", "A", "0"]
+    return [prefix + "".join(rng.choice(alphabet, size=int(rng.integers(0, 12)))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("prefix", ["", "spotify:user:"])
+def test_prefix_keys_follow_the_byte_order_of_the_ids(prefix: str) -> None:
+    # Ranges of users are cut between key values, so a user must never sort before a user of a smaller key: keys
+    # are non-decreasing in byte order, equal for equal ids, also for ids shorter than 8 bytes, after a prefix every
+    # id shares (where all the difference lies) and in a slice of a larger array.
+    rng = np.random.default_rng(5)
+    ids = sorted(_ids(rng, prefix, 3000) + _ids(rng, prefix, 50), key=str.encode)
+    arr = pa.array(["x", *ids, None], pa.string()).slice(1, len(ids) + 1)
+    keys = event_order._prefix_keys(arr)[:-1]
+    assert (np.diff(keys.astype(np.float64)) >= 0).all() and (keys[1:] >= keys[:-1]).all()
+    same = np.array([a == b for a, b in itertools.pairwise(ids)])
+    assert (keys[1:][same] == keys[:-1][same]).all()
+    assert len(np.unique(keys)) > 100  # the shared prefix is skipped, so the keys tell users apart
+
+
+def test_ids_sharing_a_long_prefix_still_make_several_ranges_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(event_order, "RANGE_ROWS", 100)
+    rng = np.random.default_rng(9)
+    users = _ids(rng, "spotify:user:", 1000)
+    n = len(users)
+    table = pa.table({"event_id": [f"e{i:04d}" for i in range(n)], "user_id": users, "track_id": ["t"] * n,
+                      "artist_id": ["a"] * n, "played_at": pa.array([1_768_348_800_000_000 + i for i in range(n)],
+                                                                     pa.timestamp("us", tz="UTC")),
+                      "ms_played": list(range(n)), "skipped": [False] * n, "country": ["DE"] * n,
+                      "device": ["d"] * n})
+    ordered = event_order.order_events([part_from_table(table, priority=0)], workers=2)
+    assert ordered.ranges >= 5
+    got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 64)), OUT)
+    expected = sorted(range(n), key=lambda i: (users[i].encode(), i))
+    assert got["event_id"].to_pylist() == [f"e{i:04d}" for i in expected]

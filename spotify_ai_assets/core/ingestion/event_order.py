@@ -2,13 +2,17 @@
 
 The partition is ordered by (user_id, played_at, track_id, priority, event_id) and keeps the first row of each
 (user_id, track_id, played_at): the same result as `SELECT DISTINCT ON (key) ... ORDER BY` those columns, but:
-- strings are compared once per distinct value: the day's users are encoded in one pass (a user id is nearly unique
-  within a file, so there is nothing to gain from encoding each file first), each part's other dictionaries are
-  unified, and the distinct users and tracks sorted (a few hundred thousand strings), so every row gets an integer
-  rank;
+- the day is cut into ranges of users by the first 8 bytes of the user id (after the prefix every id shares), read
+  as one big-endian integer: that prefix orders users as their bytes do, so the ranges follow one another in the
+  output and each is ordered alone. Each range encodes and sorts only its own users (a few tens of thousands), so
+  the hashing of the day's user ids is no serial step before the write: the worker threads do it range by range
+  while the rows of the ranges before are written;
+- the other strings are compared once per distinct value: each part's dictionaries are unified and the distinct
+  tracks sorted, so every row gets an integer rank;
 - rows are ordered by two sorts of packed 64-bit integers (time then user), never by moving the rows: first by
-  (time, row) unless the rows already come in time order (hourly exports usually do), then by (user rank, position
-  in time order). Only rows that tie on (user, time) are sorted further, by track, priority and event_id;
+  (time, row) unless the rows already come in time order (hourly exports usually do), then, within a range, by
+  (user rank, position in time order). Only rows that tie on (user, time) are sorted further, by track, priority
+  and event_id;
 - duplicates are then neighbours, so deduplication is one comparison with the previous row;
 - the output keeps the strings dictionary-encoded: each row group carries only the dictionary values it uses, which
   Parquet writes as its dictionary pages without hashing the values again.
@@ -16,7 +20,6 @@ The partition is ordered by (user_id, played_at, track_id, priority, event_id) a
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spotify_ai_assets.core.ingestion.export_reader import Part
-from spotify_ai_assets.core.ingestion.export_rules import DICTIONARY_COLUMNS, PART_DICTIONARY_COLUMNS
+from spotify_ai_assets.core.ingestion.export_rules import PART_DICTIONARY_COLUMNS
 
 SOURCES = ("export", "recently_played")  # dictionary of the `source` column, by priority
 # Packed sort keys: 27 bits of row position (134M rows a day) under 37 bits of time offset in microseconds
@@ -48,8 +51,9 @@ class OrderedEvents:
     write instead of preceding it. Two rows with one event key have one user, so each range deduplicates alone."""
 
     event_id: pa.Array
-    values: dict[str, pa.Array]  # per dictionary column, the distinct values (global codes index these)
-    codes: dict[str, np.ndarray]  # per dictionary column, int32 global code per row (-1 null)
+    user_id: pa.Array  # plain strings, one per row
+    values: dict[str, pa.Array]  # per part-dictionary column, the distinct values (global codes index these)
+    codes: dict[str, np.ndarray]  # per part-dictionary column, int32 global code per row (-1 null)
     played_at_us: np.ndarray
     ms_played: pa.Array
     skipped: pa.Array
@@ -58,48 +62,80 @@ class OrderedEvents:
     workers: int
     track_rank: np.ndarray
     plan: _TimePlan
-    cuts: list[int]  # user-rank bounds of the ranges
+    by_range: np.ndarray  # row numbers grouped by range of users (ranges follow one another in the output)
+    range_bounds: np.ndarray  # range k's rows are by_range[range_bounds[k]:range_bounds[k + 1]]
     kept: list[np.ndarray] = field(default_factory=list)  # each range's kept rows, in output order, as streamed
+
+    @property
+    def ranges(self) -> int:
+        return len(self.range_bounds) - 1
 
     @property
     def order(self) -> np.ndarray:
         """Row numbers (into the concatenated columns) of the kept rows, in output order (after `batches`)."""
         return np.concatenate(self.kept) if self.kept else np.zeros(0, dtype=np.int64)
 
-    def order_range(self, lo: int, hi: int) -> np.ndarray:
-        """The kept rows of the users ranked [lo, hi), in output order (the last range also holds rows without a
-        user, which validation does not let through, but none may be lost)."""
-        order, sorted_user = _user_time_order(self.codes["user_id"], self.played_at_us, self.plan, lo, hi,
-                                              last=hi == self.cuts[-1])
+    def order_range(self, k: int) -> RangeOrder:
+        """The kept rows of range `k`, in output order, with their users' codes into the range's sorted users (the
+        last range also holds rows without a user, which validation does not let through, but none may be lost)."""
+        rows = self.by_range[self.range_bounds[k]:self.range_bounds[k + 1]]
+        users, user_rank = _range_users(self.user_id.take(pa.array(rows)))
+        order, sorted_user = _user_time_order(user_rank, self.played_at_us[rows], self.plan, rows)
+        del user_rank
         sorted_played = self.played_at_us[order]
         # Runs of rows with the same (user, played_at): only these need the rest of the order, and only in them can
         # two rows share the event key.
         same = (sorted_user[1:] == sorted_user[:-1]) & (sorted_played[1:] == sorted_played[:-1])
-        del sorted_user, sorted_played
-        if not same.any():
-            return order
-        order = _break_ties(order, same, self.codes["track_id"], self.track_rank, self.priority, self.event_id)
-        keep = np.ones(len(order), dtype=bool)
-        keep[1:] = ~same
-        tied = np.flatnonzero(same) + 1
-        track = self.codes["track_id"]
-        keep[tied] = track[order[tied]] != track[order[tied - 1]]
-        return order[keep]
+        del sorted_played
+        if same.any():
+            order, keep = _break_ties(order, same, self.codes["track_id"], self.track_rank, self.priority,
+                                      self.event_id), np.ones(len(order), dtype=bool)
+            keep[1:] = ~same
+            tied = np.flatnonzero(same) + 1
+            track = self.codes["track_id"]
+            keep[tied] = track[order[tied]] != track[order[tied - 1]]
+            order, sorted_user = order[keep], sorted_user[keep]
+        # No user sorts last (the largest rank); as a code it is null (-1).
+        codes = np.where(sorted_user < len(users), sorted_user, -1).astype(np.int32)
+        return RangeOrder(order, codes, users)
 
-    def batch(self, idx: np.ndarray, schema: pa.Schema) -> pa.RecordBatch:
-        """The rows `idx`, strings as dictionaries holding only the values these rows use."""
+    def batch(self, idx: np.ndarray, user_codes: np.ndarray, users: pa.Array, schema: pa.Schema) -> pa.RecordBatch:
+        """The rows `idx` (their users: `user_codes` into `users`), strings as dictionaries holding only the values
+        these rows use."""
         take = pa.array(idx)
         arrays: dict[str, pa.Array] = {
             "event_id": self.event_id.take(take).cast(pa.string()),
+            "user_id": _compact_dictionary(user_codes, users),
             "played_at": pa.array(self.played_at_us[idx], pa.timestamp("us", tz="UTC")),
             "ms_played": self.ms_played.take(take),
             "skipped": self.skipped.take(take),
             "source": pa.DictionaryArray.from_arrays(pa.array(self.priority[idx].astype(np.int32)),
                                                        pa.array(SOURCES, pa.string())),
         }
-        for name in DICTIONARY_COLUMNS:
+        for name in PART_DICTIONARY_COLUMNS:
             arrays[name] = _compact_dictionary(self.codes[name][idx], self.values[name])
         return pa.RecordBatch.from_arrays([arrays[f.name] for f in schema], schema=schema)
+
+
+@dataclass
+class RangeOrder:
+    """One range of users, ordered: its kept rows, each row's user as a code into `users` (the range's distinct
+    users in byte order; -1 for no user)."""
+
+    rows: np.ndarray
+    user_codes: np.ndarray
+    users: pa.Array
+
+
+def _range_users(user_id: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct users of a range in byte order (as SQL compares strings), and each row's rank among them (no
+    user: len(users), so it sorts last as SQL sorts NULLs)."""
+    encoded = pc.dictionary_encode(user_id)
+    values = encoded.dictionary
+    rank, order = _ranks(values)
+    indices = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
+    user_rank = np.append(rank, len(values))[indices]
+    return values.take(pa.array(order)).cast(pa.string()), user_rank
 
 
 def _compact_dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
@@ -134,19 +170,6 @@ def _unify(parts: list[Part], name: str) -> tuple[pa.Array, np.ndarray]:
     return encoded.dictionary, codes
 
 
-def _encode_users(parts: list[Part]) -> tuple[pa.Array, np.ndarray]:
-    """The distinct user ids of all parts, and every row's code into them (-1 null): one hash pass over the day's
-    rows (a chunked array shares one dictionary across its chunks)."""
-    if not parts:
-        return pa.array([], pa.string()), np.zeros(0, dtype=np.int32)
-    chunks = [p.user_id for p in parts]
-    target = pa.large_string() if sum(c.nbytes for c in chunks) >= 2**31 - 1 else pa.string()
-    encoded = pc.dictionary_encode(pa.chunked_array([c.cast(target) for c in chunks], target))
-    values = encoded.chunk(encoded.num_chunks - 1).dictionary  # every chunk holds the whole dictionary
-    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in encoded.chunks])
-    return values.cast(pa.string()), codes.astype(np.int32, copy=False)
-
-
 def _ranks(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Rank of each value in byte order (as SQL compares strings), and the values' sorted order."""
     order = pc.sort_indices(values).to_numpy(zero_copy_only=False)
@@ -156,23 +179,36 @@ def _ranks(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _concat_strings(arrays: list[pa.Array]) -> pa.Array:
+    """One array of the strings of `arrays`, which it empties: the parts' copies are freed as soon as they are
+    joined (event and user ids are the largest columns of the day)."""
     total = sum(a.nbytes for a in arrays)
     target = pa.large_string() if total >= 2**31 - 1 else pa.string()
-    return pa.concat_arrays([a.cast(target) for a in arrays]) if arrays else pa.array([], target)
+    joined = pa.concat_arrays([a.cast(target) for a in arrays]) if arrays else pa.array([], target)
+    arrays.clear()
+    return joined
+
+
+def _move_out(parts: list[Part], name: str) -> list[pa.Array]:
+    """The parts' arrays of one plain string column, which the parts no longer hold."""
+    arrays = [getattr(p, name) for p in parts]
+    empty = pa.array([], pa.string())  # made here: pyarrow imports pandas when it first converts Python values
+    for p in parts:
+        setattr(p, name, empty)
+    return arrays
 
 
 def order_events(parts: list[Part], workers: int = 1) -> OrderedEvents:
     """Deduplicate and order the rows of `parts` (the list is emptied: its arrays move into the result).
 
-    What every user range needs (the unified dictionaries, user ranks, time positions) is computed here; the ranges
-    themselves are ordered while `batches` streams the result (see `OrderedEvents`)."""
+    What every user range needs (the unified dictionaries, the rows' ranges, time positions) is computed here; the
+    ranges themselves are ordered while `batches` streams the result (see `OrderedEvents`)."""
     n = sum(p.num_rows for p in parts)
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        # Independent passes, the longest first (the users' dictionaries, then the times), so the cores stay busy.
-        unified = {"user_id": pool.submit(_encode_users, parts)}
-        unified |= {name: pool.submit(_unify, parts, name) for name in PART_DICTIONARY_COLUMNS}
+        # Independent passes, the longest first (the users' ranges, then the times), so the cores stay busy.
+        ranged = pool.submit(_users_and_ranges, _move_out(parts, "user_id"), n, workers)
+        unified = {name: pool.submit(_unify, parts, name) for name in PART_DICTIONARY_COLUMNS}
         timed = pool.submit(_played_and_plan, [p.played_at_us for p in parts])
-        event_id = pool.submit(_concat_strings, [p.event_id for p in parts])
+        event_id = pool.submit(_concat_strings, _move_out(parts, "event_id"))
         ms_played = pa.concat_arrays([p.ms_played for p in parts]) if parts else pa.array([], pa.int64())
         skipped = pa.concat_arrays([p.skipped for p in parts]) if parts else pa.array([], pa.bool_())
         priority = (np.concatenate([np.full(p.num_rows, p.priority, dtype=np.int8) for p in parts]) if parts
@@ -181,17 +217,15 @@ def order_events(parts: list[Part], workers: int = 1) -> OrderedEvents:
         codes: dict[str, np.ndarray] = {}
         for name, future in unified.items():
             values[name], codes[name] = future.result()
-        track_ranked = pool.submit(_ranks, values["track_id"])
-        user_rank_of, user_order = _ranks(values["user_id"])
-        # Users appear in the dictionary in sorted order, so a row group's users are one contiguous run of it.
-        values["user_id"] = values["user_id"].take(pa.array(user_order))
-        codes["user_id"] = np.append(user_rank_of.astype(np.int32), np.int32(-1))[codes["user_id"]]
+        track_rank = _ranks(values["track_id"])[0]
         played, plan = timed.result()
-        track_rank = track_ranked.result()[0]
+        user_id, by_range, bounds = ranged.result()
         parts.clear()
-        return OrderedEvents(event_id.result(), values, codes, played, ms_played, skipped, priority, n,
-                             workers=max(1, workers), track_rank=track_rank, plan=plan,
-                             cuts=_user_cuts(codes["user_id"], plan, workers))
+        if plan.time_pos is None:  # the day is ordered by one lexsort: one range
+            by_range, bounds = np.arange(n, dtype=np.int64), np.array([0, n], dtype=np.int64)
+        return OrderedEvents(event_id.result(), user_id, values, codes, played, ms_played, skipped, priority, n,
+                             workers=max(1, workers), track_rank=track_rank, plan=plan, by_range=by_range,
+                             range_bounds=bounds)
 
 
 def _played_and_plan(played_parts: list[np.ndarray]) -> tuple[np.ndarray, _TimePlan]:
@@ -231,39 +265,95 @@ class _TimePlan:
         return cls(time_pos, by_time)
 
 
-def _user_cuts(user_rank: np.ndarray, plan: _TimePlan, workers: int) -> list[int]:
-    """User-rank bounds of the ranges ordered one by one: about RANGE_ROWS rows each, at least one per worker."""
-    n = len(user_rank)
-    users = int(user_rank.max()) + 1 if n else 0
-    if users <= 0 or plan.time_pos is None:
-        return [0, max(users, 0)]
-    ranges = max(workers, -(-n // RANGE_ROWS))
-    ranked = user_rank if user_rank.min() >= 0 else user_rank[user_rank >= 0]
-    counts = np.cumsum(np.bincount(ranked, minlength=users))
-    inner = np.searchsorted(counts, [len(ranked) * k // ranges for k in range(1, ranges)]).tolist()
-    return sorted({0, *inner, users})
+# Rows sampled to place the cuts between ranges.
+_SAMPLE_ROWS = 1 << 16
+# Per id length 0-8 (after the bytes skipped), the bits of its key that are its own: later bytes are the next id's.
+_OWN_BYTES = np.array([0, *[((1 << 64) - 1) ^ ((1 << (64 - 8 * n)) - 1) for n in range(1, 9)]], dtype=np.uint64)
 
 
-def _user_time_order(user_rank: np.ndarray, played: np.ndarray, plan: _TimePlan, lo: int, hi: int,
-                     last: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Row numbers of the users ranked [lo, hi) (and of rows without a user if `last`), sorted by (user rank,
-    played_at), ties in row order; and the user rank of each, in that order."""
+def _users_and_ranges(user_parts: list[pa.Array], n: int, workers: int) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The day's user ids as one array; the row numbers grouped by range of users (ascending within a range) and
+    each range's bounds in them. Ranges hold about RANGE_ROWS rows each, at least one per worker, and are cut
+    between values of the users' byte-order prefix keys (`_prefix_keys`), so one user is never in two ranges. Rows
+    without a user are in the last range."""
+    user_id = _concat_strings(user_parts)
+    wanted = max(workers, -(-n // RANGE_ROWS))
+    one_range = np.arange(n, dtype=np.int64), np.array([0, n], dtype=np.int64)
+    if n == 0 or wanted <= 1:
+        return user_id, *one_range
+    valid = None if user_id.null_count == 0 else pc.is_valid(user_id).to_numpy(zero_copy_only=False)
+    if valid is not None and not valid.any():
+        return user_id, *one_range
+    keys = _prefix_keys(user_id)
+    known = keys if valid is None else keys[valid]
+    sample = np.sort(known[:: max(1, len(known) // _SAMPLE_ROWS)])
+    cuts = np.unique(sample[[len(sample) * k // wanted for k in range(1, wanted)]])
+    cuts = cuts[cuts > sample[0]]  # an empty first range would order nothing
+    user_range = np.searchsorted(cuts, keys, side="right").astype(np.int16 if len(cuts) < 1 << 15 else np.int32)
+    if valid is not None:
+        user_range[~valid] = len(cuts)
+    # A stable sort of 16-bit integers is a radix sort: one pass groups the rows by range, in row order.
+    by_range = np.argsort(user_range, kind="stable")
+    bounds = np.zeros(len(cuts) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(user_range, minlength=len(cuts) + 1), out=bounds[1:])
+    return user_id, by_range, bounds
+
+
+def _prefix_keys(user_id: pa.Array) -> np.ndarray:
+    """Per row, 8 bytes of the user id as a big-endian integer (shorter ids padded with zero bytes), from the first
+    byte in which ids differ (the bytes before it every id shares). For ids a < b in byte order,
+    key(a) <= key(b); equal ids have equal keys; a row without a user gets some key."""
+    bounds = pc.min_max(user_id)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    # Every id lies between the smallest and the largest, so it shares the bytes they share.
+    skip = _shared_prefix(low.encode(), high.encode()) if low is not None else 0
+    offsets_type = np.int64 if pa.types.is_large_string(user_id.type) else np.int32
+    offsets = np.frombuffer(user_id.buffers()[1], dtype=offsets_type)[user_id.offset:user_id.offset + len(user_id) + 1]
+    data_buffer = user_id.buffers()[2]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, dtype=np.uint8)
+    starts = offsets[:-1].astype(np.int64)
+    starts += skip
+    # Every row reads 8 bytes from where its key starts: one unaligned load each, through a view of the data with a
+    # stride of one byte. The rows starting in the last 8 bytes read from a copy of them with zeros after.
+    loads = np.ndarray(shape=(max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+    tail = np.zeros(16, dtype=np.uint8)
+    end = data[len(loads):]
+    tail[:len(end)] = end
+    tail_loads = np.ndarray(shape=(9,), dtype="<u8", buffer=tail, strides=(1,))
+    late = np.flatnonzero(starts >= len(loads))
+    keys = loads[np.minimum(starts, max(len(loads) - 1, 0))] if len(loads) else np.zeros(len(starts), np.uint64)
+    keys[late] = tail_loads[np.minimum(starts[late] - len(loads), 8)]
+    keys.byteswap(inplace=True)  # big-endian: the first byte is the most significant
+    # An id shorter than its 8 bytes: the bytes after its end are the next id's (a row without a user is empty).
+    lengths = offsets[1:] - offsets[:-1]
+    short = np.flatnonzero(lengths < skip + 8)
+    keys[short] &= _OWN_BYTES[np.clip(lengths[short] - skip, 0, 8)]
+    return keys
+
+
+def _shared_prefix(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b))
+    differ = np.flatnonzero(np.frombuffer(a[:n], np.uint8) != np.frombuffer(b[:n], np.uint8))
+    return int(differ[0]) if len(differ) else n
+
+
+def _user_time_order(user_rank: np.ndarray, played: np.ndarray, plan: _TimePlan,
+                     rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The row numbers `rows` (with their user ranks and times) sorted by (user rank, played_at), ties in row
+    order; and the user rank of each, in that order."""
     if plan.time_pos is None:
-        # No user (-1) sorts last, as SQL sorts NULLs and as the packed key does.
-        rank = np.where(user_rank < 0, np.iinfo(np.int64).max, user_rank.astype(np.int64))
-        order = np.lexsort((np.arange(len(rank)), played, rank))
-        return order, rank[order]
-    member = (user_rank >= lo) & (user_rank < hi)
-    if last:
-        member |= user_rank < 0  # no user (-1): cast to uint64 it is the largest rank, last as SQL sorts NULLs
-    rows = np.flatnonzero(member)
-    del member
-    key = (user_rank[rows].astype(np.uint64) << np.uint64(_ROW_BITS)) | plan.time_pos[rows]
-    del rows
+        order = np.lexsort((rows, played, user_rank))
+        return rows[order], user_rank[order]
+    # One packed key per row: user rank above the row's position in time order (its row number if the rows come in
+    # time order). Built and taken apart in place: fresh arrays cost page faults.
+    key = user_rank.astype(np.uint64)
+    key <<= np.uint64(_ROW_BITS)
+    key |= plan.time_pos[rows] if plan.by_time is not None else rows.astype(np.int64, copy=False).view(np.uint64)
     key.sort()
-    position = (key & np.uint64(_ROW_MASK)).astype(np.int64)
-    order = plan.by_time[position] if plan.by_time is not None else position
-    return order, (key >> np.uint64(_ROW_BITS)).astype(np.int64)
+    ranks = (key >> np.uint64(_ROW_BITS)).view(np.int64)
+    key &= np.uint64(_ROW_MASK)
+    position = key.view(np.int64)
+    return (plan.by_time[position] if plan.by_time is not None else position), ranks
 
 
 def _break_ties(order: np.ndarray, same: np.ndarray, track_code: np.ndarray, track_rank: np.ndarray,
@@ -297,24 +387,42 @@ def _break_ties(order: np.ndarray, same: np.ndarray, track_code: np.ndarray, tra
 def batches(ordered: OrderedEvents, schema: pa.Schema, rows_per_batch: int) -> Iterator[pa.RecordBatch]:
     """The ordered rows in batches of `rows_per_batch` (the last may be short), whatever the ranges' sizes; each
     range is ordered on a worker thread, the next ones while this one's batches are built and written."""
-    cuts = ordered.cuts
     ordered.kept = []
     pool = ThreadPoolExecutor(ordered.workers)
     try:
         # The futures a worker has not started are cancelled if the consumer stops early (a failed write).
-        ranges = [pool.submit(ordered.order_range, lo, hi) for lo, hi in itertools.pairwise(cuts)]
-        pending: list[np.ndarray] = []
+        ranges = [pool.submit(ordered.order_range, k) for k in range(ordered.ranges)]
+        pending_rows: list[np.ndarray] = []
+        pending_codes: list[np.ndarray] = []
+        # The users of the pending rows' ranges, one range after another (ranges hold disjoint users, in byte
+        # order); a pending row's code indexes their concatenation.
+        held_users: list[pa.Array] = []
         held = 0
         for future in ranges:
-            kept = future.result()
-            ordered.kept.append(kept)
-            pending.append(kept)
-            held += len(kept)
+            done = future.result()
+            ordered.kept.append(done.rows)
+            offset = sum(len(u) for u in held_users)
+            pending_rows.append(done.rows)
+            pending_codes.append(np.where(done.user_codes >= 0, done.user_codes + offset, -1).astype(np.int32))
+            held_users.append(done.users)
+            held += len(done.rows)
             while held >= rows_per_batch:
-                rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
-                yield ordered.batch(rows[:rows_per_batch], schema)
-                pending, held = [rows[rows_per_batch:]], held - rows_per_batch
+                rows, codes = _joined(pending_rows), _joined(pending_codes)
+                users = pa.concat_arrays(held_users) if len(held_users) > 1 else held_users[0]
+                yield ordered.batch(rows[:rows_per_batch], codes[:rows_per_batch], users, schema)
+                # Rows come in user order, so the users before the first remaining row's are done with (a row
+                # without a user sorts after all users).
+                rest = codes[rows_per_batch:]
+                first = len(users) if len(rest) == 0 or rest[0] < 0 else int(rest[0])
+                pending_rows, pending_codes = [rows[rows_per_batch:]], [np.where(rest >= 0, rest - first, -1)]
+                held_users = [users.slice(first)]
+                held -= rows_per_batch
         if held:
-            yield ordered.batch(np.concatenate(pending), schema)
+            users = pa.concat_arrays(held_users) if len(held_users) > 1 else held_users[0]
+            yield ordered.batch(_joined(pending_rows), _joined(pending_codes), users, schema)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
