@@ -143,14 +143,15 @@ def _ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
     return [prefix + "".join(rng.choice(alphabet, size=int(rng.integers(0, 12)))) for _ in range(n)]
 
 
+@pytest.mark.parametrize("string_type", [pa.string(), pa.large_string()])  # a day of more than 2 GiB of ids
 @pytest.mark.parametrize("prefix", ["", "spotify:user:"])
-def test_prefix_keys_follow_the_byte_order_of_the_ids(prefix: str) -> None:
+def test_prefix_keys_follow_the_byte_order_of_the_ids(prefix: str, string_type: pa.DataType) -> None:
     # Ranges of users are cut between key values, so a user must never sort before a user of a smaller key: keys
     # are non-decreasing in byte order, equal for equal ids, also for ids shorter than 8 bytes, after a prefix every
     # id shares (where all the difference lies) and in a slice of a larger array.
     rng = np.random.default_rng(5)
     ids = sorted(_ids(rng, prefix, 3000) + _ids(rng, prefix, 50), key=str.encode)
-    arr = pa.array(["x", *ids, None], pa.string()).slice(1, len(ids) + 1)
+    arr = pa.array(["x", *ids, None], string_type).slice(1, len(ids) + 1)
     keys = event_order._prefix_keys(arr)[:-1]
     assert (np.diff(keys.astype(np.float64)) >= 0).all() and (keys[1:] >= keys[:-1]).all()
     same = np.array([a == b for a, b in itertools.pairwise(ids)])
