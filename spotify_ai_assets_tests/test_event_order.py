@@ -174,3 +174,21 @@ def test_ids_sharing_a_long_prefix_still_make_several_ranges_in_order(monkeypatc
     got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 64)), OUT)
     expected = sorted(range(n), key=lambda i: (users[i].encode(), i))
     assert got["event_id"].to_pylist() == [f"e{i:04d}" for i in expected]
+
+
+def test_a_user_id_that_is_not_utf8_is_ordered_by_its_bytes() -> None:
+    # Typed Parquet is read without a UTF-8 check, and the smallest and largest ids give the shared prefix: an id
+    # with a byte such as 0xff (it sorts last) must be ordered, not stop the day.
+    users = pa.array([b"spotify:user:\xff", b"spotify:user:a", b"spotify:user:b\xfe", b"spotify:user:a"],
+                     pa.binary()).view(pa.string())
+    keys = event_order._prefix_keys(users)
+    assert keys[1] == keys[3] < keys[2] < keys[0]
+    n = len(users)
+    table = pa.table({"event_id": [f"e{i}" for i in range(n)], "user_id": users, "track_id": ["t"] * n,
+                      "artist_id": ["a"] * n, "played_at": pa.array([1_768_348_800_000_000 + i for i in range(n)],
+                                                                     pa.timestamp("us", tz="UTC")),
+                      "ms_played": list(range(n)), "skipped": [False] * n, "country": ["DE"] * n,
+                      "device": ["d"] * n})
+    ordered = event_order.order_events([part_from_table(table, priority=0)], workers=2)
+    got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 3)), OUT)
+    assert got["event_id"].to_pylist() == ["e1", "e3", "e2", "e0"]

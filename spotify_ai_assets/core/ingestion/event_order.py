@@ -273,13 +273,13 @@ _OWN_BYTES = np.array([0, *[((1 << 64) - 1) ^ ((1 << (64 - 8 * n)) - 1) for n in
 
 def _users_and_ranges(user_parts: list[pa.Array], n: int, workers: int) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """The day's user ids as one array; the row numbers grouped by range of users (ascending within a range) and
-    each range's bounds in them. Ranges hold about RANGE_ROWS rows each, at least one per worker, and are cut
-    between values of the users' byte-order prefix keys (`_prefix_keys`), so one user is never in two ranges. Rows
-    without a user are in the last range."""
+    each range's bounds in them. Ranges hold about RANGE_ROWS rows each (aiming at one per worker or more), and are
+    cut between values of the users' byte-order prefix keys (`_prefix_keys`), so one user is never in two ranges:
+    where keys repeat there are fewer ranges. Rows without a user are in the last range."""
     user_id = _concat_strings(user_parts)
     wanted = max(workers, -(-n // RANGE_ROWS))
     one_range = np.arange(n, dtype=np.int64), np.array([0, n], dtype=np.int64)
-    if n == 0 or wanted <= 1:
+    if n == 0 or wanted <= 1 or n > _ROW_MASK:  # too many rows for the packed key: one lexsort, one range
         return user_id, *one_range
     valid = None if user_id.null_count == 0 else pc.is_valid(user_id).to_numpy(zero_copy_only=False)
     if valid is not None and not valid.any():
@@ -292,7 +292,8 @@ def _users_and_ranges(user_parts: list[pa.Array], n: int, workers: int) -> tuple
     user_range = np.searchsorted(cuts, keys, side="right").astype(np.int16 if len(cuts) < 1 << 15 else np.int32)
     if valid is not None:
         user_range[~valid] = len(cuts)
-    # A stable sort of 16-bit integers is a radix sort: one pass groups the rows by range, in row order.
+    # A stable sort of 16-bit integers (any day of fewer than 2^15 ranges) is a radix sort: one pass groups the rows
+    # by range, in row order.
     by_range = np.argsort(user_range, kind="stable")
     bounds = np.zeros(len(cuts) + 2, dtype=np.int64)
     np.cumsum(np.bincount(user_range, minlength=len(cuts) + 1), out=bounds[1:])
@@ -303,10 +304,13 @@ def _prefix_keys(user_id: pa.Array) -> np.ndarray:
     """Per row, 8 bytes of the user id as a big-endian integer (shorter ids padded with zero bytes), from the first
     byte in which ids differ (the bytes before it every id shares). For ids a < b in byte order,
     key(a) <= key(b); equal ids have equal keys; a row without a user gets some key."""
-    bounds = pc.min_max(user_id)
+    # As bytes: an id need not be valid UTF-8 (typed Parquet is not checked for it), and must not stop the day.
+    as_bytes = pa.large_binary() if pa.types.is_large_string(user_id.type) else pa.binary()
+    bounds = pc.min_max(user_id.view(as_bytes))
     low, high = bounds["min"].as_py(), bounds["max"].as_py()
-    # Every id lies between the smallest and the largest, so it shares the bytes they share.
-    skip = _shared_prefix(low.encode(), high.encode()) if low is not None else 0
+    # Every id lies between the smallest and the largest, so it shares the bytes they share. (One outlier makes that
+    # prefix short and the keys of the others alike: fewer, larger ranges, the same output.)
+    skip = _shared_prefix(low, high) if low is not None else 0
     offsets_type = np.int64 if pa.types.is_large_string(user_id.type) else np.int32
     offsets = np.frombuffer(user_id.buffers()[1], dtype=offsets_type)[user_id.offset:user_id.offset + len(user_id) + 1]
     data_buffer = user_id.buffers()[2]
@@ -314,7 +318,7 @@ def _prefix_keys(user_id: pa.Array) -> np.ndarray:
     starts = offsets[:-1].astype(np.int64)
     starts += skip
     # Every row reads 8 bytes from where its key starts: one unaligned load each, through a view of the data with a
-    # stride of one byte. The rows starting in the last 8 bytes read from a copy of them with zeros after.
+    # stride of one byte. The rows starting in the last 7 bytes read from a copy of them with zeros after.
     loads = np.ndarray(shape=(max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
     tail = np.zeros(16, dtype=np.uint8)
     end = data[len(loads):]
@@ -332,6 +336,7 @@ def _prefix_keys(user_id: pa.Array) -> np.ndarray:
 
 
 def _shared_prefix(a: bytes, b: bytes) -> int:
+    """How many leading bytes `a` and `b` share."""
     n = min(len(a), len(b))
     differ = np.flatnonzero(np.frombuffer(a[:n], np.uint8) != np.frombuffer(b[:n], np.uint8))
     return int(differ[0]) if len(differ) else n
