@@ -224,3 +224,32 @@ def test_typed_and_text_rules_give_every_value_the_same_verdict(tmp_path: Path, 
     assert from_typed == verdicts(json_dir)
     landed = {e for e, v in from_typed.items() if v == ("", "")}
     assert landed == {"e0000", "e0002", "e0004", "e0009", "e0015", "e0026", "e0028"}
+
+
+def test_text_that_is_not_utf8_in_typed_parquet_is_quarantined_by_field_and_the_day_stays_readable(
+        tmp_path: Path, exports: Path) -> None:
+    # pyarrow reads Parquet strings without checking UTF-8; one such value landed would stop DuckDB and Polars from
+    # reading the day's partition. A value starting with a space separator's lead byte (0xC2) must not stop the
+    # "missing" rule's trim either.
+    def text(values: list[bytes]) -> pa.Array:
+        return pa.array(values, pa.binary()).view(pa.string())
+
+    rows = [_row(i) for i in range(8)]
+    columns = {name: [r[name] for r in rows] for name in rows[0]}
+    columns["user_id"] = text([r["user_id"].encode() for r in rows[:5]] + [b"user\xff", b"\xc2", b"ok"])
+    columns["event_id"] = text([r["event_id"].encode() for r in rows[:7]] + [b"e\xfe7"])
+    columns["device"] = text([b"smartphone"] * 4 + [b"tv\xff", b"tv", b"tv", b"tv"])
+    columns["track_id"] = text([TRACK.encode()] * 3 + [TRACK[:20].encode() + b"\xff\xfe"] + [TRACK.encode()] * 4)
+    pq.write_table(pa.table(columns), exports / "typed.parquet")
+    result, events = _ingest(tmp_path, export_files(exports))
+    reason = "not valid UTF-8 (bytes as the file holds them)"
+    assert _reasons(result) == {("typed.parquet", "track_id", reason), ("typed.parquet", "device", reason),
+                                ("typed.parquet", "user_id", reason), ("typed.parquet", "event_id", reason)}
+    assert sorted(r["record_ref"].rsplit(":", 1)[1] for r in result.quarantine.to_pylist()) == [
+        "4", "5", "6", "7", "8"]
+    assert events["event_id"].to_pylist() == ["e0000", "e0001", "e0002"]
+    import duckdb
+
+    path = str(tmp_path / "lake" / "listening_events" / f"date={DAY.isoformat()}" / "part-0.parquet")
+    with duckdb.connect() as con:
+        assert con.execute(f"SELECT count(DISTINCT user_id) FROM read_parquet('{path}')").fetchone() == (3,)

@@ -95,6 +95,13 @@ class TypedColumns:
         too_long = pc.greater(pc.binary_length(self.values[name]), limit).to_numpy(zero_copy_only=False)
         return self._rows(name, too_long, null_is_bad=False)
 
+    def not_utf8(self, name: str) -> np.ndarray:
+        """Text whose bytes are not UTF-8: typed Parquet is read without that check, and one such value in the lake
+        would stop every DuckDB or Polars reader of the day's partition."""
+        if name in self.plain:
+            return _not_utf8(self.plain[name])
+        return self._rows(name, _not_utf8(self.values[name]), null_is_bad=False)
+
     def not_matching(self, name: str, pattern: str, null_is_bad: bool) -> np.ndarray:
         ok = pc.match_substring_regex(self.values[name], f"^(?:{pattern})$").to_numpy(zero_copy_only=False)
         return self._rows(name, ~ok, null_is_bad=null_is_bad)
@@ -106,8 +113,38 @@ def _null_mask(arr: pa.Array) -> np.ndarray:
     return pc.is_null(arr).to_numpy(zero_copy_only=False)
 
 
+def _not_utf8(strings: pa.Array) -> np.ndarray:
+    """Per value, whether it is not valid UTF-8 (one C++ pass when all are; value by value only when some are not)."""
+    try:
+        strings.validate(full=True)
+        return np.zeros(len(strings), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    as_bytes = strings.view(pa.large_binary() if pa.types.is_large_string(strings.type) else pa.binary())
+    return np.array([v is not None and not _is_utf8(v) for v in as_bytes.to_pylist()], dtype=bool)
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _trimmed_empty(strings: pa.Array) -> np.ndarray:
+    """Per value: only space separators (null: False). A value that is not UTF-8 is not blank (its own rule
+    quarantines it): Arrow's trim refuses such bytes, so then the values are trimmed one by one."""
+    try:
+        return pc.fill_null(pc.equal(pc.utf8_trim(strings, ZS_SPACES), ""), False).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        as_bytes = strings.view(pa.large_binary() if pa.types.is_large_string(strings.type) else pa.binary())
+        return np.array([v is not None and _is_utf8(v) and v.decode("utf-8").strip(ZS_SPACES) == ""
+                         for v in as_bytes.to_pylist()], dtype=bool)
+
+
 def _blank_values(values: pa.Array) -> np.ndarray:
-    return pc.equal(pc.utf8_trim(values, ZS_SPACES), "").to_numpy(zero_copy_only=False)
+    return _trimmed_empty(values)
 
 
 def _blank_rows(strings: pa.Array) -> np.ndarray:
@@ -128,9 +165,7 @@ def _blank_rows(strings: pa.Array) -> np.ndarray:
     candidates = np.flatnonzero(~has | _ZS_LEAD_BYTES[first])
     blank = np.zeros(n, dtype=bool)
     if len(candidates):
-        picked = strings.take(pa.array(candidates))
-        blank[candidates] = pc.fill_null(pc.equal(pc.utf8_trim(picked, ZS_SPACES), ""), False).to_numpy(
-            zero_copy_only=False)
+        blank[candidates] = _trimmed_empty(strings.take(pa.array(candidates)))
     return blank
 
 
@@ -147,15 +182,22 @@ class Rule:
 _BASE62_22 = "[0-9A-Za-z]{22}"
 _COUNTRY = "[A-Z]{2}"
 
+# Only typed Parquet can hold such text: DuckDB's strings (the text rules' staging) are always UTF-8, and a JSON line
+# that is not is quarantined before parsing.
+_NOT_UTF8 = "not valid UTF-8 (bytes as the file holds them)"
+
 RULES: tuple[Rule, ...] = (
     Rule("<line>", "malformed JSON", "NOT json_ok", None),
     Rule("event_id", "missing", "event_id IS NULL OR trim(event_id) = ''", lambda c: c.blank("event_id")),
+    Rule("event_id", _NOT_UTF8, "false", lambda c: c.not_utf8("event_id")),
     Rule("event_id", f"longer than {MAX_TEXT_BYTES} bytes", f"strlen(event_id) > {MAX_TEXT_BYTES}",
          lambda c: c.longer("event_id", MAX_TEXT_BYTES)),
     Rule("user_id", "missing", "user_id IS NULL OR trim(user_id) = ''", lambda c: c.blank("user_id")),
+    Rule("user_id", _NOT_UTF8, "false", lambda c: c.not_utf8("user_id")),
     Rule("user_id", f"longer than {MAX_TEXT_BYTES} bytes", f"strlen(user_id) > {MAX_TEXT_BYTES}",
          lambda c: c.longer("user_id", MAX_TEXT_BYTES)),
     Rule("track_id", "missing", "track_id IS NULL", lambda c: c.null("track_id")),
+    Rule("track_id", _NOT_UTF8, "false", lambda c: c.not_utf8("track_id")),
     Rule("track_id", "not a 22-character base62 Spotify id", f"NOT regexp_full_match(track_id, '{_BASE62_22}')",
          lambda c: c.not_matching("track_id", _BASE62_22, null_is_bad=False)),
     Rule("artist_id", "not a 22-character base62 Spotify id",
@@ -175,6 +217,7 @@ RULES: tuple[Rule, ...] = (
          f"country IS NULL OR NOT regexp_full_match(country, '{_COUNTRY}')",
          lambda c: c.not_matching("country", _COUNTRY, null_is_bad=True)),
     Rule("device", "missing", "device IS NULL OR trim(device) = ''", lambda c: c.blank("device")),
+    Rule("device", _NOT_UTF8, "false", lambda c: c.not_utf8("device")),
     Rule("device", f"longer than {MAX_TEXT_BYTES} bytes", f"strlen(device) > {MAX_TEXT_BYTES}",
          lambda c: c.longer("device", MAX_TEXT_BYTES)),
 )
