@@ -121,14 +121,9 @@ def test_users_of_string_and_large_string_parts_land_whole_and_in_byte_order(mon
     monkeypatch.setattr(event_order, "RANGE_ROWS", 2)
 
     def part(users: list[str | None], user_type: pa.DataType, priority: int) -> object:
-        n = len(users)
-        table = pa.table({"event_id": [f"e{priority}{i}" for i in range(n)], "user_id": pa.array(users, user_type),
-                          "track_id": ["t"] * n, "artist_id": ["a"] * n,
-                          "played_at": pa.array([1_768_348_800_000_000 + i for i in range(n)],
-                                                pa.timestamp("us", tz="UTC")),
-                          "ms_played": list(range(n)), "skipped": [False] * n, "country": ["DE"] * n,
-                          "device": ["d"] * n})
-        return part_from_table(table, priority=priority)
+        table = _events_of(pa.array(users, user_type))
+        ids = pa.array([f"e{priority}{i}" for i in range(len(users))])
+        return part_from_table(table.set_column(0, "event_id", ids), priority=priority)
 
     first, second = ["b", "a", None, "c"], ["c", "b", "d"]
     ordered = event_order.order_events([part(first, pa.string(), 0), part(second, pa.large_string(), 1)], workers=2)
@@ -136,6 +131,16 @@ def test_users_of_string_and_large_string_parts_land_whole_and_in_byte_order(mon
     got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 3)), OUT)
     assert got["user_id"].to_pylist() == ["a", "b", "b", "c", "c", "d", None]
     assert got["event_id"].to_pylist() == ["e01", "e00", "e11", "e10", "e03", "e12", "e02"]
+
+
+def _events_of(users: list[str] | pa.Array) -> pa.Table:
+    """One event per user id, a microsecond apart (event ids e0000, e0001, ...), everything else alike."""
+    n = len(users)
+    return pa.table({"event_id": [f"e{i:04d}" for i in range(n)], "user_id": users, "track_id": ["t"] * n,
+                     "artist_id": ["a"] * n, "played_at": pa.array([1_768_348_800_000_000 + i for i in range(n)],
+                                                                    pa.timestamp("us", tz="UTC")),
+                     "ms_played": list(range(n)), "skipped": [False] * n, "country": ["DE"] * n,
+                     "device": ["d"] * n})
 
 
 def _ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
@@ -164,12 +169,7 @@ def test_ids_sharing_a_long_prefix_still_make_several_ranges_in_order(monkeypatc
     rng = np.random.default_rng(9)
     users = _ids(rng, "spotify:user:", 1000)
     n = len(users)
-    table = pa.table({"event_id": [f"e{i:04d}" for i in range(n)], "user_id": users, "track_id": ["t"] * n,
-                      "artist_id": ["a"] * n, "played_at": pa.array([1_768_348_800_000_000 + i for i in range(n)],
-                                                                     pa.timestamp("us", tz="UTC")),
-                      "ms_played": list(range(n)), "skipped": [False] * n, "country": ["DE"] * n,
-                      "device": ["d"] * n})
-    ordered = event_order.order_events([part_from_table(table, priority=0)], workers=2)
+    ordered = event_order.order_events([part_from_table(_events_of(users), priority=0)], workers=2)
     assert ordered.ranges >= 5
     got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 64)), OUT)
     expected = sorted(range(n), key=lambda i: (users[i].encode(), i))
@@ -183,12 +183,6 @@ def test_a_user_id_that_is_not_utf8_is_ordered_by_its_bytes() -> None:
                      pa.binary()).view(pa.string())
     keys = event_order._prefix_keys(users)
     assert keys[1] == keys[3] < keys[2] < keys[0]
-    n = len(users)
-    table = pa.table({"event_id": [f"e{i}" for i in range(n)], "user_id": users, "track_id": ["t"] * n,
-                      "artist_id": ["a"] * n, "played_at": pa.array([1_768_348_800_000_000 + i for i in range(n)],
-                                                                     pa.timestamp("us", tz="UTC")),
-                      "ms_played": list(range(n)), "skipped": [False] * n, "country": ["DE"] * n,
-                      "device": ["d"] * n})
-    ordered = event_order.order_events([part_from_table(table, priority=0)], workers=2)
+    ordered = event_order.order_events([part_from_table(_events_of(users), priority=0)], workers=2)
     got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 3)), OUT)
-    assert got["event_id"].to_pylist() == ["e1", "e3", "e2", "e0"]
+    assert got["event_id"].to_pylist() == ["e0001", "e0003", "e0002", "e0000"]
