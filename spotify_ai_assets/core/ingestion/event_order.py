@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from spotify_ai_assets.core.ingestion.export_reader import Part
 from spotify_ai_assets.core.ingestion.export_rules import PART_DICTIONARY_COLUMNS
+from spotify_ai_assets.core.ingestion.string_buffers import as_bytes, offsets_and_data
 
 SOURCES = ("export", "recently_played")  # dictionary of the `source` column, by priority
 # Packed sort keys: 27 bits of row position (134M rows a day) under 37 bits of time offset in microseconds
@@ -305,18 +306,13 @@ def _prefix_keys(user_id: pa.Array) -> np.ndarray:
     byte in which ids differ (the bytes before it every id shares). For ids a < b in byte order,
     key(a) <= key(b); equal ids have equal keys; a row without a user gets some key."""
     # As bytes: an id need not be valid UTF-8 (typed Parquet is not checked for it), and must not stop the day.
-    as_bytes = pa.large_binary() if pa.types.is_large_string(user_id.type) else pa.binary()
-    bounds = pc.min_max(user_id.view(as_bytes))
+    bounds = pc.min_max(as_bytes(user_id))
     low, high = bounds["min"].as_py(), bounds["max"].as_py()
     # Every id lies between the smallest and the largest, so it shares the bytes they share. (One outlier makes that
     # prefix short and the keys of the others alike: fewer, larger ranges, the same output.)
     skip = _shared_prefix(low, high) if low is not None else 0
-    offsets_type = np.int64 if pa.types.is_large_string(user_id.type) else np.int32
-    offsets = np.frombuffer(user_id.buffers()[1], dtype=offsets_type)[user_id.offset:user_id.offset + len(user_id) + 1]
-    data_buffer = user_id.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, dtype=np.uint8)
-    starts = offsets[:-1].astype(np.int64)
-    starts += skip
+    offsets, data = offsets_and_data(user_id)
+    starts = offsets[:-1] + skip
     # Every row reads 8 bytes from where its key starts: one unaligned load each, through a view of the data with a
     # stride of one byte. The rows starting in the last 7 bytes read from a copy of them with zeros after.
     loads = np.ndarray(shape=(max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))

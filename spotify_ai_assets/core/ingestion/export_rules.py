@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spotify_ai_assets.core.ingestion.string_buffers import as_bytes, offsets_and_data
+
 # Bounds on what one record may hold: a real event line is a few hundred bytes. A longer line is quarantined
 # unparsed (with the first RAW_KEEP_BYTES of it), so no single record can exhaust memory.
 MAX_RECORD_BYTES = 64 * 1024
@@ -120,8 +122,7 @@ def _not_utf8(strings: pa.Array) -> np.ndarray:
         return np.zeros(len(strings), dtype=bool)
     except pa.ArrowInvalid:
         pass
-    as_bytes = strings.view(pa.large_binary() if pa.types.is_large_string(strings.type) else pa.binary())
-    return np.array([v is not None and not _is_utf8(v) for v in as_bytes.to_pylist()], dtype=bool)
+    return np.array([v is not None and not _is_utf8(v) for v in as_bytes(strings).to_pylist()], dtype=bool)
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -138,9 +139,8 @@ def _trimmed_empty(strings: pa.Array) -> np.ndarray:
     try:
         return pc.fill_null(pc.equal(pc.utf8_trim(strings, ZS_SPACES), ""), False).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:
-        as_bytes = strings.view(pa.large_binary() if pa.types.is_large_string(strings.type) else pa.binary())
         return np.array([v is not None and _is_utf8(v) and v.decode("utf-8").strip(ZS_SPACES) == ""
-                         for v in as_bytes.to_pylist()], dtype=bool)
+                         for v in as_bytes(strings).to_pylist()], dtype=bool)
 
 
 def _blank_values(values: pa.Array) -> np.ndarray:
@@ -153,11 +153,7 @@ def _blank_rows(strings: pa.Array) -> np.ndarray:
     n = len(strings)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    width = np.int32 if pa.types.is_string(strings.type) else np.int64
-    offsets = np.frombuffer(strings.buffers()[1], dtype=width, count=n + 1,
-                            offset=strings.offset * np.dtype(width).itemsize).astype(np.int64)
-    data = strings.buffers()[2]
-    data_np = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    offsets, data_np = offsets_and_data(strings)
     lengths = offsets[1:] - offsets[:-1]
     first = np.zeros(n, dtype=np.uint8)
     has = lengths > 0
