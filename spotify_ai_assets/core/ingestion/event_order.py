@@ -89,8 +89,8 @@ class OrderedEvents:
         same = (sorted_user[1:] == sorted_user[:-1]) & (sorted_played[1:] == sorted_played[:-1])
         del sorted_played
         if same.any():
-            order, keep = _break_ties(order, same, self.codes["track_id"], self.track_rank, self.priority,
-                                      self.event_id), np.ones(len(order), dtype=bool)
+            order = _break_ties(order, same, self.codes["track_id"], self.track_rank, self.priority, self.event_id)
+            keep = np.ones(len(order), dtype=bool)
             keep[1:] = ~same
             tied = np.flatnonzero(same) + 1
             track = self.codes["track_id"]
