@@ -186,3 +186,37 @@ def test_a_user_id_that_is_not_utf8_is_ordered_by_its_bytes() -> None:
     ordered = event_order.order_events([part_from_table(_events_of(users), priority=0)], workers=2)
     got = pa.Table.from_batches(list(event_order.batches(ordered, OUT, 3)), OUT)
     assert got["event_id"].to_pylist() == ["e0001", "e0003", "e0002", "e0000"]
+
+
+@pytest.mark.parametrize("whole_up_to", [event_order.WHOLE_DICTIONARY, 0])  # whole dictionaries; cut per row group
+def test_a_value_only_quarantined_rows_had_never_reaches_a_row_group(monkeypatch: pytest.MonkeyPatch,
+                                                                      whole_up_to: int) -> None:
+    # A part's dictionaries keep the values of its quarantined rows (a 300-byte device, a bad country): they must not
+    # be written, in whole dictionaries or in dictionaries cut per row group.
+    monkeypatch.setattr(event_order, "WHOLE_DICTIONARY", whole_up_to)
+    rows = [{"event_id": f"e{i}", "user_id": f"u{i % 7}", "track_id": f"t{i % 5}", "artist_id": f"a{i % 3}",
+             "played_at": 1_768_348_800_000_000 + i, "ms_played": 1, "skipped": False,
+             "country": ["DE", "FR"][i % 2], "device": f"d{i % 4}"} for i in range(60)]
+    table = pa.Table.from_pylist(rows, schema=pa.schema(
+        [f if f.name != "played_at" else pa.field("played_at", pa.int64()) for f in SCHEMA]))
+    table = table.set_column(4, "played_at", table["played_at"].cast(pa.timestamp("us", tz="UTC")))
+    part = part_from_table(table, priority=0)
+    quarantined_only = {"track_id": "bad", "artist_id": "bad", "country": "usa", "device": "x" * 300}
+    for name, value in quarantined_only.items():
+        part.values[name] = pa.concat_arrays([pa.array([value]), part.values[name]])
+        part.codes[name] = part.codes[name] + 1  # the rows keep their values, now one entry further on
+    ordered = event_order.order_events([part], workers=2)
+    got = list(event_order.batches(ordered, OUT, 16))
+    for name, value in quarantined_only.items():
+        landed = {r[name] for r in rows}
+        for batch in got:
+            column = batch.column(batch.schema.get_field_index(name))
+            dictionary = set(column.dictionary.to_pylist())
+            assert value not in dictionary
+            used = set(column.to_pylist())
+            # A dictionary cut per row group holds its rows' values; a whole one, the values of the day's rows.
+            assert dictionary == (landed if whole_up_to else used)
+    table_out = pa.Table.from_batches(got, OUT)
+    assert [(r["event_id"], r["track_id"], r["country"], r["device"]) for r in table_out.to_pylist()] == sorted(
+        [(r["event_id"], r["track_id"], r["country"], r["device"]) for r in rows],
+        key=lambda x: (f"u{int(x[0][1:]) % 7}", int(x[0][1:])))

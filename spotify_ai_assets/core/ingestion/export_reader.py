@@ -305,7 +305,7 @@ def _encode(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     values = arr.dictionary
     if not pa.types.is_string(values.type):
         values = values.cast(pa.string())
-    codes = pc.fill_null(arr.indices.cast(pa.int32()), -1).to_numpy(zero_copy_only=False)
+    codes = _filled(arr.indices.cast(pa.int32()), -1)
     if values.null_count:  # a null inside the dictionary is a null value
         null_value = pc.is_null(values).to_numpy(zero_copy_only=False)
         codes = np.where((codes >= 0) & np.append(null_value, False)[codes], -1, codes).astype(np.int32)
@@ -333,7 +333,7 @@ def _typed_batch(batch: pa.RecordBatch, first_line: int, s: Screened, day: dt.da
         played_us = np.zeros(n, dtype=np.int64)
     else:
         played_null = _nulls(played)
-        raw_ticks = pc.fill_null(played.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        raw_ticks = _filled(played.cast(pa.int64()), 0)
         per_us = {"s": 1_000_000, "ms": 1_000, "us": 1}[played.type.unit]
         lo = int(start.timestamp()) * 1_000_000
         hi = int(end.timestamp()) * 1_000_000
@@ -347,7 +347,7 @@ def _typed_batch(batch: pa.RecordBatch, first_line: int, s: Screened, day: dt.da
         ms_np = np.zeros(n, dtype=np.int64)
     else:
         ms_null = _nulls(ms)
-        ms_np = pc.fill_null(ms.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        ms_np = _filled(ms.cast(pa.int64()), 0)
     skipped = column("skipped")
     skipped_null = np.ones(n, dtype=bool) if pa.types.is_null(skipped.type) else _nulls(skipped)
 
@@ -368,14 +368,13 @@ def _typed_batch(batch: pa.RecordBatch, first_line: int, s: Screened, day: dt.da
             con.unregister("bad_rows")
         result.bad.append(_bad_from_verdicts(s.path, raw["line_no"].combine_chunks(),
                                              pa.array(verdict[bad_rows]), raw["raw"].combine_chunks()))
-        keep = np.flatnonzero(good)
-        take = pa.array(keep)
-        event_id, user_id = event_id.take(take), user_id.take(take)
+        # A filter copies the runs of good rows whole; a take would copy the strings one by one.
+        mask = pa.array(good)
+        event_id, user_id, skipped = event_id.filter(mask), user_id.filter(mask), skipped.filter(mask)
         for name in PART_DICTIONARY_COLUMNS:
-            codes[name] = codes[name][keep]
-        played_us, ms_np = played_us[keep], ms_np[keep]
-        skipped = skipped.take(take)
-        n = len(keep)
+            codes[name] = codes[name][good]
+        played_us, ms_np = played_us[good], ms_np[good]
+        n = len(event_id)
     if n == 0:
         return
     # Values only quarantined rows used stay in the part's dictionary: each output row group's dictionary holds
@@ -389,6 +388,13 @@ def _plain_strings(arr: pa.Array) -> pa.Array:
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         return arr
     return arr.cast(pa.string())
+
+
+def _filled(arr: pa.Array, fill: int) -> np.ndarray:
+    """An integer column as numpy, nulls as `fill` (without nulls, a read-only view of the column: no copy)."""
+    if arr.null_count == 0:
+        return arr.to_numpy(zero_copy_only=False)
+    return pc.fill_null(arr, fill).to_numpy(zero_copy_only=False)
 
 
 def _nulls(arr: pa.Array) -> np.ndarray:

@@ -76,6 +76,8 @@ class TypedColumns:
     # ---- per-row views of a per-value test on a dictionary column ----
     def _rows(self, name: str, bad_value: np.ndarray, null_is_bad: bool) -> np.ndarray:
         codes = self.codes[name]
+        if not bad_value.any():  # the usual case: no row-sized lookup
+            return codes < 0 if null_is_bad else np.zeros(len(codes), dtype=bool)
         bad = np.append(bad_value, null_is_bad)  # index -1 (null) picks the last entry
         return bad[codes]
 
@@ -154,11 +156,12 @@ def _blank_rows(strings: pa.Array) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=bool)
     offsets, data_np = offsets_and_data(strings)
-    lengths = offsets[1:] - offsets[:-1]
-    first = np.zeros(n, dtype=np.uint8)
-    has = lengths > 0
-    first[has] = data_np[offsets[:-1][has]]
-    candidates = np.flatnonzero(~has | _ZS_LEAD_BYTES[first])
+    if len(data_np) == 0:
+        candidates = np.arange(n)
+    else:
+        # Each value's first byte (an empty value reads its neighbour's, harmless: it is a candidate anyway).
+        first = data_np.take(np.minimum(offsets[:-1], len(data_np) - 1))
+        candidates = np.flatnonzero((offsets[1:] == offsets[:-1]) | _ZS_LEAD_BYTES[first])
     blank = np.zeros(n, dtype=bool)
     if len(candidates):
         blank[candidates] = _trimmed_empty(strings.take(pa.array(candidates)))
