@@ -108,3 +108,30 @@ def test_started_by_names_the_origin_of_a_run() -> None:
     assert started_by({"dagster/from_automation_condition": "true"}) == "automation"
     assert started_by({"user": "ana"}) == "user:ana"
     assert started_by({}) == "manual"
+
+
+def test_a_failed_step_audits_what_it_materialized_and_each_step_logs_one_hook_event(tmp_path: Path) -> None:
+    from spotify_ai_assets.defs.observability.audit_trail import AUDIT_HOOK, audit_hooks
+
+    @dg.multi_asset(specs=[dg.AssetSpec("first_half"), dg.AssetSpec("second_half")], can_subset=False)
+    def halves():
+        yield dg.MaterializeResult(asset_key="first_half")
+        raise RuntimeError("the second half broke")
+
+    @dg.asset
+    def whole() -> None:
+        return None
+
+    lake = Lake(str(tmp_path / "lake"))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([halves.with_hooks(audit_hooks), whole.with_hooks(audit_hooks)], instance=instance,
+                                resources={"lake": LakeResource(root=lake.root)}, raise_on_error=False)
+        assert not result.success
+        hook_events = [e for e in result.all_events if e.event_type in (dg.DagsterEventType.HOOK_COMPLETED,
+                                                                           dg.DagsterEventType.HOOK_SKIPPED,
+                                                                           dg.DagsterEventType.HOOK_ERRORED)]
+        # One per step, success or failure alike, and none skipped.
+        assert sorted((e.step_key, e.event_type) for e in hook_events) == [
+            ("halves", dg.DagsterEventType.HOOK_COMPLETED), ("whole", dg.DagsterEventType.HOOK_COMPLETED)]
+        assert all(AUDIT_HOOK in (e.message or "") for e in hook_events)
+    assert sorted(read_run(lake, result.run_id)["asset"].to_pylist()) == ["first_half", "whole"]
