@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from spotify_ai_assets.core.ingestion import event_order
-from spotify_ai_assets.core.ingestion.export_reader import part_from_table
+from spotify_ai_assets.core.ingestion.export_reader import Part, part_from_table
 
 SCHEMA = pa.schema([("event_id", pa.string()), ("user_id", pa.string()), ("track_id", pa.string()),
                     ("artist_id", pa.string()), ("played_at", pa.timestamp("us", tz="UTC")),
@@ -188,35 +188,34 @@ def test_a_user_id_that_is_not_utf8_is_ordered_by_its_bytes() -> None:
     assert got["event_id"].to_pylist() == ["e0001", "e0003", "e0002", "e0000"]
 
 
-@pytest.mark.parametrize("whole_up_to", [event_order.WHOLE_DICTIONARY, 0])  # whole dictionaries; cut per row group
-def test_a_value_only_quarantined_rows_had_never_reaches_a_row_group(monkeypatch: pytest.MonkeyPatch,
-                                                                      whole_up_to: int) -> None:
-    # A part's dictionaries keep the values of its quarantined rows (a 300-byte device, a bad country): they must not
-    # be written, in whole dictionaries or in dictionaries cut per row group.
-    monkeypatch.setattr(event_order, "WHOLE_DICTIONARY", whole_up_to)
+def test_a_value_no_landed_row_has_never_reaches_a_row_group() -> None:
+    # A part's dictionaries keep the values of its quarantined rows (a 300-byte device, a bad country), and a dropped
+    # duplicate may carry values no kept row has: each row group's dictionary holds exactly its own rows' values.
     rows = [{"event_id": f"e{i}", "user_id": f"u{i % 7}", "track_id": f"t{i % 5}", "artist_id": f"a{i % 3}",
              "played_at": 1_768_348_800_000_000 + i, "ms_played": 1, "skipped": False,
              "country": ["DE", "FR"][i % 2], "device": f"d{i % 4}"} for i in range(60)]
-    table = pa.Table.from_pylist(rows, schema=pa.schema(
-        [f if f.name != "played_at" else pa.field("played_at", pa.int64()) for f in SCHEMA]))
-    table = table.set_column(4, "played_at", table["played_at"].cast(pa.timestamp("us", tz="UTC")))
-    part = part_from_table(table, priority=0)
+    schema = pa.schema([f if f.name != "played_at" else pa.field("played_at", pa.int64()) for f in SCHEMA])
+
+    def part(rows: list[dict], priority: int) -> Part:
+        table = pa.Table.from_pylist(rows, schema=schema)
+        return part_from_table(table.set_column(4, "played_at", table["played_at"].cast(pa.timestamp("us", tz="UTC"))),
+                               priority=priority)
+
+    exports = part(rows, priority=0)
     quarantined_only = {"track_id": "bad", "artist_id": "bad", "country": "usa", "device": "x" * 300}
     for name, value in quarantined_only.items():
-        part.values[name] = pa.concat_arrays([pa.array([value]), part.values[name]])
-        part.codes[name] = part.codes[name] + 1  # the rows keep their values, now one entry further on
-    ordered = event_order.order_events([part], workers=2)
+        exports.values[name] = pa.concat_arrays([pa.array([value]), exports.values[name]])
+        exports.codes[name] = exports.codes[name] + 1  # the rows keep their values, now one entry further on
+    # A recently-played copy of play e0 (same user, track, time): the export row wins, its values are dropped.
+    duplicate_only = {"artist_id": "a-dup", "country": "GB", "device": "d-dup"}
+    recent = part([{**rows[0], "event_id": "rp-0", **duplicate_only}], priority=1)
+    ordered = event_order.order_events([exports, recent], workers=2)
     got = list(event_order.batches(ordered, OUT, 16))
-    for name, value in quarantined_only.items():
-        landed = {r[name] for r in rows}
+    table_out = pa.Table.from_batches(got, OUT)
+    assert table_out.num_rows == 60 and "rp-0" not in table_out["event_id"].to_pylist()
+    for name in ("track_id", "artist_id", "country", "device"):
         for batch in got:
             column = batch.column(batch.schema.get_field_index(name))
-            dictionary = set(column.dictionary.to_pylist())
-            assert value not in dictionary
-            used = set(column.to_pylist())
-            # A dictionary cut per row group holds its rows' values; a whole one, the values of the day's rows.
-            assert dictionary == (landed if whole_up_to else used)
-    table_out = pa.Table.from_batches(got, OUT)
-    assert [(r["event_id"], r["track_id"], r["country"], r["device"]) for r in table_out.to_pylist()] == sorted(
-        [(r["event_id"], r["track_id"], r["country"], r["device"]) for r in rows],
-        key=lambda x: (f"u{int(x[0][1:]) % 7}", int(x[0][1:])))
+            assert set(column.dictionary.to_pylist()) == set(column.to_pylist()) - {None}
+            assert quarantined_only[name] not in column.dictionary.to_pylist()
+            assert duplicate_only.get(name) not in column.dictionary.to_pylist()

@@ -41,11 +41,6 @@ _TIME_BITS = 64 - _ROW_BITS
 # Rows of a user range, ordered as one unit: small enough that the write starts soon after the reads end, large
 # enough that per-range passes cost nothing.
 RANGE_ROWS = 1 << 20
-# A column with at most this many distinct values in the day (countries, devices, artists) is reduced once to the
-# values its landed rows use and then written whole in every row group: unused entries in a dictionary page cost
-# nothing, and each row group is spared a pass that finds its own values. Larger ones (tracks, users) are cut per row
-# group, which keeps their pages small.
-WHOLE_DICTIONARY = 1 << 12
 
 
 @dataclass
@@ -119,9 +114,7 @@ class OrderedEvents:
                                                        pa.array(SOURCES, pa.string())),
         }
         for name in PART_DICTIONARY_COLUMNS:
-            codes, values = self.codes[name][idx], self.values[name]
-            arrays[name] = (_whole_dictionary(codes, values) if len(values) <= WHOLE_DICTIONARY
-                            else _compact_dictionary(codes, values))
+            arrays[name] = _compact_dictionary(self.codes[name][idx], self.values[name])
         return pa.RecordBatch.from_arrays([arrays[f.name] for f in schema], schema=schema)
 
 
@@ -144,24 +137,6 @@ def _range_users(user_id: pa.Array) -> tuple[pa.Array, np.ndarray]:
     indices = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
     user_rank = np.append(rank, len(values))[indices]
     return values.take(pa.array(order)).cast(pa.string()), user_rank
-
-
-def _whole_dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
-    """Rows `codes` (-1 null) over all of `values` (which hold only values some landed row uses: `_used_only`)."""
-    null = codes < 0
-    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32(), mask=null if null.any() else None), values)
-
-
-def _used_only(values: pa.Array, codes: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """The values some row uses, and the rows' codes into them: a value only quarantined rows had stays in the parts'
-    dictionaries but must never reach the lake."""
-    present = np.zeros(len(values) + 1, dtype=bool)
-    present[codes] = True  # code -1 (null) marks the extra last entry
-    present = present[:-1]
-    if present.all():
-        return values, codes
-    new_code = np.append(np.cumsum(present, dtype=np.int64).astype(np.int32) - 1, np.int32(-1))
-    return values.filter(pa.array(present)), new_code[codes]
 
 
 def _compact_dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
@@ -193,8 +168,6 @@ def _unify(parts: list[Part], name: str) -> tuple[pa.Array, np.ndarray]:
         mapping = np.append(to_global[start:start + size], np.int32(-1))  # code -1 (null) stays -1
         codes[at:at + part.num_rows] = mapping[local]
         at += part.num_rows
-    if len(encoded.dictionary) <= WHOLE_DICTIONARY:
-        return _used_only(encoded.dictionary, codes)
     return encoded.dictionary, codes
 
 
