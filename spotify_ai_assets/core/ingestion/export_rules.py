@@ -90,7 +90,7 @@ class TypedColumns:
         """NULL, or only space separators (as DuckDB's `trim(x) = ''`)."""
         if name in self.plain:
             return _null_mask(self.plain[name]) | _blank_rows(self.plain[name])
-        return self._rows(name, _blank_values(self.values[name]), null_is_bad=True)
+        return self._rows(name, _trimmed_empty(self.values[name]), null_is_bad=True)
 
     def longer(self, name: str, limit: int) -> np.ndarray:
         if name in self.plain:
@@ -143,10 +143,6 @@ def _trimmed_empty(strings: pa.Array) -> np.ndarray:
     except pa.ArrowInvalid:
         return np.array([v is not None and _is_utf8(v) and v.decode("utf-8").strip(ZS_SPACES) == ""
                          for v in as_bytes(strings).to_pylist()], dtype=bool)
-
-
-def _blank_values(values: pa.Array) -> np.ndarray:
-    return _trimmed_empty(values)
 
 
 def _blank_rows(strings: pa.Array) -> np.ndarray:

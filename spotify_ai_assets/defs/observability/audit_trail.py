@@ -103,6 +103,11 @@ def _audit_hook_body(context: dg.HookContext) -> None:
         context.log.debug(f"audit: {written} record(s) for step {context.step_key}")
 
 
+# One hook for a step's success and its failure: a success hook and a failure hook logged two hook events per step
+# (one of them "skipped"), each a write to the event log (28 of the 231 events of a sandbox day's run).
+AUDIT_HOOK = "audit_on_step_end"
+
+
 def _audit_on_step_end(context: dg.HookContext, events: Sequence[dg.DagsterEvent]) -> dg.HookExecutionResult:
     # A failed step may have materialized some of its assets before it failed: those are audited too.
     ended = any(e.is_step_success or e.is_step_failure for e in events)
@@ -111,8 +116,5 @@ def _audit_on_step_end(context: dg.HookContext, events: Sequence[dg.DagsterEvent
     return dg.HookExecutionResult(hook_name=AUDIT_HOOK, is_skipped=not ended)
 
 
-# One hook for a step's success and its failure: a success hook and a failure hook logged two hook events per step
-# (one of them "skipped"), each a write to the event log (28 of the 231 events of a sandbox day's run).
-AUDIT_HOOK = "audit_on_step_end"
 audit_on_step_end = dg.HookDefinition(name=AUDIT_HOOK, hook_fn=_audit_on_step_end, required_resource_keys={"lake"})
 audit_hooks = {audit_on_step_end}
