@@ -112,6 +112,21 @@ def test_kmeans_matches_scikit_learn() -> None:
     assert ours <= 1.02 * reference, (ours, reference)
 
 
+def test_cluster_means_add_the_rows_as_numpy_add_at_does() -> None:
+    # The means are summed with weighted bincounts for speed; they must be np.add.at's sums to the bit, in either
+    # memory order, or a day's clusters (so its scores) would change with the implementation.
+    rng = np.random.default_rng(7)
+    for n, d, k in ((1, 1, 1), (50, 0, 3), (997, 27, 10), (4000, 30, 7)):
+        x = rng.normal(size=(n, d)) * 10.0 ** rng.uniform(-3, 3, size=(n, 1))
+        labels = rng.integers(0, k, n)
+        sums = np.zeros((k, d))
+        np.add.at(sums, labels, x)
+        expected = sums / np.maximum(np.bincount(labels, minlength=k), 1)[:, None]
+        for layout in (x, np.asfortranarray(x)):
+            means, counts = co_movement._cluster_means(layout, labels, k)
+            assert np.array_equal(means, expected) and np.array_equal(counts, np.bincount(labels, minlength=k))
+
+
 def test_smaller_entities_join_the_cluster_they_move_with_on_evidence() -> None:
     daily, kind = _world()
     day = EPOCH + dt.timedelta(days=DAYS - 1)

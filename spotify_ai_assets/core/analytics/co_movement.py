@@ -122,8 +122,10 @@ def trajectories(daily: Relation, day: dt.date, window_days: int) -> tuple[list[
 def _cluster_means(x: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each cluster's mean row of `x` (zeros for an empty one) and its size."""
     counts = np.bincount(labels, minlength=k)
-    sums = np.zeros((k, x.shape[1]))
-    np.add.at(sums, labels, x)
+    # A weighted bincount per feature adds the rows in the same order as np.add.at (the same sums to the bit) but
+    # about 30x faster: np.add.at was 40% of a day's clustering, called once per Lloyd iteration.
+    sums = np.stack([np.bincount(labels, weights=column, minlength=k) for column in x.T], axis=1) if x.shape[1] \
+        else np.zeros((k, 0))  # x in Fortran order (kmeans passes it so) makes each column a contiguous read
     return sums / np.maximum(counts, 1)[:, None], counts
 
 
@@ -155,6 +157,7 @@ def kmeans(x: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
     rng = np.random.default_rng(seed)
     n = len(x)
     norms = (x * x).sum(axis=1)
+    by_column = np.asfortranarray(x)  # for the cluster means; the distances keep x as it is (the same BLAS sums)
     best, best_inertia = np.zeros(n, dtype=np.int64), np.inf
     for _ in range(RESTARTS):
         centres = np.empty((k, x.shape[1]))
@@ -167,7 +170,7 @@ def kmeans(x: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
         for _ in range(MAX_ITERATIONS):
             dist = norms[:, None] - 2 * x @ centres.T + (centres * centres).sum(axis=1)[None, :]
             labels = dist.argmin(axis=1)
-            means, counts = _cluster_means(x, labels, k)
+            means, counts = _cluster_means(by_column, labels, k)
             moved = np.where(counts[:, None] > 0, means, centres)  # an empty cluster's centre stays
             if np.allclose(moved, centres):
                 break
