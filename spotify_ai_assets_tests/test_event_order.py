@@ -71,6 +71,8 @@ def test_order_and_dedup_equal_distinct_on_with_order_by(monkeypatch: pytest.Mon
                  0 if r["source"] == "export" else 1) for r in got.to_pylist()]
     assert got_rows == _expected(inputs)
     assert ordered.rows_in == 650
+    # The kept rows by source, counted range by range as they stream, are the output's.
+    assert ordered.kept_by_priority.tolist() == [sum(r[4] == p for r in got_rows) for p in (0, 1)]
 
 
 def test_a_row_group_whose_column_is_all_null_has_an_empty_dictionary() -> None:

@@ -25,11 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spotify_ai_assets.core.ingestion.event_order import OrderedEvents, batches, order_events
+from spotify_ai_assets.core.ingestion.event_order import SOURCES, OrderedEvents, batches, order_events
 from spotify_ai_assets.core.ingestion.export_reader import (
     BAD_SCHEMA,
     JSON_SUFFIXES,
@@ -133,8 +132,7 @@ def _ingest(files: Sequence[str], day: dt.date, sink: EventSink, recent: list[di
 
 
 def _rows_by_source(ordered: OrderedEvents) -> dict[str, int]:
-    counts = np.bincount(ordered.priority[ordered.order], minlength=2)
-    return {name: int(c) for name, c in zip(("export", "recently_played"), counts, strict=True) if c}
+    return {name: int(c) for name, c in zip(SOURCES, ordered.kept_by_priority, strict=True) if c}
 
 
 def _prefetched(source: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
