@@ -166,6 +166,32 @@ def test_prefix_keys_follow_the_byte_order_of_the_ids(prefix: str, string_type: 
     assert len(np.unique(keys)) > 100  # the shared prefix is skipped, so the keys tell users apart
 
 
+@pytest.mark.parametrize("cuts", [[], [5], [1 << 63, (1 << 63) + 1, (1 << 63) + (1 << 48)], [3, 1 << 40, 2**64 - 2]])
+def test_ranges_of_keys_are_those_a_binary_search_gives(cuts: list[int]) -> None:
+    # The table of top bits must agree with np.searchsorted everywhere: on the cuts, next to them, in a cut's top
+    # bits, at both ends of the key space, and for keys of a strided view.
+    rng = np.random.default_rng(11)
+    cut = np.array(cuts, dtype=np.uint64)
+    near = [c + d for c in cuts for d in (-1, 0, 1, 1 << 47, -(1 << 47)) if 0 <= c + d < 2**64]
+    keys = np.concatenate([rng.integers(0, 2**63, 5000, dtype=np.int64).view(np.uint64) * np.uint64(2),
+                           np.array([0, 2**64 - 1, *near], dtype=np.uint64)])
+    for k in (keys, keys[::2]):
+        got = event_order._ranges_of(k, cut)
+        assert got.dtype == np.int16 and np.array_equal(got, np.searchsorted(cut, k, side="right"))
+
+
+def test_the_days_user_bounds_are_the_smallest_and_largest_id_of_all_parts() -> None:
+    # Each part takes its own bounds as it is read; the day's (from which the prefix keys skip the bytes every id
+    # shares) are theirs combined, parts without a user (all null, or empty) included.
+    users = [["spotify:user:b", None, "spotify:user:\u00e9"], ["spotify:user:a\u3000", "spotify:user:c"], [None],
+             []]
+    parts = [part_from_table(_events_of(pa.array(u, pa.string())), priority=0) for u in users]
+    assert parts[2].user_bounds == (None, None) and parts[3].user_bounds == (None, None)
+    every = [u.encode() for us in users for u in us if u is not None]
+    assert event_order._day_bounds(parts) == (min(every), max(every))
+    assert event_order._day_bounds(parts[2:]) == (None, None)
+
+
 def test_ids_sharing_a_long_prefix_still_make_several_ranges_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(event_order, "RANGE_ROWS", 100)
     rng = np.random.default_rng(9)

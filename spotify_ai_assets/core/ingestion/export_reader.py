@@ -40,6 +40,7 @@ from spotify_ai_assets.core.ingestion.export_rules import (
     typed_verdicts,
     verdict_stage_sql,
 )
+from spotify_ai_assets.core.ingestion.string_buffers import as_bytes
 from spotify_ai_assets.core.kernel.query import connect
 
 if TYPE_CHECKING:  # DuckDB loads with the first query, not with the definitions
@@ -84,6 +85,14 @@ class Part:
     ms_played: pa.Array
     skipped: pa.Array
     priority: int  # 0 export, 1 recently-played: the export row wins a tie
+    # The smallest and largest user id as bytes (None without one), taken in the reading thread: the day's bounds
+    # (event_order's prefix keys) are then the parts' and not one more pass over every id on the ordering's
+    # critical path.
+    user_bounds: tuple[bytes | None, bytes | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        bounds = pc.min_max(as_bytes(self.user_id))
+        self.user_bounds = (bounds["min"].as_py(), bounds["max"].as_py())
 
 
 @dataclass
