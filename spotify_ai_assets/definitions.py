@@ -22,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 
+from spotify_ai_assets.core.quality.worker import use_suite_server
 from spotify_ai_assets.lib import freshness
 from spotify_ai_assets.lib.environments import build_resources
 from spotify_ai_assets.lib.executors import build_executor, job_executor
@@ -31,6 +32,9 @@ from spotify_ai_assets.settings import Settings
 def build_defs(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     """The Definitions for `environ` (default: the process environment)."""
     settings = Settings.from_environ(environ)
+    # Every process that executes steps (run worker, step process, Celery worker) loads these definitions before its
+    # first step: from here on its quality suites go to the machine's shared suite server, or not.
+    use_suite_server(settings.suite_server_idle_s)
     with _quiet():
         found = _with_job_executors(load_defs_folder(), settings)
         bound = dg.Definitions.merge(found, dg.Definitions(resources=build_resources(settings),

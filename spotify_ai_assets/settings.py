@@ -69,6 +69,9 @@ class Settings:
     celery_backend: str = DEFAULT_CELERY_BROKER
     # How often a Celery run's worker looks at its steps' results (lib/executors.py celery_poll says why 0.2 s).
     celery_poll_s: float = 0.2
+    # Seconds the machine's shared Great Expectations suite server stays up after its last suite (issue 19,
+    # core/quality/suite_server.py): GX is imported once per machine, not once per run. 0: no server.
+    suite_server_idle_s: float = 120.0
     # Observability (issue 8): Sentry is on when SENTRY_DSN is set (the DSN itself is resolved as an EnvVar).
     sentry_enabled: bool = False
     # Paging is on when PAGERDUTY_ROUTING_KEY is set (resolved as an EnvVar); PAGERDUTY_EVENTS_URL for a proxy.
@@ -117,6 +120,10 @@ class Settings:
         celery_poll = _number(environ, "SPOTIFY_AI_CELERY_POLL_S", _default("celery_poll_s"))
         if not 0 < celery_poll <= 5:
             raise SettingsError(f"SPOTIFY_AI_CELERY_POLL_S={celery_poll:g} must be above 0 and at most 5 seconds")
+        suite_idle = _number(environ, "SPOTIFY_AI_SUITE_SERVER_IDLE_S", _default("suite_server_idle_s"))
+        if not 0 <= suite_idle <= 86_400:
+            raise SettingsError(f"SPOTIFY_AI_SUITE_SERVER_IDLE_S={suite_idle:g} must be 0 (no suite server) to 86400 "
+                                "seconds")
         schema = {"local": "spotify_ai_local", "prod": "spotify_ai"}.get(env, f"spotify_ai_branch_{branch}")
         return cls(
             env=env,
@@ -148,6 +155,7 @@ class Settings:
             celery_broker=_celery_broker(environ),
             celery_backend=environ.get("SPOTIFY_AI_CELERY_BACKEND") or _celery_backend(_celery_broker(environ)),
             celery_poll_s=celery_poll,
+            suite_server_idle_s=suite_idle,
             sentry_enabled=bool(environ.get("SENTRY_DSN", "").strip()),
             paging_enabled=bool(environ.get("PAGERDUTY_ROUTING_KEY", "").strip()),
             pagerduty_url=environ.get("PAGERDUTY_EVENTS_URL") or PAGERDUTY_EVENTS_URL,

@@ -24,7 +24,7 @@ from typing import Any
 import dagster as dg
 
 from spotify_ai_assets.core.maintenance.liveness import HEARTBEAT_TAG, stamp
-from spotify_ai_assets.core.quality.worker import suite_worker
+from spotify_ai_assets.core.quality.worker import suite_server_idle_s, suite_worker
 from spotify_ai_assets.settings import Settings
 
 QUEUE_TAG = "dagster-celery/queue"
@@ -129,11 +129,29 @@ class _HeartbeatExecutor(dg.Executor):
         thread = threading.Thread(target=beat, name="spotify_ai-run-heartbeat", daemon=True)
         thread.start()
         try:
-            with (suite_worker() if self._gx_worker else contextlib.nullcontext(),
+            with (_suites_for_run(self._gx_worker),
                   celery_poll(self._celery_poll_s) if self._celery_poll_s else contextlib.nullcontext()):
                 yield from self._inner.execute(plan_context, execution_plan)
         finally:
             stop.set()
+
+
+@contextlib.contextmanager
+def _suites_for_run(gx_worker: bool) -> Iterator[None]:
+    """Where the run's quality suites go. With the machine's shared suite server on (SPOTIFY_AI_SUITE_SERVER_IDLE_S),
+    the run starts it if none answers, so it imports GX while the first steps work, and every step sends its suites
+    there; else, with `gx_worker` (steps in this process), a suite worker of the run's own imports GX beside them."""
+    idle_s = suite_server_idle_s()
+    if idle_s is not None:
+        from spotify_ai_assets.core.quality import suite_server
+
+        suite_server.warm(idle_s)
+        yield
+    elif gx_worker:
+        with suite_worker():
+            yield
+    else:
+        yield
 
 
 @contextlib.contextmanager

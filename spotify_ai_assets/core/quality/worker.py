@@ -191,12 +191,36 @@ def suite_worker() -> Iterator[SuiteWorker | None]:
             worker.stop()
 
 
+# Seconds this machine's shared suite server (core/quality/suite_server.py) stays up idle, or None: no server. Set
+# per process by the definitions (`use_suite_server`, from SPOTIFY_AI_SUITE_SERVER_IDLE_S) before any step runs.
+_server_idle_s: float | None = None
+
+
+def use_suite_server(idle_s: float) -> None:
+    """Send this process's suites to the machine's shared suite server, which stays up `idle_s` seconds after its last
+    suite (0: no server; suites run in the run's suite worker or in the step's own process)."""
+    global _server_idle_s
+    _server_idle_s = float(idle_s) if idle_s > 0 else None
+
+
+def suite_server_idle_s() -> float | None:
+    return _server_idle_s
+
+
 def run_suite(suite: Suite, table: pa.Table, day: dt.date | None = None) -> Any:
-    """`runner.run_suite`, in this process's suite worker when one is running (see `suite_worker`), else here."""
+    """`runner.run_suite`, in this process's suite worker when one is running (see `suite_worker`), else on the
+    machine's suite server when it is on (see `use_suite_server`), else here."""
     worker = _active
     if worker is not None:
         try:
             return worker.run(suite, table, day)
+        except WorkerGone as gone:
+            warnings.warn(f"{gone}: running {suite.name} in this process", RuntimeWarning, stacklevel=2)
+    elif _server_idle_s is not None:
+        from spotify_ai_assets.core.quality import suite_server
+
+        try:
+            return suite_server.client_run(suite, table, day, _server_idle_s)
         except WorkerGone as gone:
             warnings.warn(f"{gone}: running {suite.name} in this process", RuntimeWarning, stacklevel=2)
     from spotify_ai_assets.core.quality import runner
