@@ -3,6 +3,8 @@ config, and server processes (daemon, webserver, Celery workers) started and sto
 
 from __future__ import annotations
 
+import configparser
+import contextlib
 import os
 import shutil
 import signal
@@ -51,6 +53,46 @@ def pg_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@contextlib.contextmanager
+def pgbouncer(workdir: Path, pg_host: str = "127.0.0.1", pg_port: int = 5432) -> Iterator[int]:
+    """PgBouncer as deploy/pgbouncer.ini configures it (session pooling), in front of the local PostgreSQL, with
+    this machine's trust authentication; yields its port. Started as the `postgres` user when run as root (PgBouncer
+    refuses root)."""
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        raise FileNotFoundError("pgbouncer is not installed (Debian package pgbouncer; .ci/run installs it)")
+    port = free_port()
+    config = configparser.ConfigParser()
+    config.read(REPO / "deploy" / "pgbouncer.ini")
+    config["databases"]["*"] = f"host={pg_host} port={pg_port}"
+    config["pgbouncer"].update({"listen_addr": "127.0.0.1", "listen_port": str(port), "auth_type": "trust",
+                                "auth_file": str(workdir / "users.txt"), "unix_socket_dir": ""})
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "users.txt").write_text('"postgres" ""\n')
+    with (workdir / "pgbouncer.ini").open("w") as handle:
+        config.write(handle)
+    args = [binary, str(workdir / "pgbouncer.ini")]
+    if os.geteuid() == 0:
+        import pwd
+
+        owner = pwd.getpwnam("postgres")
+        for path in (workdir, workdir / "users.txt", workdir / "pgbouncer.ini"):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+        args += ["-u", "postgres"]
+    proc = start(args, {}, workdir / "pgbouncer.log", cwd=workdir)
+    try:
+        wait_for(lambda: _accepts(port), 20, "PgBouncer to listen", proc, workdir / "pgbouncer.log", interval=0.1)
+        yield port
+    finally:
+        stop(proc)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def dagster_home(path: Path, config: Path | None = None, extra: str = "") -> Path:

@@ -17,6 +17,7 @@ from spotify_ai_assets_tests.deploy_fixtures import (
     cli,
     dagster_home,
     pg_environ,  # noqa: F401
+    pgbouncer,
     start,
     stop,
     wait_for,
@@ -76,6 +77,47 @@ def test_daily_job_runs_and_asset_events_are_stored_in_postgres(pg_environ, sand
         reread.dispose()
     finally:
         instance.dispose()
+
+
+def _sessions(db: str) -> int:
+    import psycopg2
+
+    with psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres") as conn, \
+            conn.cursor() as cur:
+        cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (db,))
+        return cur.fetchone()[0]
+
+
+def test_the_instance_works_through_pgbouncer_and_reuses_its_backends(pg_environ, tmp_path: Path,  # noqa: F811
+                                                                        monkeypatch) -> None:
+    """deploy/pgbouncer.ini (README, Deploy): runs, events, asset checks and pools work through PgBouncer's session
+    pooling, and Dagster's connection per operation no longer costs PostgreSQL a new backend each."""
+
+    @dg.asset(pool="spotify_api", check_specs=[dg.AssetCheckSpec("rows", asset="pooled")])
+    def pooled() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"rows": 3}, check_results=[dg.AssetCheckResult(passed=True)])
+
+    with pgbouncer(tmp_path / "pgbouncer") as port:
+        monkeypatch.setenv("DAGSTER_PG_PORT", str(port))
+        instance = dg.DagsterInstance.from_config(str(dagster_home(tmp_path / "dagster_home")))
+        try:
+            instance.upgrade()
+            before = _sessions(pg_environ["DAGSTER_PG_DB"])
+            results = [dg.materialize([pooled], instance=instance) for _ in range(3)]
+            assert all(r.success for r in results)
+            events = sum(len(instance.get_records_for_run(r.run_id, limit=1000).records) for r in results)
+            new_backends = _sessions(pg_environ["DAGSTER_PG_DB"]) - before
+            records = instance.fetch_materializations(dg.AssetKey("pooled"), limit=5).records
+            assert len(records) == 3 and {r.run_id for r in records} == {r.run_id for r in results}
+            key = dg.AssetCheckKey(dg.AssetKey("pooled"), "rows")
+            check = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+            assert (check.run_id, check.status.value) == (results[-1].run_id, "SUCCEEDED")
+        finally:
+            instance.dispose()
+    # Each event was written on a connection of its own (and read back on more): without PgBouncer each would have
+    # been a new backend.
+    assert events > 40
+    assert new_backends <= 10, f"{new_backends} new PostgreSQL backends for {events} events"
 
 
 def test_the_daemon_ticks_a_schedule_and_a_sensor_against_postgres(pg_environ, tmp_path: Path) -> None:  # noqa: F811
