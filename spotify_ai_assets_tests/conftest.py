@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import signal
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +36,19 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"spotify_ai_numba_cache_{worker}")
     os.environ[_OWN_NUMBA_CACHE] = "1"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The tests' runs sent their suites to the machine's suite server for this code (core/quality/suite_server.py),
+    which would stay up 2 minutes more: stop it with the session (the controller's end, after every worker's)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    from spotify_ai_assets.core.quality import suite_server
+
+    with contextlib.suppress(Exception):
+        pid = suite_server.server_pid()
+        if pid:
+            os.kill(pid, signal.SIGTERM)
 
 
 def require_service(host: str, port: int, name: str) -> None:

@@ -159,3 +159,21 @@ def test_the_server_name_follows_the_code(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.undo()
         suite_server.code_key.cache_clear()
     assert suite_server.code_key() == before
+
+
+def test_the_definitions_choose_the_server_from_the_environment(sandbox_environ: dict[str, str]) -> None:
+    """SPOTIFY_AI_SUITE_SERVER_IDLE_S, read when the definitions load: on by default (120 s), 0 turns it off (each run
+    imports GX itself, as before the server), and a value out of range is refused with the variable named."""
+    from spotify_ai_assets.definitions import build_defs
+    from spotify_ai_assets.settings import SettingsError
+
+    before = worker.suite_server_idle_s()
+    try:
+        build_defs(sandbox_environ)
+        assert worker.suite_server_idle_s() == 120.0
+        build_defs({**sandbox_environ, "SPOTIFY_AI_SUITE_SERVER_IDLE_S": "0"})
+        assert worker.suite_server_idle_s() is None
+        with pytest.raises(SettingsError, match="SPOTIFY_AI_SUITE_SERVER_IDLE_S=-1"):
+            build_defs({**sandbox_environ, "SPOTIFY_AI_SUITE_SERVER_IDLE_S": "-1"})
+    finally:
+        worker.use_suite_server(before or 0)

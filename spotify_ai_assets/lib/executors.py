@@ -129,7 +129,7 @@ class _HeartbeatExecutor(dg.Executor):
         thread = threading.Thread(target=beat, name="spotify_ai-run-heartbeat", daemon=True)
         thread.start()
         try:
-            with (_suites_for_run(self._gx_worker),
+            with (_suites_for_run(self._gx_worker, steps_here=self._celery_poll_s is None),
                   celery_poll(self._celery_poll_s) if self._celery_poll_s else contextlib.nullcontext()):
                 yield from self._inner.execute(plan_context, execution_plan)
         finally:
@@ -137,15 +137,18 @@ class _HeartbeatExecutor(dg.Executor):
 
 
 @contextlib.contextmanager
-def _suites_for_run(gx_worker: bool) -> Iterator[None]:
+def _suites_for_run(gx_worker: bool, steps_here: bool) -> Iterator[None]:
     """Where the run's quality suites go. With the machine's shared suite server on (SPOTIFY_AI_SUITE_SERVER_IDLE_S),
-    the run starts it if none answers, so it imports GX while the first steps work, and every step sends its suites
-    there; else, with `gx_worker` (steps in this process), a suite worker of the run's own imports GX beside them."""
+    every step sends its suites there, and a run whose steps execute on this machine (`steps_here`: not Celery, whose
+    workers start their own machine's server with their first suite) starts it if none answers, so it imports GX
+    while the first steps work; else, with `gx_worker` (steps in this process), a suite worker of the run's own
+    imports GX beside them."""
     idle_s = suite_server_idle_s()
     if idle_s is not None:
-        from spotify_ai_assets.core.quality import suite_server
+        if steps_here:
+            from spotify_ai_assets.core.quality import suite_server
 
-        suite_server.warm(idle_s)
+            suite_server.warm(idle_s)
         yield
     elif gx_worker:
         with suite_worker():
