@@ -73,13 +73,14 @@ def suite_check_results(lake: Lake, table: str, data: pa.Table | WriteResult, pa
                         day: dt.date | None, key: dg.AssetKey) -> list[dg.AssetCheckResult]:
     """The table's Great Expectations suite (if it has one), run in the step that wrote it, on the Arrow table the step
     holds (or the columns it needs, read back when the step streamed the partition to the lake): no step of its own,
-    one GX context per process. In an in-process run the suite goes to the run's suite worker (core/quality/worker.py),
-    which imported GX beside the run's first steps."""
+    one GX context per process. The suite goes to the machine's suite server (core/quality/suite_server.py), which
+    imported GX once for every run, or with the server off, in an in-process run, to the run's suite worker
+    (core/quality/worker.py), which imported GX beside the run's first steps."""
     suite = suite_for(table)
     if suite is None:
         return []
     from spotify_ai_assets.core.quality.runner import markdown
-    from spotify_ai_assets.core.quality.worker import run_suite  # in the run's suite worker, if it has one
+    from spotify_ai_assets.core.quality.worker import run_suite  # on the suite server or worker, if there is one
 
     started = time.perf_counter()
     rows = data.select(suite.columns) if isinstance(data, pa.Table) else lake.read(table, partition,
