@@ -7,7 +7,9 @@ import datetime as dt
 import os
 import signal
 import socket
+import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +51,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         pid = suite_server.server_pid()
         if pid:
             os.kill(pid, signal.SIGTERM)
+
+
+def end_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `timeout` (a clean CI run once saw the emulator CLI outlive
+    SIGTERM by 10 s under load): every wait bounded, and a warning with what /proc said about the process then
+    (state, blocked, ignored and pending signals) so the cause can be found."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    status = ""
+    with contextlib.suppress(OSError):
+        status = "; ".join(line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                           if line.startswith(("State", "SigBlk", "SigIgn", "SigPnd", "ShdPnd")))
+    proc.kill()
+    proc.wait(timeout=timeout)
+    warnings.warn(f"pid {proc.pid} {proc.args!r} outlived SIGTERM by {timeout:g} s; killed ({status})",
+                  RuntimeWarning, stacklevel=2)
 
 
 def require_service(host: str, port: int, name: str) -> None:

@@ -20,6 +20,8 @@ from spotify_ai_assets.emulator import Fault, SpotifyEmulator
 from spotify_ai_assets.sandbox.events import user_plays
 from spotify_ai_assets.sandbox.world import World
 
+from .conftest import end_process
+
 CLOCK = dt.datetime(2026, 2, 10, 23, 59, 59, tzinfo=dt.UTC)
 NOON = dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC)
 CLIENT = ("sandbox-client", "sandbox-secret")
@@ -407,8 +409,7 @@ def test_cli_prints_urls_and_serves() -> None:
         base = urls["SPOTIFY_ACCOUNTS_URL"]
         assert requests.get(base + "_emulator/health", timeout=5).json() == {"ok": True}
     finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+        end_process(proc)
 
 
 def test_answers_are_sampled_only_when_asked(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from spotify_ai_assets.core.ingestion.rate_limits import RESUME_AT, StoppedRun, 
 from spotify_ai_assets.defs.ingestion.rate_limit_retry import spotify_rate_limit_retry_sensor
 from spotify_ai_assets.emulator import Fault, SpotifyEmulator
 
-from .conftest import POSTGRES_DSN, require_service
+from .conftest import POSTGRES_DSN, end_process, require_service
 from .spotify_prod import daily_job, prod_resources, watchlist
 from .test_spotify_faults import CLOCK, DAY, assets
 
@@ -112,8 +112,7 @@ def standalone_emulator():
         urls = dict(part.split("=", 1) for part in proc.stdout.readline().split())
         yield urls
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        end_process(proc)
 
 
 def test_dagster_asset_materialize_returns_within_a_minute_on_a_3600_s_rate_limit(tmp_path, world, monkeypatch,
