@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -408,6 +409,22 @@ def test_cli_prints_urls_and_serves() -> None:
         assert urls["SPOTIFY_API_URL"].startswith("http://127.0.0.1:") and urls["SPOTIFY_API_URL"].endswith("/v1/")
         base = urls["SPOTIFY_ACCOUNTS_URL"]
         assert requests.get(base + "_emulator/health", timeout=5).json() == {"ok": True}
+    finally:
+        end_process(proc)
+
+
+def test_the_cli_stops_on_sigterm_even_when_its_parent_ignores_it() -> None:
+    """An ignored SIGTERM is inherited through exec (a Celery test once left it so in a pytest worker): the CLI
+    installs its own handler, so SIGTERM still stops it, cleanly (exit status 0)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spotify_ai_assets.emulator", "--port", "0", "--scale", "tiny"],
+        stdout=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    try:
+        assert proc.stdout is not None
+        assert "SPOTIFY_API_URL=" in proc.stdout.readline()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
     finally:
         end_process(proc)
 

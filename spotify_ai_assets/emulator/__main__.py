@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
 import threading
 from pathlib import Path
 
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> None:
         redirect_uris=args.redirect_uri,
     ).start()
     # One line, flushed, so a parent process can read the URLs (and the chosen port) off our stdout.
+    # SIGTERM (a test's teardown, `docker stop`, a supervisor) stops it cleanly, also when started by a process that
+    # ignores SIGTERM: an ignored signal is inherited through exec (a Celery test had left it so in a pytest worker,
+    # and the emulator outlived its teardown's SIGTERM).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     print(f"SPOTIFY_API_URL={emulator.api_url} SPOTIFY_ACCOUNTS_URL={emulator.accounts_url}", flush=True)
     try:
         threading.Event().wait()
@@ -44,6 +49,10 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         emulator.stop()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _write_watchlist(world: World, path: str) -> None:
