@@ -113,7 +113,7 @@ def test_a_silent_server_costs_a_bounded_wait_and_the_suite_runs_here(events: pa
         with pytest.raises(worker.WorkerGone, match=r"did not answer within 0\.5 s"):
             suite_server.client_run(LISTENING_EVENTS, events, DAY, idle_s=60, wait_s=0.5, path=sock)
         # Through worker.run_suite (what a step calls): a warning, and the suite's outcome from this process.
-        monkeypatch.setattr(suite_server, "socket_path", lambda directory=None: sock)
+        monkeypatch.setattr(suite_server, "socket_path", lambda: sock)
         monkeypatch.setattr(suite_server, "SUITE_WAIT_S", 0.5)
         monkeypatch.setattr(worker, "_server_idle_s", 60.0)
         monkeypatch.setattr(suite_server.client_run, "__defaults__", (0.5, None))

@@ -49,13 +49,20 @@ from typing import Any
 import pyarrow as pa
 
 from spotify_ai_assets.core.quality.suites import Suite
-from spotify_ai_assets.core.quality.worker import SUITE_WAIT_S, WorkerGone, _from_ipc, _receive, _send, _to_ipc
+from spotify_ai_assets.core.quality.worker import (
+    SUITE_WAIT_S,
+    WorkerGone,
+    _receive,
+    _send,
+    _to_ipc,
+    child_env,
+    evaluate,
+)
 
 # How long a starting server may take to bind its socket (it binds before importing GX, so this is an interpreter's
 # start): past it the caller runs its suite itself.
 START_WAIT_S = 20.0
 _CORE = Path(__file__).resolve().parents[1]  # spotify_ai_assets/core: every module a suite's evaluation can reach
-_PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
 
 
 @functools.cache
@@ -83,8 +90,8 @@ def private_dir() -> Path:
     return path
 
 
-def socket_path(directory: Path | None = None) -> Path:
-    return (directory or private_dir()) / f"suites-{code_key()}.sock"
+def socket_path() -> Path:
+    return private_dir() / f"suites-{code_key()}.sock"
 
 
 def _connect(path: Path, timeout_s: float) -> socket.socket:
@@ -101,13 +108,10 @@ def _connect(path: Path, timeout_s: float) -> socket.socket:
 def start_server(path: Path, idle_s: float) -> subprocess.Popen[bytes]:
     """A detached server for `path` (its own session, no inherited streams: it outlives the caller and never holds
     its pipes open). A second server for the same path exits at once (the lock), so racing starts are harmless."""
-    env = dict(os.environ)
-    env.setdefault("GX_ANALYTICS_ENABLED", "False")
-    env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_PARENT, *filter(None, [env.get("PYTHONPATH")])])
     log = path.with_suffix(".log").open("ab")
     try:
         return subprocess.Popen([sys.executable, "-m", __name__, str(path), repr(float(idle_s))],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, close_fds=True,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env(), close_fds=True,
                                 start_new_session=True)
     finally:
         log.close()
@@ -197,7 +201,7 @@ class _Server:
                     return
                 self.ready.wait()
                 with self.gx:
-                    reply = _evaluate(suite, data, day)
+                    reply = evaluate(suite, data, day)
                 with contextlib.suppress(OSError):
                     _send(answers, reply)
         finally:
@@ -208,19 +212,6 @@ class _Server:
     def idle(self) -> bool:
         with self.state:
             return self.busy == 0 and time.monotonic() - self.last >= self.idle_s
-
-
-def _evaluate(suite: Suite, data: bytes, day: dt.date | None) -> tuple[str, Any]:
-    from spotify_ai_assets.core.quality import runner
-
-    try:
-        return "ok", runner.run_suite(suite, _from_ipc(data), day)
-    except Exception as exc:  # raised again in the caller
-        try:
-            pickle.dumps(exc)
-            return "error", exc
-        except Exception:
-            return "error", RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def serve(path: Path, idle_s: float) -> None:

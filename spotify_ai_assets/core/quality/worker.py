@@ -85,6 +85,30 @@ def _from_ipc(data: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a process that runs suites for this one (a suite worker, the suite server): this package
+    importable from where it is, and no GX usage statistics."""
+    env = dict(os.environ)
+    env.setdefault("GX_ANALYTICS_ENABLED", "False")
+    env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_PARENT, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def evaluate(suite: Suite, data: bytes, day: dt.date | None) -> tuple[str, Any]:
+    """A request's reply: ("ok", SuiteOutcome), or ("error", the exception the suite raised, to be raised again by the
+    caller; a RuntimeError naming it when it cannot be pickled)."""
+    from spotify_ai_assets.core.quality import runner
+
+    try:
+        return "ok", runner.run_suite(suite, _from_ipc(data), day)
+    except Exception as exc:
+        try:
+            pickle.dumps(exc)
+            return "error", exc
+        except Exception:
+            return "error", RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
 class SuiteWorker:
     """The parent's handle on one worker process. Thread-safe: one suite at a time."""
 
@@ -99,13 +123,10 @@ class SuiteWorker:
     def start(cls) -> SuiteWorker:
         read_fd, write_fd = os.pipe()
         log = tempfile.TemporaryFile()  # noqa: SIM115 (the child's stderr, closed in stop(); kept for errors)
-        env = dict(os.environ)
-        env.setdefault("GX_ANALYTICS_ENABLED", "False")
-        env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_PARENT, *filter(None, [env.get("PYTHONPATH")])])
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(write_fd)], stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL, stderr=log, pass_fds=(write_fd,), env=env, close_fds=True)
+                stdout=subprocess.DEVNULL, stderr=log, pass_fds=(write_fd,), env=child_env(), close_fds=True)
         finally:
             os.close(write_fd)
         return cls(process, os.fdopen(read_fd, "rb"), log)
@@ -242,15 +263,7 @@ def _serve(answer_fd: int) -> None:
             suite, data, day = _receive(requests)
         except EOFError:
             break
-        try:
-            reply: tuple[str, Any] = ("ok", runner.run_suite(suite, _from_ipc(data), day))
-        except Exception as exc:  # raised again in the step that asked
-            try:
-                pickle.dumps(exc)
-                reply = ("error", exc)
-            except Exception:
-                reply = ("error", RuntimeError(f"{type(exc).__name__}: {exc}"))
-        _send(answers, reply)
+        _send(answers, evaluate(suite, data, day))
     answers.close()
     sys.stderr.flush()
     # Nothing to unwind: skip unloading GX's modules (about half a second).
