@@ -18,6 +18,7 @@ import pytest
 from spotify_ai_assets.core.kernel.spotify_api import RetryPolicy, SpotifyGateway
 from spotify_ai_assets.emulator import SpotifyEmulator
 from spotify_ai_assets.sandbox.world import World
+from spotify_ai_assets_tests.interrupt_signals import restore_interrupt_signals
 
 DAY = dt.date(2026, 1, 14)
 CLOCK = dt.datetime(2026, 1, 14, 23, 59, 59, tzinfo=dt.UTC)
@@ -32,7 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
     worker, unless the environment names its own. With one cache shared by the workers, a worker died in librosa's
     peak_pick loading gufunc cache files another had just written (numba issue 10128; core/audio/compile_lock.py
     serialises our own warm-up, not every compile of a new signature). numba reads the variable when it is first
-    imported, which no test has done yet; the workers inherit the controller's environment, hence the marker."""
+    imported, which no test has done yet; the workers inherit the controller's environment, hence the marker. Also
+    SIGINT and SIGTERM as a foreground start leaves them, however pytest was started."""
+    restore_interrupt_signals()  # before any test runs Dagster in-process (interrupt_signals.py says why)
     if os.environ.get("NUMBA_CACHE_DIR") and not os.environ.get(_OWN_NUMBA_CACHE):
         return
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
