@@ -414,8 +414,8 @@ def test_cli_prints_urls_and_serves() -> None:
 
 
 def test_the_cli_stops_on_sigterm_even_when_its_parent_ignores_it() -> None:
-    """An ignored SIGTERM is inherited through exec (a Celery test once left it so in a pytest worker): the CLI
-    installs its own handler, so SIGTERM still stops it, cleanly (exit status 0)."""
+    """An ignored SIGTERM is inherited through exec (Dagster leaves it so in a process started with SIGINT ignored:
+    interrupt_signals.py): the CLI installs its own handler, so SIGTERM still stops it, cleanly (exit status 0)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "spotify_ai_assets.emulator", "--port", "0", "--scale", "tiny"],
         stdout=subprocess.PIPE, text=True,

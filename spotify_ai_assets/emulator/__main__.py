@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     ).start()
     # One line, flushed, so a parent process can read the URLs (and the chosen port) off our stdout.
     # SIGTERM (a test's teardown, `docker stop`, a supervisor) stops it cleanly, also when started by a process that
-    # ignores SIGTERM: an ignored signal is inherited through exec (a Celery test had left it so in a pytest worker,
-    # and the emulator outlived its teardown's SIGTERM).
+    # ignores SIGTERM: an ignored signal is inherited through exec, and Dagster leaves SIGTERM ignored in a process
+    # started with SIGINT ignored (`cmd &`) once it has run a job in-process (spotify_ai_assets_tests/
+    # interrupt_signals.py); the emulator then outlived a test's teardown.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     print(f"SPOTIFY_API_URL={emulator.api_url} SPOTIFY_ACCOUNTS_URL={emulator.accounts_url}", flush=True)
     try:

@@ -26,13 +26,9 @@ from spotify_ai_assets.settings import Settings, SettingsError
 
 try:
     settings = Settings.from_environ()
-    if settings.suite_server_idle_s > 0:
-        # The steps send their suites to the machine's shared suite server (core/quality/suite_server.py), which
-        # imported GX once for every run: start it now if none answers, so it imports GX beside this preload.
-        from spotify_ai_assets.core.quality import suite_server
-
-        suite_server.warm(settings.suite_server_idle_s)
-    else:
+    if settings.suite_server_idle_s == 0:
+        # With the machine's suite server on (core/quality/suite_server.py), the steps send it their suites and the
+        # run worker has already started it (lib/executors.py, _suites_for_run): nothing of GX here.
         import great_expectations  # noqa: F401  (4.6 s on a slow VM: once per run here, not once per suite step)
     if settings.env == "local":
         # The sandbox's Spotify emulator starts in each step that calls the API, on the synthetic world, and validates
