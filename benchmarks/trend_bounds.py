@@ -21,6 +21,8 @@
     ending 7 days before (what `score_day` has: a 28-day read, a 7-day gap);
   - `scan(level 21d, no lean)`: the same without each track's own weekly lean (as `score_day`, which models the
     platform's and the genre's days but not a track's);
+  - `scan(level 21d, lean estimated)`: the same as `no lean`, with each track's weekday profile estimated from the
+    21 days and shrunk by empirical Bayes (`weekday_profile`): what modelling a track's own week could recover;
   - `scan(level 49d)`: the level from 49 days (a 56-day read).
   Each at thresholds 3.75-4.5: the false share shows which thresholds keep under 10% of flags.
 
@@ -82,29 +84,52 @@ def oracle(means: td.Means, r: float, rng: np.random.Generator, n_sim: int = 20_
     return out
 
 
-def scan(world: td.EvalWorld, pattern: np.ndarray, r: float, base_days: int | None) -> dict[float, tuple]:
+def weekday_profile(y: np.ndarray, mu: np.ndarray, weekday: np.ndarray, r: float) -> np.ndarray:
+    """Each track's log weekday effects [track, 7] estimated from baseline listeners `y` against their expectation
+    `mu` (days on the columns, `weekday` each column's), shrunk toward none by empirical Bayes: the spread of the true
+    effects (tau^2) is the mean squared raw effect less its sampling variance over tracks of >= 10 listeners a day,
+    and each raw effect keeps tau^2 / (tau^2 + its variance) of itself."""
+    raw, var = np.zeros((y.shape[0], 7)), np.zeros((y.shape[0], 7))
+    for d in range(7):
+        on = weekday == d
+        ys, ms = y[:, on].sum(1), mu[:, on].sum(1)
+        raw[:, d] = np.log((ys + 0.5) / (ms + 0.5))
+        var[:, d] = 1 / (ms + 0.5) + (1 / r) / max(int(on.sum()), 1)
+    big = mu.mean(1) >= 10
+    tau2 = max(float(np.mean(raw[big] ** 2 - var[big])), 1e-6) if big.any() else 1e-6
+    return raw * tau2 / (tau2 + var)
+
+
+def scan(world: td.EvalWorld, pattern: np.ndarray, r: float, base_days: int | None,
+         estimate_lean: bool = False) -> dict[float, tuple]:
     """`pattern`: noise-free means without breakouts; `base_days`: None when the level is known, else the number of
-    baseline days (ending GAP days before the scored day) it is estimated from."""
+    baseline days (ending GAP days before the scored day) it is estimated from; `estimate_lean`: each track's weekday
+    profile is estimated from the same baseline days (`weekday_profile`) and applied to `pattern`."""
     y = world.listeners.astype(float)
     scored = np.arange(td.FIRST_SCORED, td.N_DAYS)
-    level = np.ones((y.shape[0], len(scored)))
-    extra = np.zeros_like(level)
-    if base_days is not None:
-        for j, t in enumerate(scored):
+    weekday = (np.arange(td.N_DAYS) + td.START.weekday()) % 7
+    best = np.full((y.shape[0], len(scored)), -np.inf)
+    expected = np.zeros_like(best)
+    for j, t in enumerate(scored):
+        pat, level, extra = pattern, np.ones(y.shape[0]), np.zeros(y.shape[0])
+        if base_days is not None:
             lo, hi = max(0, t - GAP - base_days + 1), t - GAP + 1
             b = y[:, lo:hi].sum(1)
+            if estimate_lean:
+                level = b / np.maximum(pattern[:, lo:hi].sum(1), 1e-9)
+                profile = weekday_profile(y[:, lo:hi], pattern[:, lo:hi] * level[:, None], weekday[lo:hi], r)
+                pat = pattern * np.exp(profile[:, weekday])
             with np.errstate(all="ignore"):
-                level[:, j] = b / np.maximum(pattern[:, lo:hi].sum(1), 1e-9)
-            extra[:, j] = 1 / (b + 1) + (1 / r) / (hi - lo)  # the baseline's own uncertainty, as score_day adds
-    best = np.full(level.shape, -np.inf)
-    for k in range(1, 8):
-        ys = np.stack([y[:, t - k + 1:t + 1].sum(1) for t in scored], 1)
-        mk = np.stack([pattern[:, t - k + 1:t + 1].sum(1) for t in scored], 1) * level
-        q = np.stack([(pattern[:, t - k + 1:t + 1] ** 2).sum(1) for t in scored], 1) * level ** 2
-        with np.errstate(all="ignore"):
-            a = q / np.maximum(mk, 1e-9) ** 2 / r + extra
-        best = np.maximum(best, deviance_z(ys, mk, a))
-    today, expected = y[:, scored], pattern[:, scored] * level
+                level = b / np.maximum(pat[:, lo:hi].sum(1), 1e-9)
+            extra = 1 / (b + 1) + (1 / r) / (hi - lo)  # the baseline's own uncertainty, as score_day adds
+        for k in range(1, 8):
+            days = slice(t - k + 1, t + 1)
+            mk = pat[:, days].sum(1) * level
+            with np.errstate(all="ignore"):
+                a = (pat[:, days] ** 2).sum(1) * level ** 2 / np.maximum(mk, 1e-9) ** 2 / r + extra
+            best[:, j] = np.maximum(best[:, j], deviance_z(y[:, days].sum(1), mk, a))
+        expected[:, j] = pat[:, t] * level
+    today = y[:, scored]
     ratio = (today + 1) / (expected + 1)
     established = pattern[:, scored - GAP] > 0
     start = {p.track: p.start for p in world.planted}
@@ -176,6 +201,7 @@ def main() -> int:
                 "scan(known mu)": scan(world, means.mu0, r, None),
                 "scan(level 21d)": scan(world, means.mu0, r, 21),
                 "scan(level 21d, no lean)": scan(world, no_lean, r, 21),
+                "scan(level 21d, lean estimated)": scan(world, no_lean, r, 21, estimate_lean=True),
                 "scan(level 49d)": scan(world, means.mu0, r, 49)}
         _print_rows(rows, seed)
     return 0
