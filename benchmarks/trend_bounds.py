@@ -191,8 +191,12 @@ def main() -> int:
             import trend_world_b
 
             means, world = world_b_means(seed), trend_world_b.make_world_b(r, seed)
+            no_lean = means.mu0 / trend_world_b.structure_b(seed).lean
             rows = {"oracle": oracle(means, r, rng), "scan(known mu)": scan(world, means.mu0, r, None),
-                    "scan(level 21d)": scan(world, means.mu0, r, 21), "scan(level 49d)": scan(world, means.mu0, r, 49)}
+                    "scan(level 21d)": scan(world, means.mu0, r, 21),
+                    "scan(level 21d, no lean)": scan(world, no_lean, r, 21),
+                    "scan(level 21d, lean estimated)": scan(world, no_lean, r, 21, estimate_lean=True),
+                    "scan(level 49d)": scan(world, means.mu0, r, 49)}
             _print_rows(rows, seed)
             continue
         means, world = td.world_means(seed), td.make_world(r, seed)

@@ -71,6 +71,7 @@ class StructureB:
     festive_genre: int
     planted: list[td.Planted]
     lift: np.ndarray  # [track, day] breakout multiplier (1 where nothing is planted), spillover included
+    lean: np.ndarray  # [track, day] each track's own weekly jitter over its genre's week (1 in the holiday week)
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -144,6 +145,9 @@ def structure_b(seed: int) -> StructureB:
     weekly = week[:, t % 7]  # [track, day]
     hol = (t >= HOLIDAY[0]) & (t <= HOLIDAY[1])
     weekly[:, hol] = 1.0  # the holiday week has no working days: a flat, average week
+    genre_only = (genre_week / genre_week.mean(axis=1, keepdims=True))[genre][:, t % 7]
+    genre_only[:, hol] = 1.0
+    lean = weekly / genre_only  # kept for benchmarks/trend_bounds.py's `no lean` scan; draws nothing
 
     # Platform: logistic growth (+20% over the window), the outage and the holiday, a small random daily factor.
     log_platform = np.log(1.0 + 0.2 / (1.0 + np.exp(-(t - 45) / 12.0))) - np.log(1.0 + 0.2 / (1.0 + np.exp(45 / 12)))
@@ -219,7 +223,7 @@ def structure_b(seed: int) -> StructureB:
 
     return StructureB(mu=mu * lift, base=base, genre=genre, artist=artist, release=release, fading=fading,
                       growing=growing, seasonal_genre=seasonal_genre, festive_genre=festive_genre,
-                      planted=planted, lift=lift)
+                      planted=planted, lift=lift, lean=lean)
 
 
 def make_world_b(r: float, seed: int) -> td.EvalWorld:
