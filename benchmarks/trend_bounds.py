@@ -3,7 +3,7 @@
 
     python benchmarks/trend_bounds.py                    # r = 10, seeds 0-5
     python benchmarks/trend_bounds.py --r 25 --seeds 0 1 2
-    python benchmarks/trend_bounds.py --world b          # world b: the oracle and three scans
+    python benchmarks/trend_bounds.py --world b          # world b: the oracle and the scans
 
 - `oracle`: knows each planted track's shape, start and noise-free daily means. Per planted track, the Neyman-Pearson
   test of its days start..start+d (a negative binomial of size r; the statistic sum_k w_k y_k with
@@ -26,8 +26,9 @@
   - `scan(level 49d)`: the level from 49 days (a 56-day read).
   Each at thresholds 3.75-4.5: the false share shows which thresholds keep under 10% of flags.
 
-On world b (`--world b`) the oracle and every scan but `no lean` are run: its structure gives the means with and
-without the breakouts and their artists' spillover. The scan's expectation leaves the spillover out, so a lifted
+On world b (`--world b`) the oracle and the same scans are run: its structure gives the means with and without
+the breakouts and their artists' spillover, and each track's own weekly jitter over its genre's week (the lean that
+`no lean` divides out). The scan's expectation leaves the spillover out, so a lifted
 sibling counts as a false flag, as in the benchmark, unless another flagged track of its artist rose further on at
 least as much evidence: the scan then drops it, as `score_day` labels it `lifted`. World b's breakouts sit on tracks
 of 4-150 listeners a day (world a's on 5-150).
