@@ -101,9 +101,10 @@ def weekday_profile(y: np.ndarray, mu: np.ndarray, weekday: np.ndarray, r: float
     return raw * tau2 / (tau2 + var)
 
 
-def scan(world: td.EvalWorld, pattern: np.ndarray, r: float, base_days: int | None,
-         estimate_lean: bool = False) -> dict[float, tuple]:
-    """`pattern`: noise-free means without breakouts; `base_days`: None when the level is known, else the number of
+def scan_scores(world: td.EvalWorld, pattern: np.ndarray, r: float, base_days: int | None,
+                estimate_lean: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Every track's best window z and expected listeners on each scored day ([track, day - FIRST_SCORED]).
+    `pattern`: noise-free means without breakouts; `base_days`: None when the level is known, else the number of
     baseline days (ending GAP days before the scored day) it is estimated from; `estimate_lean`: each track's weekday
     profile is estimated from the same baseline days (`weekday_profile`) and applied to `pattern`."""
     y = world.listeners.astype(float)
@@ -130,7 +131,15 @@ def scan(world: td.EvalWorld, pattern: np.ndarray, r: float, base_days: int | No
                 a = (pat[:, days] ** 2).sum(1) * level ** 2 / np.maximum(mk, 1e-9) ** 2 / r + extra
             best[:, j] = np.maximum(best[:, j], deviance_z(y[:, days].sum(1), mk, a))
         expected[:, j] = pat[:, t] * level
-    today = y[:, scored]
+    return best, expected
+
+
+def scan(world: td.EvalWorld, pattern: np.ndarray, r: float, base_days: int | None,
+         estimate_lean: bool = False) -> dict[float, tuple]:
+    """Found, fast and false share at each threshold for `scan_scores`' flags, as the benchmark counts them."""
+    best, expected = scan_scores(world, pattern, r, base_days, estimate_lean)
+    scored = np.arange(td.FIRST_SCORED, td.N_DAYS)
+    today = world.listeners[:, scored].astype(float)
     ratio = (today + 1) / (expected + 1)
     established = pattern[:, scored - GAP] > 0
     start = {p.track: p.start for p in world.planted}

@@ -19,8 +19,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,20 +27,6 @@ import trend_bounds as tb  # noqa: E402
 import trend_detection as td  # noqa: E402
 
 DAYS_SHOWN = td.FOUND_WITHIN + 1
-
-
-def scan_level_21d(y: np.ndarray, mu0: np.ndarray, r: float, track: int, t: int) -> tuple[float, float]:
-    """`scan(level 21d)`'s expectation for `track` on day `t` and its best window z (k = 1..7), as trend_bounds."""
-    lo, hi = max(0, t - tb.GAP - 21 + 1), t - tb.GAP + 1
-    level = y[track, lo:hi].sum() / max(mu0[track, lo:hi].sum(), 1e-9)
-    extra = 1 / (y[track, lo:hi].sum() + 1) + (1 / r) / (hi - lo)
-    best = -np.inf
-    for k in range(1, 8):
-        days = slice(t - k + 1, t + 1)
-        mk = mu0[track, days].sum() * level
-        a = (mu0[track, days] ** 2).sum() * level ** 2 / max(mk, 1e-9) ** 2 / r + extra
-        best = max(best, float(tb.deviance_z(np.array(y[track, days].sum()), np.array(mk), np.array(a))))
-    return float(mu0[track, t] * level), best
 
 
 def main() -> int:
@@ -66,6 +50,7 @@ def main() -> int:
     else:
         world, mu0 = td.make_world(args.r, args.seed), td.world_means(args.seed).mu0
     y = world.listeners.astype(float)
+    scan_z, scan_expected = tb.scan_scores(world, mu0, args.r, 21)  # scan(level 21d), every track and scored day
     ids = td._ids(td.N_TRACKS)
     groups = (pa.table({"entity_id": ids, "group_id": [f"g{g}" for g in world.genre]})
               if args.catalog == "genre" else None)
@@ -86,9 +71,10 @@ def main() -> int:
                 days[t] = ({e: (x, z, tr) for e, x, z, tr in rows}, set(trends.flagged(scores, "rising", top=td.TOP)))
             ours, top = days[t]
             expected, z, trend = ours.get(entity, (0.0, 0.0, None))
-            scan_expected, scan_z = scan_level_21d(y, mu0, args.r, planted.track, t)
+            j = t - td.FIRST_SCORED  # breakouts start after the first scored day
             print(f"| {planted.shape} {entity} (from day {planted.start}) | {t - planted.start} | "
-                  f"{int(y[planted.track, t])} | {mu0[planted.track, t]:.1f} | {scan_expected:.1f} | {scan_z:.2f} | "
+                  f"{int(y[planted.track, t])} | {mu0[planted.track, t]:.1f} | {scan_expected[planted.track, j]:.1f} | "
+                  f"{scan_z[planted.track, j]:.2f} | "
                   f"{expected:.1f} | {z:.2f} | {trend or ''} | {'yes' if entity in top else ''} |", flush=True)
     return 0
 
